@@ -1,0 +1,144 @@
+"""Builders at the edge: the only code that reads `Config` objects and turns them into data and models."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.config import Config
+from textgan.data.batching import TokenData, encode_lines, pad_rows
+from textgan.data.corpus import read_splits
+from textgan.data.oracle import Oracle
+from textgan.data.tokenizers import (EOS_ID, SPECIALS, OracleTokenizer, SentencePieceTokenizer, Tokenizer,
+                                     WordTokenizer, tokenizer_from_state)
+from textgan.errors import UserError
+from textgan.models.generator import RNNGenerator
+
+
+@dataclass
+class Prepared:
+    """Everything the data side hands to training and evaluation."""
+
+    tokenizer: Tokenizer
+    train: TokenData
+    valid: TokenData
+    test: TokenData | None
+    max_len: int                       # sampling length (exact for fixed-length data)
+    fixed_length: bool                 # oracle data: no EOS, every sequence max_len tokens
+    oracle: Oracle | None = None
+    train_lines: list[str] = field(default_factory=list)
+    test_lines: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+
+
+def resolve_device(name: str) -> torch.device:
+    """'cpu', 'cuda', 'cuda:N' or 'auto'; a one-line error when CUDA is asked for but absent."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"run.device={name!r} is not a device; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError(f"run.device={name} but CUDA is not available here; use run.device=cpu (or auto)")
+    return device
+
+
+def build_oracle(cfg: Config) -> Oracle:
+    o = cfg.data.oracle
+    return Oracle(o.vocab_size, o.embedding_size, o.hidden_size, o.init_std, o.seed)
+
+
+def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, Any] | None = None) -> Prepared:
+    """Load and encode the configured data; reuse `tokenizer_state` (resume, checkpoints) instead of fitting."""
+    d = cfg.data
+    if d.source == "oracle":
+        return _oracle_data(cfg)
+    splits = read_splits(d.train, d.valid, d.test, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
+                         cache_dir=str(cache_dir) if cache_dir else None)
+    if tokenizer_state is not None:
+        tokenizer = tokenizer_from_state(tokenizer_state)
+    elif d.tokenizer == "word":
+        tokenizer = WordTokenizer.fit(splits.train, d.lowercase, d.min_freq, d.max_vocab)
+    else:
+        tokenizer = SentencePieceTokenizer.fit(splits.train, d.sp_vocab_size, d.sp_model_type, d.lowercase)
+    encoded = {name: encode_lines(lines, tokenizer.encode, d.max_len)
+               for name, lines in (("train", splits.train), ("valid", splits.valid), ("test", splits.test)) if lines}
+    report = {"blank_lines": splits.blank_lines, "valid_from_train": splits.valid_from_train,
+              "truncated": {k: v.truncated for k, v in encoded.items()},
+              "sizes": {k: len(v) for k, v in encoded.items()}, "vocab_size": tokenizer.vocab_size}
+    return Prepared(tokenizer, encoded["train"], encoded["valid"], encoded.get("test"), d.max_len, False,
+                    train_lines=splits.train, test_lines=splits.test, report=report)
+
+
+def _oracle_data(cfg: Config) -> Prepared:
+    o = cfg.data.oracle
+    oracle = build_oracle(cfg)
+    offset = len(SPECIALS)
+    # Three disjoint draws from the oracle, each from its own seed derived from oracle.seed.
+    train = pad_rows((oracle.generate(o.num_train, o.seq_len, seed=o.seed + 1) + offset).tolist())
+    valid = pad_rows((oracle.generate(o.num_valid, o.seq_len, seed=o.seed + 2) + offset).tolist())
+    test = pad_rows((oracle.generate(o.num_test, o.seq_len, seed=o.seed + 3) + offset).tolist())
+    report = {"sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
+              "vocab_size": o.vocab_size, "oracle_nll_of_own_test_samples": oracle.nll(test.tokens - offset)}
+    return Prepared(OracleTokenizer(o.vocab_size), train, valid, test, o.seq_len, True, oracle=oracle, report=report)
+
+
+def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
+    """The generator for this vocabulary; fixed-length data also bans EOS."""
+    g = cfg.generator
+    banned = list(tokenizer.never_generated()) + ([EOS_ID] if fixed_length else [])
+    return RNNGenerator(vocab_size=tokenizer.vocab_size, embedding_size=g.embedding_size, hidden_size=g.hidden_size,
+                        num_layers=g.num_layers, cell=g.cell, dropout=g.dropout, tie_weights=g.tie_weights,
+                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID)
+
+
+def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
+    """One-line error when a checkpoint was made with another tokenizer/vocabulary than this run's."""
+    if theirs != ours:
+        a, b = tokenizer_from_state(theirs), tokenizer_from_state(ours)
+        raise UserError(f"checkpoint {source} was made with another vocabulary ({a.kind}, {a.vocab_size} ids; "
+                        f"this run: {b.kind}, {b.vocab_size} ids); use a checkpoint trained on the same data "
+                        f"and tokenizer settings")
+
+
+def build_discriminator(cfg: Config, vocab_size: int, input_mode: str, feature_size: int = 0) -> torch.nn.Module:
+    """The CNN discriminator with the front-end the estimator asks for (tokens, distributions or features)."""
+    from textgan.models.discriminator import CNNDiscriminator
+
+    d = cfg.discriminator
+    return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
+                            feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
+                            dropout=d.dropout, highway=d.highway)
+
+
+def discriminator_optimizer(cfg: Config, discriminator: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
+    """Adam; SeqGAN's L2 on the output layer only, as weight decay of the head's parameter group."""
+    head = list(discriminator.head_parameters()) if hasattr(discriminator, "head_parameters") else []
+    head_ids = {id(p) for p in head}
+    body = [p for p in discriminator.parameters() if id(p) not in head_ids]
+    groups = [{"params": body}] + ([{"params": head, "weight_decay": cfg.discriminator.l2_head}] if head else [])
+    return torch.optim.Adam(groups, lr=lr)
+
+
+def build_estimator(cfg: Config, max_len: int, total_generator_steps: int) -> Any:
+    """The configured estimator from the registry, with its own config section as keyword arguments."""
+    import dataclasses
+
+    from textgan.estimators.registry import ESTIMATORS
+
+    name = cfg.adversarial.estimator
+    options = dataclasses.asdict(getattr(cfg, name)) if hasattr(cfg, name) else {}
+    common = {"max_len": max_len, "gan_loss": cfg.adversarial.gan_loss,
+              "label_smoothing": cfg.adversarial.label_smoothing}
+    cls = ESTIMATORS[name]
+    accepted = cls.__init__.__code__.co_varnames
+    if "total_steps" in accepted:
+        common["total_steps"] = total_generator_steps
+    try:
+        return cls(**common, **options)
+    except ValueError as err:
+        raise UserError(f"{name} estimator: {err}") from None

@@ -1,0 +1,49 @@
+"""`textgan sample`: draw sentences from a trained generator."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from textgan.cli.common import check_output_path, write_text_atomic
+from textgan.cli.loaded import load_generator
+from textgan.errors import UserError
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sample", help="draw sentences from a trained generator",
+        description="Sample from the generator of a run (its newest checkpoint) or of a checkpoint file, one "
+                    "sentence per line, to stdout or --out. Example:\n"
+                    "  textgan sample --checkpoint runs/coco -n 20 --temperature 0.8",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", required=True, metavar="RUN",
+                        help="run directory (uses checkpoints/last.pt) or a checkpoint .pt file")
+    parser.add_argument("-n", "--num", type=int, default=10, help="number of sentences (default 10)")
+    parser.add_argument("--temperature", type=float, default=1.0,
+                        help="softmax temperature; 0 is greedy (default 1.0)")
+    parser.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
+    parser.add_argument("--max-len", type=int, default=None, help="max tokens per sentence (default: the run's)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
+    parser.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout (never overwritten)")
+    parser.add_argument("--overwrite", action="store_true", help="allow --out to replace an existing file")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.num < 1 or args.temperature < 0 or args.top_k < 0 or (args.max_len is not None and args.max_len < 1):
+        raise UserError("-n and --max-len must be >= 1, --temperature and --top-k >= 0")
+    out = check_output_path(args.out, args.overwrite)
+    loaded = load_generator(args.checkpoint, args.device)
+    torch.manual_seed(args.seed)
+    lines = loaded.sample_text(args.num, temperature=args.temperature, top_k=args.top_k, max_len=args.max_len)
+    text = "\n".join(lines) + "\n"
+    if out is None:
+        sys.stdout.write(text)
+    else:
+        write_text_atomic(out, text)
+        print(f"wrote {len(lines)} samples to {out}", file=sys.stderr)
+    return 0

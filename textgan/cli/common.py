@@ -1,0 +1,37 @@
+"""Argument helpers shared by the subcommands."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from textgan.errors import UserError
+
+CONFIG_HELP = "YAML config file, or a shipped config name (see `textgan config --list`)"
+OVERRIDES_HELP = "config overrides as section.key=value, e.g. run.dir=runs/x pretrain.epochs=3 run.device=cuda"
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", required=True, metavar="FILE", help=CONFIG_HELP)
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run in run.dir from its last checkpoint (starts fresh if it has none)")
+
+
+def check_output_path(path: str | None, overwrite: bool) -> Path | None:
+    """An output file that does not exist yet (or --overwrite), whose directory exists."""
+    if path is None:
+        return None
+    out = Path(path)
+    if out.exists() and not overwrite:
+        raise UserError(f"{out} already exists; choose another --out path or pass --overwrite")
+    if not out.parent.exists():
+        raise UserError(f"directory {out.parent} does not exist; create it or choose another path")
+    return out
+
+
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file and rename, so a failure never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    tmp.replace(path)

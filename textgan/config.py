@@ -1,0 +1,170 @@
+"""The run configuration: nested dataclasses, one documented default per field.
+
+Loading, validation and `section.key=value` overrides live in `textgan.config_io`. Only the builders at the
+edge (the CLI) read these objects; models and estimators take flat keyword arguments.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+
+def opt(default: Any, help: str, **bounds: float) -> Any:
+    """A dataclass field with a help text and optional numeric bounds (min, max, gt, lt) checked on load."""
+    if isinstance(default, list):
+        return field(default_factory=lambda: list(default), metadata={"help": help, **bounds})
+    return field(default=default, metadata={"help": help, **bounds})
+
+
+@dataclass
+class RunConfig:
+    dir: str = opt("runs/default", "run directory: config, tokenizer, metrics.jsonl and checkpoints go here")
+    seed: int = opt(42, "seed of every random draw (sampling, shuffling, init); same seed + device = same numbers")
+    device: str = opt("cpu", "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available)")
+    progress: bool = opt(True, "tqdm progress bars (shown only on a terminal)")
+
+
+@dataclass
+class OracleConfig:
+    vocab_size: int = opt(5000, "oracle vocabulary size (SeqGAN: 5000)", min=2)
+    embedding_size: int = opt(32, "oracle LSTM embedding size (SeqGAN: 32)", min=1)
+    hidden_size: int = opt(32, "oracle LSTM hidden size (SeqGAN: 32)", min=1)
+    seq_len: int = opt(20, "length of every oracle sequence (SeqGAN: 20)", min=1)
+    init_std: float = opt(1.0, "std of the oracle's N(0, std) parameters (SeqGAN: 1.0)", gt=0)
+    num_train: int = opt(10000, "oracle training sequences (SeqGAN: 10,000)", min=1)
+    num_valid: int = opt(1000, "oracle validation sequences (early stopping, validation NLL)", min=1)
+    num_test: int = opt(10000, "held-out oracle sequences for NLL-test", min=1)
+    seed: int = opt(0, "seed of the oracle's parameters and of its data (independent of run.seed)")
+
+
+@dataclass
+class DataConfig:
+    source: Literal["oracle", "text"] = opt("oracle", "'oracle': synthetic SeqGAN data; 'text': files below")
+    train: str = opt("", "training text file or glob, one sentence per line (source=text)")
+    valid: str = opt("", "validation file or glob; empty: a seeded valid_fraction of train is held out")
+    test: str = opt("", "test file or glob (NLL-test, perplexity and BLEU references)")
+    valid_fraction: float = opt(0.05, "fraction of train held out for validation when data.valid is empty", gt=0, lt=1)
+    tokenizer: Literal["word", "sentencepiece"] = opt("word", "'word': whitespace split; 'sentencepiece': BPE/unigram")
+    lowercase: bool = opt(False, "lower-case text before tokenizing")
+    min_freq: int = opt(1, "word tokenizer: words seen fewer times in train become UNK", min=1)
+    max_vocab: int = opt(0, "word tokenizer: keep at most this many words (0: no limit)", min=0)
+    sp_vocab_size: int = opt(4000, "sentencepiece vocabulary size", min=8)
+    sp_model_type: Literal["bpe", "unigram"] = opt("bpe", "sentencepiece model type")
+    max_len: int = opt(40, "max tokens per sequence, EOS included; longer ones are truncated (and counted)", min=2)
+    oracle: OracleConfig = field(default_factory=OracleConfig)
+
+
+@dataclass
+class GeneratorConfig:
+    cell: Literal["lstm", "gru"] = opt("lstm", "recurrent cell")
+    embedding_size: int = opt(32, "token embedding size", min=1)
+    hidden_size: int = opt(32, "recurrent hidden size", min=1)
+    num_layers: int = opt(1, "stacked recurrent layers", min=1)
+    dropout: float = opt(0.0, "dropout on embeddings and outputs during teacher forcing", min=0, lt=1)
+    tie_weights: bool = opt(False, "share input embedding and output projection (needs embedding == hidden)")
+    init_std: float = opt(0.1, "std of N(0, std) parameter init (SeqGAN: 0.1)", gt=0)
+
+
+@dataclass
+class DiscriminatorConfig:
+    embedding_size: int = opt(64, "token embedding size of the CNN discriminator", min=1)
+    filter_sizes: list[int] = opt([2, 3, 4, 5], "convolution widths (SeqGAN: 1..10,15,20)")
+    num_filters: list[int] = opt([64, 64, 64, 64], "filters per width, same length as filter_sizes")
+    dropout: float = opt(0.25, "dropout before the head (SeqGAN: keep-prob 0.75)", min=0, lt=1)
+    highway: bool = opt(True, "highway layer after pooling (SeqGAN)")
+    l2_head: float = opt(0.2, "L2 on the output layer only, as Adam weight decay (SeqGAN: 0.2)", min=0)
+
+
+@dataclass
+class PretrainConfig:
+    epochs: int = opt(120, "MLE (teacher-forcing) epochs (SeqGAN oracle: 120)", min=0)
+    batch_size: int = opt(64, "sequences per batch", min=1)
+    lr: float = opt(0.01, "Adam learning rate (SeqGAN: 0.01)", gt=0)
+    clip: float = opt(5.0, "gradient-norm clip (0: off)", min=0)
+    patience: int = opt(0, "early stopping: epochs without validation improvement (0: off)", min=0)
+
+
+@dataclass
+class DiscriminatorPretrainConfig:
+    rounds: int = opt(50, "rounds of fresh generator samples (SeqGAN: 50)", min=0)
+    epochs: int = opt(3, "epochs per round (SeqGAN: 3)", min=1)
+    num_samples: int = opt(10000, "real (and as many fake) sequences per epoch", min=1)
+    batch_size: int = opt(64, "real sequences per batch (as many fakes are drawn fresh)", min=1)
+    lr: float = opt(1e-4, "Adam learning rate of the discriminator (SeqGAN: 1e-4)", gt=0)
+
+
+@dataclass
+class AdversarialConfig:
+    estimator: str = opt("reinforce", "gradient estimator: see `textgan train --help` for the choices")
+    rounds: int = opt(200, "adversarial rounds (SeqGAN: 200)", min=0)
+    g_steps: int = opt(1, "generator updates per round (SeqGAN: 1)", min=0)
+    d_steps: int = opt(5, "discriminator steps per round (SeqGAN: 5)", min=0)
+    d_epochs: int = opt(3, "epochs per discriminator step (SeqGAN: 3)", min=1)
+    d_num_samples: int = opt(10000, "real (and as many fake) sequences per discriminator epoch", min=1)
+    batch_size: int = opt(64, "sequences per batch", min=1)
+    g_lr: float = opt(0.01, "generator Adam learning rate", gt=0)
+    d_lr: float = opt(1e-4, "discriminator Adam learning rate", gt=0)
+    clip: float = opt(5.0, "gradient-norm clip of both networks (0: off)", min=0)
+    mle_steps: int = opt(0, "interleaved teacher-forcing generator steps per round", min=0)
+    gan_loss: str = opt("bce", "GAN loss: bce, nsgan, rsgan, wgan-gp, hinge")
+    label_smoothing: float = opt(0.0, "one-sided label smoothing of real targets (0.1: targets 0.9)", min=0, lt=1)
+    eval_every: int = opt(10, "evaluate every this many rounds (and after the last)", min=1)
+
+
+@dataclass
+class ReinforceConfig:
+    num_rollouts: int = opt(16, "Monte-Carlo rollouts per prefix (SeqGAN: 16)", min=1)
+    baseline: Literal["none", "mean", "ema"] = opt("none", "reward baseline b: none, batch mean, moving average")
+    baseline_decay: float = opt(0.9, "decay of the moving-average baseline", min=0, lt=1)
+    reward: Literal["prob", "logprob"] = opt("prob", "reward: D probability (SeqGAN) or its log")
+    rollout_policy: Literal["generator", "ema"] = opt(
+        "generator", "roll out with G itself (what SeqGAN's code does) or a delayed EMA copy (SeqGAN paper)")
+    rollout_update_rate: float = opt(0.8, "EMA copy: weight kept on its old parameters (SeqGAN: 0.8)", min=0, max=1)
+    chunk_rows: int = opt(8192, "rollout rows advanced together (bounds memory)", min=1)
+
+
+@dataclass
+class GumbelConfig:
+    mode: Literal["soft", "straight_through"] = opt("soft", "D sees the relaxed sample (RelGAN) or its one-hot")
+    schedule: Literal["constant", "linear", "exp", "sigmoid", "quad", "sqrt"] = opt(
+        "exp", "inverse-temperature schedule beta(n) (RelGAN: exp)")
+    beta_max: float = opt(100.0, "final inverse temperature (RelGAN: 100 or 1000)", min=1)
+    schedule_steps: int = opt(0, "N of beta(n): 0 = the run's number of generator steps", min=0)
+    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
+
+
+@dataclass
+class ProfessorConfig:
+    discriminator: Literal["cnn", "gru"] = opt("cnn", "behaviour discriminator over hidden states")
+    gru_hidden: int = opt(64, "hidden size of the bidirectional-GRU behaviour discriminator", min=1)
+    weight_f: float = opt(1.0, "weight of C_f: make free-running states look teacher-forced", min=0)
+    weight_t: float = opt(0.0, "weight of C_t: make teacher-forced states look free-running", min=0)
+    gate_low: float = opt(0.0, "skip the adversarial term while D accuracy is below this (paper: 0.75)", min=0, max=1)
+    gate_high: float = opt(1.0, "... or above this (paper: 0.99)", min=0, max=1)
+
+
+@dataclass
+class EvaluationConfig:
+    num_samples: int = opt(2000, "generator samples drawn for sample metrics", min=1)
+    batch_size: int = opt(512, "batch size of evaluation forwards and sampling", min=1)
+    temperature: float = opt(1.0, "sampling temperature for sample metrics", min=0)
+    bleu_tokenizer: Literal["whitespace", "treebank"] = opt(
+        "whitespace", "BLEU tokenization: whitespace, or nltk Treebank as the published tables")
+    max_references: int = opt(0, "BLEU references: first K test lines (Texygen: 500; 0: all)", min=0)
+    max_hypotheses: int = opt(0, "BLEU / self-BLEU hypotheses: first K samples (Texygen: 500; 0: all)", min=0)
+
+
+@dataclass
+class Config:
+    run: RunConfig = field(default_factory=RunConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    generator: GeneratorConfig = field(default_factory=GeneratorConfig)
+    discriminator: DiscriminatorConfig = field(default_factory=DiscriminatorConfig)
+    pretrain: PretrainConfig = field(default_factory=PretrainConfig)
+    d_pretrain: DiscriminatorPretrainConfig = field(default_factory=DiscriminatorPretrainConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
+    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
+    gumbel: GumbelConfig = field(default_factory=GumbelConfig)
+    professor: ProfessorConfig = field(default_factory=ProfessorConfig)
+    evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)

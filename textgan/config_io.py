@@ -1,0 +1,217 @@
+"""Read, validate, override and write `Config`s.
+
+Every problem (unknown key, wrong type, value out of range) is collected and reported in ONE `UserError`
+naming the key, the bad value and what is allowed, with a "did you mean" for misspelt keys.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import typing
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Literal, get_args, get_origin
+
+import yaml
+
+from textgan.config import Config
+from textgan.errors import UserError
+
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+
+def shipped_configs() -> list[str]:
+    """Names of the configs shipped in `textgan/configs/` (usable as `--config NAME`)."""
+    return sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+
+
+def resolve_config_path(name_or_path: str) -> Path:
+    """A path to a YAML file, or the name of a shipped config ('oracle', 'coco', ...)."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    shipped = CONFIG_DIR / f"{name_or_path}.yaml"
+    if shipped.is_file():
+        return shipped
+    raise UserError(f"config file {name_or_path!r} not found; give a YAML path or one of: "
+                    f"{', '.join(shipped_configs())}")
+
+
+def load_config(path: str | None, overrides: Sequence[str] = (),
+                choices: Mapping[str, Sequence[str]] | None = None) -> Config:
+    """Defaults <- YAML file <- `section.key=value` overrides, validated all at once.
+
+    `choices` adds allowed values for string keys whose options live elsewhere (e.g. the estimator registry).
+    """
+    tree: dict[str, Any] = {}
+    if path is not None:
+        file = resolve_config_path(path)
+        try:
+            loaded = yaml.safe_load(file.read_text(encoding="utf-8"))
+        except (yaml.YAMLError, UnicodeDecodeError) as err:
+            raise UserError(f"config {file} is not valid YAML ({str(err).splitlines()[0]}); fix the file") from None
+        if loaded is not None and not isinstance(loaded, dict):
+            raise UserError(f"config {file} must be a mapping of sections (run:, data:, ...), not {type(loaded).__name__}")
+        tree = loaded or {}
+    errors: list[str] = []
+    for item in overrides:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            errors.append(f"override {item!r} is not of the form section.key=value")
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw != "" else ""
+        except yaml.YAMLError:
+            value = raw
+        _set_path(tree, key.split("."), value)
+    return config_from_dict(tree, choices=choices, errors=errors)
+
+
+def config_from_dict(tree: Mapping[str, Any], choices: Mapping[str, Sequence[str]] | None = None,
+                     errors: list[str] | None = None) -> Config:
+    """Build and validate a Config from a nested dict (as stored in run directories and checkpoints)."""
+    errors = list(errors or [])
+    config = _build(Config, tree, "", errors)
+    for key, allowed in (choices or {}).items():
+        value = get_value(config, key)
+        if value not in allowed:
+            errors.append(f"{key}={value!r}: must be one of {', '.join(map(str, allowed))}")
+    errors.extend(_cross_checks(config))
+    if errors:
+        raise UserError("invalid config: " + "; ".join(errors))
+    return config
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """Plain nested dict of a config (YAML/JSON/checkpoint safe)."""
+    return dataclasses.asdict(config)
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML, each key with its help text as a comment."""
+    lines: list[str] = []
+    _dump(config, 0, lines)
+    return "\n".join(lines) + "\n"
+
+
+def get_value(config: Any, dotted: str) -> Any:
+    """`get_value(cfg, "run.seed")`."""
+    for part in dotted.split("."):
+        config = getattr(config, part)
+    return config
+
+
+def _set_path(tree: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        child = tree.get(part)
+        if not isinstance(child, dict):
+            child = tree[part] = {}
+        tree = child
+    tree[parts[-1]] = value
+
+
+def _build(cls: type, tree: Any, prefix: str, errors: list[str]) -> Any:
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    if not isinstance(tree, Mapping):
+        errors.append(f"{prefix.rstrip('.') or 'config'}: expected a mapping of keys, got {tree!r}")
+        tree = {}
+    for key in tree:
+        if key not in fields:
+            close = difflib.get_close_matches(str(key), list(fields), n=1)
+            hint = f" (did you mean {prefix}{close[0]}?)" if close else f" (allowed: {', '.join(fields)})"
+            errors.append(f"{prefix}{key}: unknown key{hint}")
+    values: dict[str, Any] = {}
+    for name, f in fields.items():
+        kind = hints[name]
+        if dataclasses.is_dataclass(kind):
+            values[name] = _build(kind, tree.get(name, {}), f"{prefix}{name}.", errors)
+            continue
+        if name not in tree:
+            continue
+        value, problem = _coerce(tree[name], kind)
+        if problem is None:
+            problem = _check_bounds(value, f.metadata)
+        if problem is not None:
+            errors.append(f"{prefix}{name}={tree[name]!r}: {problem}")
+        else:
+            values[name] = value
+    return cls(**values)
+
+
+def _coerce(value: Any, kind: Any) -> tuple[Any, str | None]:
+    """Return (value, None) if `value` fits the annotation `kind`, else (None, what is expected)."""
+    if get_origin(kind) is Literal:
+        allowed = get_args(kind)
+        return (value, None) if value in allowed else (None, f"must be one of {', '.join(map(str, allowed))}")
+    if kind is bool:
+        return (value, None) if isinstance(value, bool) else (None, "expected true or false")
+    if kind is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+        return (value, None) if ok else (None, "expected an integer")
+    if kind is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        return (float(value), None) if ok else (None, "expected a number")
+    if kind is str:
+        return (value, None) if isinstance(value, str) else (None, "expected a string")
+    if get_origin(kind) is list:
+        (item,) = get_args(kind)
+        if not isinstance(value, list):
+            return None, f"expected a list of {item.__name__}"
+        out = []
+        for v in value:
+            coerced, problem = _coerce(v, item)
+            if problem:
+                return None, f"expected a list of {item.__name__}"
+            out.append(coerced)
+        return out, None
+    raise TypeError(f"unsupported config annotation {kind}")  # internal: a new field type needs support here
+
+
+def _check_bounds(value: Any, meta: Mapping[str, Any]) -> str | None:
+    items = value if isinstance(value, list) else [value]
+    for v in items:
+        if not isinstance(v, (int, float)):
+            return None
+        if "min" in meta and v < meta["min"]:
+            return f"must be >= {meta['min']}"
+        if "max" in meta and v > meta["max"]:
+            return f"must be <= {meta['max']}"
+        if "gt" in meta and v <= meta["gt"]:
+            return f"must be > {meta['gt']}"
+        if "lt" in meta and v >= meta["lt"]:
+            return f"must be < {meta['lt']}"
+    return None
+
+
+def _cross_checks(config: Config) -> list[str]:
+    errors = []
+    d = config.discriminator
+    if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
+        errors.append(f"discriminator.filter_sizes ({len(d.filter_sizes)}) and discriminator.num_filters "
+                      f"({len(d.num_filters)}) must be non-empty lists of the same length")
+    g = config.generator
+    if g.tie_weights and g.embedding_size != g.hidden_size:
+        errors.append(f"generator.tie_weights=true needs generator.embedding_size ({g.embedding_size}) == "
+                      f"generator.hidden_size ({g.hidden_size})")
+    if config.data.source == "text" and not config.data.train:
+        errors.append("data.train is empty: with data.source=text give a training file (data.train=PATH)")
+    if config.professor.gate_low > config.professor.gate_high:
+        errors.append("professor.gate_low must be <= professor.gate_high")
+    return errors
+
+
+def _dump(obj: Any, depth: int, lines: list[str]) -> None:
+    pad = "  " * depth
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{pad}{f.name}:")
+            _dump(value, depth + 1, lines)
+        else:
+            text = yaml.safe_dump(value, default_flow_style=True).strip()
+            if text.endswith("\n..."):
+                text = text[: -len("\n...")]
+            text = text.removesuffix("...").strip()
+            lines.append(f"{pad}{f.name}: {text}  # {f.metadata.get('help', '')}")

@@ -1,0 +1,104 @@
+"""Encoded sequences as padded tensors, and their batches.
+
+Layout used everywhere in textgan: `tokens` (N, T) holds y_1..y_L then PAD, BOS is never stored (the generator
+prepends it), EOS is y_L for text data; `lengths` (N,) counts tokens including EOS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+
+import torch
+
+from textgan.data.tokenizers import EOS_ID, PAD_ID
+
+
+@dataclass
+class TokenBatch:
+    """A padded batch: tokens (B, T) and lengths (B,)."""
+
+    tokens: torch.Tensor
+    lengths: torch.Tensor
+
+    def to(self, device: torch.device | str) -> TokenBatch:
+        return TokenBatch(self.tokens.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True))
+
+    def mask(self) -> torch.Tensor:
+        """(B, T) bool, True on real tokens (EOS included)."""
+        steps = torch.arange(self.tokens.size(1), device=self.tokens.device)
+        return steps.unsqueeze(0) < self.lengths.unsqueeze(1)
+
+
+@dataclass
+class TokenData:
+    """A whole split as one padded tensor; cheap to batch and shuffle."""
+
+    tokens: torch.Tensor   # (N, T) long
+    lengths: torch.Tensor  # (N,) long
+    truncated: int = 0     # sequences cut to max_len
+
+    def __len__(self) -> int:
+        return self.tokens.size(0)
+
+    def num_tokens(self) -> int:
+        return int(self.lengths.sum())
+
+    def subset(self, index: torch.Tensor) -> TokenData:
+        return TokenData(self.tokens[index], self.lengths[index])
+
+    def batches(self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
+                rank: int = 0, world_size: int = 1) -> Iterator[TokenBatch]:
+        """Batches trimmed to their longest sequence. Shuffling depends only on (seed, epoch), so a resumed run
+        sees the same order; with world_size > 1 each rank takes every world_size-th batch of the same order."""
+        if shuffle:
+            order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
+        else:
+            order = torch.arange(len(self))
+        starts = range(0, len(self), batch_size)
+        for k, start in enumerate(starts):
+            if k % world_size != rank:
+                continue
+            index = order[start:start + batch_size]
+            lengths = self.lengths[index]
+            width = int(lengths.max())
+            yield TokenBatch(self.tokens[index, :width], lengths)
+
+    def num_batches(self, batch_size: int) -> int:
+        return -(-len(self) // batch_size)
+
+
+def encode_lines(lines: Sequence[str], encode: Callable[[str], list[int]], max_len: int,
+                 add_eos: bool = True) -> TokenData:
+    """Encode and pad lines; each ends with EOS (when add_eos), cut to max_len tokens EOS included."""
+    rows: list[list[int]] = []
+    truncated = 0
+    limit = max_len - 1 if add_eos else max_len
+    for line in lines:
+        ids = encode(line)
+        if len(ids) > limit:
+            ids = ids[:limit]
+            truncated += 1
+        rows.append(ids + [EOS_ID] if add_eos else ids)
+    return pad_rows(rows, truncated)
+
+
+def pad_rows(rows: Sequence[Sequence[int]], truncated: int = 0) -> TokenData:
+    """Right-pad id lists into a TokenData."""
+    width = max((len(r) for r in rows), default=1)
+    tokens = torch.full((len(rows), max(width, 1)), PAD_ID, dtype=torch.long)
+    for i, row in enumerate(rows):
+        tokens[i, :len(row)] = torch.tensor(row, dtype=torch.long)
+    lengths = torch.tensor([len(r) for r in rows], dtype=torch.long)
+    return TokenData(tokens, lengths, truncated)
+
+
+def strip_special(tokens: torch.Tensor, lengths: torch.Tensor) -> list[list[int]]:
+    """Per-row id lists without PAD and without the final EOS."""
+    out = []
+    for row, n in zip(tokens.tolist(), lengths.tolist()):
+        row = row[:n]
+        if row and row[-1] == EOS_ID:
+            row = row[:-1]
+        out.append(row)
+    return out

@@ -1,0 +1,97 @@
+"""Teacher-forcing (maximum-likelihood) pretraining of the generator, and NLL / perplexity of held-out data."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from tqdm.auto import tqdm
+
+from textgan.data.batching import TokenBatch, TokenData
+from textgan.data.tokenizers import BOS_ID, PAD_ID
+from textgan.training.metrics_log import MetricsLog
+
+
+def mle_loss(generator: nn.Module, batch: TokenBatch, reduction: str = "mean") -> torch.Tensor:
+    """NLL of a teacher-forced batch over real tokens (EOS included, padding excluded): mean per token or sum."""
+    inputs = torch.cat([torch.full_like(batch.tokens[:, :1], BOS_ID), batch.tokens[:, :-1]], dim=1)  # (B, T)
+    logits, _ = generator(inputs)  # (B, T, V)
+    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tokens.reshape(-1), ignore_index=PAD_ID,
+                           reduction=reduction)
+
+
+@torch.no_grad()
+def evaluate_nll(generator: nn.Module, data: TokenData, batch_size: int, device: torch.device) -> dict[str, float]:
+    """NLL per token (EOS included, padding excluded; natural log) and perplexity = exp(NLL), dropout off."""
+    was_training = generator.training
+    generator.eval()
+    total, count = 0.0, 0
+    for batch in data.batches(batch_size, shuffle=False):
+        batch = batch.to(device)
+        total += float(mle_loss(generator, batch, reduction="sum"))
+        count += int(batch.lengths.sum())
+    generator.train(was_training)
+    nll = total / max(count, 1)
+    return {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": count}
+
+
+def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: float) -> float:
+    """Clip the gradient norm (if clip > 0), step, and return the pre-clip norm."""
+    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
+    optimizer.step()
+    return float(norm)
+
+
+def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: TokenData, valid: TokenData, *,
+              epochs: int, batch_size: int, clip: float, patience: int, seed: int, device: torch.device,
+              log: MetricsLog, state: dict[str, Any], on_epoch_end: Callable[[dict[str, Any]], None],
+              evaluate: Callable[[], dict[str, float]] | None = None, progress: bool = True,
+              rank: int = 0, world_size: int = 1,
+              reduce_metrics: Callable[[dict[str, float]], dict[str, float]] = lambda m: m) -> dict[str, Any]:
+    """Train for `epochs` epochs (continuing from `state`), validating after each.
+
+    `state` ({"epoch", "best", "bad_epochs", "step"}) is updated in place and handed to `on_epoch_end`, which
+    saves the checkpoint; `evaluate` adds metrics (e.g. NLL-oracle). Stops early after `patience` epochs
+    without a better validation NLL (0: never).
+    """
+    state.setdefault("epoch", 0)
+    state.setdefault("step", 0)
+    state.setdefault("best", float("inf"))
+    state.setdefault("bad_epochs", 0)
+    while state["epoch"] < epochs and not (patience and state["bad_epochs"] >= patience):
+        epoch = state["epoch"]
+        generator.train()
+        bar = tqdm(train.batches(batch_size, shuffle=True, seed=seed, epoch=epoch, rank=rank, world_size=world_size),
+                   total=-(-train.num_batches(batch_size) // world_size), desc=f"MLE epoch {epoch + 1}/{epochs}",
+                   disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
+        running = 0.0
+        for batch in bar:
+            batch = batch.to(device)
+            optimizer.zero_grad(set_to_none=True)
+            loss = mle_loss(generator, batch)
+            loss.backward()
+            clip_and_step(generator, optimizer, clip)
+            state["step"] += 1
+            running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
+            bar.set_postfix(loss=f"{running:.3f}")
+        module = getattr(generator, "module", generator)  # evaluate the unwrapped model (DDP-safe)
+        metrics = reduce_metrics({f"valid_{k}": v for k, v in evaluate_nll(module, valid, batch_size, device).items()
+                                  if k != "tokens"})
+        if evaluate is not None:
+            metrics.update(evaluate())
+        metrics["train_loss"] = running
+        state["epoch"] = epoch + 1
+        if metrics["valid_nll"] < state["best"] - 1e-6:
+            state["best"], state["bad_epochs"] = metrics["valid_nll"], 0
+        else:
+            state["bad_epochs"] += 1
+        record = log.log("mle", state["epoch"], **metrics)
+        if rank == 0 and progress:
+            tqdm.write("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                 for k, v in record.items() if k not in ("event", "time")))
+        on_epoch_end(state)
+    return state

@@ -1,0 +1,71 @@
+"""The run directory: one per run, holding config.yaml, tokenizer.json, metrics.jsonl and checkpoints/.
+
+A directory that already holds a run is never overwritten: continuing it needs `--resume`, and a resumed run
+must have the same config except for the keys below (where to run it, how long, how often to evaluate).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from textgan.errors import UserError
+
+# Keys a resumed run may change: they do not change what the earlier part of the run computed.
+RESUMABLE_CHANGES = ("run.device", "run.progress", "pretrain.epochs", "pretrain.patience", "d_pretrain.rounds",
+                     "adversarial.rounds", "adversarial.eval_every", "evaluation.")
+
+
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """Dotted keys whose values differ between two config dicts."""
+    a, b = flatten(old), flatten(new)
+    return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
+
+
+def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool, write: bool = True) -> Path:
+    """Create (or, with resume, reopen) a run directory for `config`; refuse to mix runs.
+
+    Returns the directory. With `write` False (non-zero ranks) nothing is written.
+    """
+    run = Path(path)
+    config_file = run / "config.yaml"
+    if config_file.is_file():
+        if not resume:
+            raise UserError(f"run directory {run} already holds a run; pass --resume to continue it, "
+                            f"or choose a new one with run.dir=PATH")
+        old = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        blocking = [k for k in config_differences(old, config) if not k.startswith(RESUMABLE_CHANGES)]
+        if blocking:
+            shown = ", ".join(f"{k}: {flatten(old).get(k)!r} -> {flatten(config).get(k)!r}" for k in blocking[:4])
+            raise UserError(f"run directory {run} holds a different run ({shown}); "
+                            f"choose a new run.dir=PATH or resume with the same config")
+    elif run.exists() and (not run.is_dir() or any(run.iterdir())):
+        raise UserError(f"{run} exists and is not a textgan run directory; choose a new run.dir=PATH")
+    if write:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    return run
+
+
+def write_tokenizer(run: Path, state: dict[str, Any]) -> None:
+    """tokenizer.json (sentencepiece models: tokenizer.model beside it) for people and other tools."""
+    readable = {k: v for k, v in state.items() if not isinstance(v, bytes)}
+    for key, value in state.items():
+        if isinstance(value, bytes):
+            (run / "tokenizer.model").write_bytes(value)
+            readable[key] = "tokenizer.model"
+    (run / "tokenizer.json").write_text(json.dumps(readable), encoding="utf-8")
