@@ -151,6 +151,11 @@ def _coerce(value: Any, kind: Any) -> tuple[Any, str | None]:
         ok = isinstance(value, int) and not isinstance(value, bool)
         return (value, None) if ok else (None, "expected an integer")
     if kind is float:
+        if isinstance(value, str):  # YAML 1.1 reads "1e-3" (no dot) as a string
+            try:
+                return float(value), None
+            except ValueError:
+                return None, "expected a number"
         ok = isinstance(value, (int, float)) and not isinstance(value, bool)
         return (float(value), None) if ok else (None, "expected a number")
     if kind is str:

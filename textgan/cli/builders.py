@@ -139,6 +139,9 @@ def build_estimator(cfg: Config, max_len: int, total_generator_steps: int) -> An
     if "total_steps" in accepted:
         common["total_steps"] = total_generator_steps
     try:
+        from textgan.estimators.losses import check_label_smoothing
+
+        check_label_smoothing(cfg.adversarial.gan_loss, cfg.adversarial.label_smoothing)
         return cls(**common, **options)
     except ValueError as err:
         raise UserError(f"{name} estimator: {err}") from None

@@ -1,0 +1,100 @@
+"""Every user mistake gives one line on stderr, exit code 2, no traceback, and leaves files on disk alone."""
+
+from __future__ import annotations
+
+import hashlib
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from textgan.cli.main import main
+
+
+def snapshot(folder: Path) -> dict[str, str]:
+    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def trained_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.conftest import TINY_ORACLE
+
+    run = tmp_path_factory.mktemp("runs") / "oracle"
+    assert main(["pretrain", "--config", "oracle", f"run.dir={run}", *TINY_ORACLE]) == 0
+    return run
+
+
+def run_failing(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:
+    code = main(argv)
+    err = capsys.readouterr().err.strip()
+    assert code == 2, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    return err
+
+
+def write(path: Path, data: bytes) -> str:
+    path.write_bytes(data)
+    return str(path)
+
+
+@pytest.mark.parametrize("make_train, expected", [
+    (lambda d: str(d / "missing.txt"), "does not exist"),
+    (lambda d: write(d / "empty.txt", b""), "is empty"),
+    (lambda d: write(d / "latin1.txt", b"a caf\xe9 on a street\n"), "not UTF-8"),
+    (lambda d: str(d / "nothing-*.txt"), "matches no file"),
+    (lambda d: write(d / "blank.txt", b"\n\n  \n"), "only blank lines"),
+])
+def test_bad_data_files(tmp_path: Path, capsys: pytest.CaptureFixture[str], make_train, expected: str) -> None:
+    train = make_train(tmp_path)
+    err = run_failing(capsys, ["pretrain", "--config", "coco", f"run.dir={tmp_path / 'run'}",
+                               f"data.train={train}", "data.test=", "run.progress=false"])
+    assert expected in err
+
+
+def test_unknown_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = run_failing(capsys, ["pretrain", "--config", "oracle", f"run.dir={tmp_path}", "pretrain.epcohs=1"])
+    assert "did you mean pretrain.epochs?" in err
+    assert not any(tmp_path.iterdir())
+
+
+def test_run_dir_holds_a_run(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    before = snapshot(trained_run)
+    err = run_failing(capsys, ["pretrain", "--config", "oracle", f"run.dir={trained_run}", *TINY_ORACLE])
+    assert "already holds a run" in err and "--resume" in err
+    err = run_failing(capsys, ["pretrain", "--config", "oracle", f"run.dir={trained_run}", *TINY_ORACLE,
+                               "generator.hidden_size=20", "--resume"])
+    assert "holds a different run" in err and "generator.hidden_size" in err
+    assert snapshot(trained_run) == before
+
+
+def test_checkpoint_with_another_vocabulary(trained_run: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    before = snapshot(trained_run)
+    err = run_failing(capsys, ["train", "--config", "oracle", f"run.dir={tmp_path / 'new'}", *TINY_ORACLE,
+                               "data.oracle.vocab_size=60", "--init-from", str(trained_run)])
+    assert "another vocabulary" in err
+    assert snapshot(trained_run) == before
+
+
+def test_bad_checkpoint_and_output(trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    err = run_failing(capsys, ["sample", "--checkpoint", write(tmp_path / "x.pt", b"not a checkpoint")])
+    assert "not a" in err
+    out = tmp_path / "samples.txt"
+    out.write_text("keep me")
+    err = run_failing(capsys, ["sample", "--checkpoint", str(trained_run), "--out", str(out)])
+    assert "already exists" in err and out.read_text() == "keep me"
+    err = run_failing(capsys, ["sample", "--checkpoint", str(tmp_path / "nope")])
+    assert "does not exist" in err
+
+
+def test_console_script_exit_code(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, "-m", "textgan", "pretrain", "--config", "oracle",
+                           f"run.dir={tmp_path}", "run.sed=1"], capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "did you mean run.seed?" in proc.stderr

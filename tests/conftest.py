@@ -1,0 +1,51 @@
+"""Shared fixtures: tiny configs that run the real code paths in seconds, and the COCO corpus location."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
+
+TINY_MODELS = [
+    "generator.embedding_size=16", "generator.hidden_size=16",
+    "discriminator.embedding_size=16", "discriminator.filter_sizes=[2,3]", "discriminator.num_filters=[8,8]",
+    "pretrain.epochs=1", "pretrain.batch_size=32",
+    "d_pretrain.rounds=1", "d_pretrain.num_samples=64", "d_pretrain.batch_size=32",
+    "adversarial.rounds=2", "adversarial.d_num_samples=64", "adversarial.batch_size=32", "adversarial.eval_every=1",
+    "reinforce.num_rollouts=2", "evaluation.num_samples=40", "run.progress=false",
+]
+TINY_ORACLE = [
+    "data.source=oracle", "data.oracle.vocab_size=50", "data.oracle.seq_len=8", "data.oracle.num_train=200",
+    "data.oracle.num_valid=50", "data.oracle.num_test=100", "data.oracle.embedding_size=8",
+    "data.oracle.hidden_size=8", *TINY_MODELS,
+]
+
+
+@pytest.fixture(scope="session")
+def coco_dir() -> Path:
+    if not (COCO_DIR / "image_coco.txt").is_file():
+        pytest.skip(f"COCO corpus not found at {COCO_DIR}")
+    return COCO_DIR
+
+
+@pytest.fixture(scope="session")
+def tiny_coco_files(coco_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """The first 300 train / 100 test COCO captions, so text runs take seconds."""
+    folder = tmp_path_factory.mktemp("coco")
+    train, test = folder / "train.txt", folder / "test.txt"
+    train.write_text("".join((coco_dir / "image_coco.txt").open(encoding="utf-8").readlines()[:300]), encoding="utf-8")
+    test.write_text("".join((coco_dir / "test_coco.txt").open(encoding="utf-8").readlines()[:100]), encoding="utf-8")
+    return train, test
+
+
+@pytest.fixture
+def tiny_oracle_args() -> list[str]:
+    return list(TINY_ORACLE)
+
+
+@pytest.fixture
+def tiny_coco_args(tiny_coco_files: tuple[Path, Path]) -> list[str]:
+    train, test = tiny_coco_files
+    return ["data.source=text", f"data.train={train}", f"data.test={test}", "data.max_len=20", *TINY_MODELS]

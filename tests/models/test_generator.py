@@ -1,0 +1,85 @@
+"""Generator properties: greedy limits, log-probs equal teacher forcing, banned ids, cached states, EOS."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from textgan.estimators.common import sequence_log_probs
+from textgan.models.generator import RNNGenerator
+from textgan.models.sampling import sample_logits
+
+
+def make(cell: str = "lstm", eos: bool = True, layers: int = 1, seed: int = 0) -> RNNGenerator:
+    torch.manual_seed(seed)
+    return RNNGenerator(vocab_size=30, embedding_size=8, hidden_size=12, num_layers=layers, cell=cell,
+                        init_std=0.5, banned_ids=[PAD_ID, BOS_ID, UNK_ID] + ([] if eos else [EOS_ID]),
+                        eos_id=EOS_ID if eos else None)
+
+
+@pytest.mark.parametrize("cell, layers", [("lstm", 1), ("gru", 1), ("lstm", 2)])
+def test_log_probs_match_teacher_forcing(cell: str, layers: int) -> None:
+    g = make(cell, layers=layers)
+    for temperature in (1.0, 0.7):
+        s = g.sample(16, 10, temperature=temperature)
+        with torch.no_grad():
+            forced = sequence_log_probs(g, s.tokens, s.lengths)
+        torch.testing.assert_close(s.log_probs, forced, atol=1e-5, rtol=1e-5)
+
+
+def test_greedy_limits() -> None:
+    g = make()
+    greedy = g.sample(8, 10, temperature=0)
+    top1 = g.sample(8, 10, top_k=1)
+    assert torch.equal(greedy.tokens, top1.tokens)
+    # greedy = argmax of the teacher-forced logits at every position
+    logits, _ = g(RNNGenerator.shift_right(greedy.tokens))
+    mask = greedy.tokens != PAD_ID
+    assert torch.equal(logits.argmax(-1)[mask], greedy.tokens[mask])
+
+
+def test_banned_ids_never_sampled_and_fixed_length() -> None:
+    g = make(eos=False)
+    s = g.sample(200, 12, temperature=2.0)
+    assert s.tokens.shape == (200, 12) and bool((s.lengths == 12).all())
+    assert not bool(torch.isin(s.tokens, torch.tensor([PAD_ID, BOS_ID, UNK_ID, EOS_ID])).any())
+
+
+def test_eos_terminates_and_pads() -> None:
+    g = make()
+    g.logit_mask[EOS_ID] = 3.0  # make EOS likely
+    s = g.sample(64, 15)
+    for row, n in zip(s.tokens.tolist(), s.lengths.tolist()):
+        assert PAD_ID not in row[:n] and all(t == PAD_ID for t in row[n:])
+        assert row[n - 1] == EOS_ID or n == s.tokens.size(1)
+        assert EOS_ID not in row[:n - 1]
+
+
+def test_cached_states_are_the_step_states() -> None:
+    g = make("lstm", layers=2)
+    s = g.sample(4, 6, return_states=True)
+    state = g.initial_state(4)
+    inputs = RNNGenerator.shift_right(s.tokens)
+    for t in range(s.tokens.size(1)):
+        _, _, state = g.step(inputs[:, t], state)
+        torch.testing.assert_close(s.states[t], state)
+
+
+def test_sampler_distribution() -> None:
+    torch.manual_seed(0)
+    logits = torch.log(torch.tensor([[0.1, 0.0, 0.6, 0.3]]))  # id 1 has zero probability
+    draws = sample_logits(logits.expand(40000, 4))
+    freq = torch.bincount(draws, minlength=4).float() / draws.numel()
+    assert freq[1] == 0
+    torch.testing.assert_close(freq, torch.tensor([0.1, 0.0, 0.6, 0.3]), atol=0.01, rtol=0)
+    topk = sample_logits(logits.expand(1000, 4), top_k=2)
+    assert set(topk.tolist()) == {2, 3}
+
+
+def test_same_seed_same_samples() -> None:
+    g = make()
+    torch.manual_seed(3)
+    a = g.sample(8, 10).tokens
+    torch.manual_seed(3)
+    assert torch.equal(a, g.sample(8, 10).tokens)

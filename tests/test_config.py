@@ -1,0 +1,53 @@
+"""Config loading: every problem reported at once, overrides, shipped configs."""
+
+from __future__ import annotations
+
+import pytest
+
+from textgan.config_io import config_to_dict, dump_config, load_config, shipped_configs
+from textgan.errors import UserError
+
+
+@pytest.mark.parametrize("name", shipped_configs())
+def test_shipped_configs_load(name: str) -> None:
+    cfg = load_config(name, [])
+    assert config_to_dict(cfg)["run"]["dir"]
+
+
+def test_all_problems_in_one_error() -> None:
+    with pytest.raises(UserError) as err:
+        load_config(None, ["pretrain.epoch=3", "run.seed=abc", "pretrain.lr=-1", "generator.cell=transformer"])
+    message = str(err.value)
+    assert "\n" not in message
+    assert "pretrain.epoch: unknown key (did you mean pretrain.epochs?)" in message
+    assert "run.seed='abc': expected an integer" in message
+    assert "pretrain.lr=-1: must be > 0" in message
+    assert "generator.cell='transformer': must be one of lstm, gru" in message
+
+
+@pytest.mark.parametrize("override, key, expected", [
+    ("run.seed=7", ("run", "seed"), 7),
+    ("pretrain.lr=1e-3", ("pretrain", "lr"), 1e-3),
+    ("pretrain.lr=2", ("pretrain", "lr"), 2.0),
+    ("run.progress=false", ("run", "progress"), False),
+    ("discriminator.filter_sizes=[2,3]", ("discriminator", "filter_sizes"), [2, 3]),
+    ("data.train=a b.txt", ("data", "train"), "a b.txt"),
+])
+def test_overrides(override: str, key: tuple[str, str], expected: object) -> None:
+    cfg = load_config(None, [override, "discriminator.num_filters=[1,1]"] if "filter" in override else [override])
+    assert getattr(getattr(cfg, key[0]), key[1]) == expected
+
+
+def test_cross_checks_and_choices() -> None:
+    with pytest.raises(UserError, match="tie_weights"):
+        load_config(None, ["generator.tie_weights=true", "generator.embedding_size=8", "generator.hidden_size=16"])
+    with pytest.raises(UserError, match="adversarial.estimator='nope': must be one of reinforce"):
+        load_config(None, ["adversarial.estimator=nope"], choices={"adversarial.estimator": ["reinforce"]})
+    with pytest.raises(UserError, match="not found"):
+        load_config("no/such/file.yaml", [])
+
+
+def test_dump_documents_every_key() -> None:
+    text = dump_config(load_config("oracle", []))
+    assert "num_rollouts: 16  # Monte-Carlo rollouts" in text
+    assert all("#" in line for line in text.splitlines() if line.startswith("    ") and ":" in line)

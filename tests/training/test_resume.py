@@ -1,0 +1,66 @@
+"""A killed run resumed with --resume ends with exactly the parameters of one never interrupted."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from textgan.cli import run as run_module
+from textgan.cli.main import main
+from textgan.training.checkpoint import load_checkpoint
+from tests.conftest import TINY_ORACLE
+
+
+def params(run: Path) -> dict[str, dict[str, torch.Tensor]]:
+    return load_checkpoint(run)["models"]
+
+
+def assert_same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for model in a:
+        for name, tensor in a[model].items():
+            assert torch.equal(tensor, b[model][name]), f"{model}.{name} differs"
+
+
+def kill_after_saves(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
+    """Simulate Ctrl-C / a kill right after the count-th checkpoint write."""
+    original = run_module.Session.save
+    calls = {"n": 0}
+
+    def save(self, name: str = "last.pt") -> None:
+        original(self, name)
+        calls["n"] += 1
+        if calls["n"] == count:
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module.Session, "save", save)
+
+
+def test_resume_mle_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["pretrain", "--config", "oracle", *TINY_ORACLE, "generator.dropout=0.2", "pretrain.epochs=3"]
+    assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, 1)  # killed after epoch 1
+        assert main([*base, f"run.dir={tmp_path / 'killed'}"]) == 130
+    assert load_checkpoint(tmp_path / "killed")["progress"]["mle"]["epoch"] == 1
+    assert main([*base, f"run.dir={tmp_path / 'killed'}", "--resume"]) == 0
+    assert_same(params(tmp_path / "straight"), params(tmp_path / "killed"))
+
+
+def test_resume_mid_adversarial_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["train", "--config", "oracle", *TINY_ORACLE, "reinforce.baseline=ema", "reinforce.rollout_policy=ema",
+            "adversarial.rounds=3", "discriminator.dropout=0.5"]
+    assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
+    with monkeypatch.context() as patch:
+        # saves: MLE epoch, MLE end (+mle.pt), D round, D end, adversarial round 1 -> killed in round 2
+        kill_after_saves(patch, 6)
+        assert main([*base, f"run.dir={tmp_path / 'killed'}"]) == 130
+    killed_progress = load_checkpoint(tmp_path / "killed")["progress"]
+    assert killed_progress["adversarial"]["round"] == 1
+    assert main([*base, f"run.dir={tmp_path / 'killed'}", "--resume"]) == 0
+    straight, killed = params(tmp_path / "straight"), params(tmp_path / "killed")
+    assert set(straight) == {"generator", "discriminator"}
+    assert_same(straight, killed)
+    assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 3
