@@ -141,7 +141,8 @@ class ProfessorConfig:
     weight_f: float = opt(1.0, "weight of C_f: make free-running states look teacher-forced", min=0)
     weight_t: float = opt(0.0, "weight of C_t: make teacher-forced states look free-running", min=0)
     gate_low: float = opt(0.0, "skip the adversarial term while D accuracy is below this (paper: 0.75)", min=0, max=1)
-    gate_high: float = opt(1.0, "... or above this (paper: 0.99)", min=0, max=1)
+    gate_high: float = opt(1.0, "... or above this (the paper pauses D above 0.99 instead)", min=0, max=1)
+    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
 
 
 @dataclass

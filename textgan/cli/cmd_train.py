@@ -45,8 +45,13 @@ def run(args: argparse.Namespace) -> int:
     a = cfg.adversarial
     estimator = build_estimator(cfg, session.data.max_len, total_generator_steps=a.rounds * a.g_steps)
     feature_size = cfg.generator.hidden_size
-    discriminator = build_discriminator(cfg, session.data.tokenizer.vocab_size, estimator.discriminator_input,
-                                        feature_size).to(session.device)
+    # An estimator may bring its own discriminator (build_discriminator -> module, or None for the configured CNN).
+    own = getattr(estimator, "build_discriminator", None)
+    discriminator = own(session.data.tokenizer.vocab_size, feature_size) if own is not None else None
+    if discriminator is None:
+        discriminator = build_discriminator(cfg, session.data.tokenizer.vocab_size, estimator.discriminator_input,
+                                            feature_size)
+    discriminator = discriminator.to(session.device)
     session.models["discriminator"] = discriminator
     session.optimizers["discriminator"] = discriminator_optimizer(cfg, discriminator, cfg.d_pretrain.lr)
     session.extra_state["estimator"] = estimator.state_dict

@@ -59,7 +59,8 @@ class Reinforce:
         d = unwrap(discriminator)
 
         def score(tokens: torch.Tensor) -> torch.Tensor:
-            logits = d(tokens)  # (R,)
+            # D in chunks of 1024 rows: measured faster on CPU than one huge batch (activations stay in cache)
+            logits = torch.cat([d(part) for part in tokens.split(1024)])  # (R,)
             return F.logsigmoid(logits) if self.reward == "logprob" else torch.sigmoid(logits)
 
         with evaluating(d), evaluating(policy):  # no dropout while scoring rewards

@@ -1,0 +1,126 @@
+"""Benchmark: one REINFORCE generator step (Monte-Carlo rollouts + D scoring + policy-gradient backward).
+
+Three measurements in one run, at the SeqGAN oracle sizes (B=64, T=20, N=16 rollouts, V=5000 + 4 specials,
+emb/hidden 32, SeqGAN's CNN discriminator):
+  (a) textgan: `Reinforce.generator_loss` + backward: all N x (T-1) continuations of all B sequences advanced
+      together from cached states, inverse-CDF sampling, D scoring in large chunks;
+  (b) the common way (as in many SeqGAN ports): Python loops over rollouts and prefixes; each prefix is re-run
+      through the generator, the continuation sampled step by step with torch.multinomial, D called per batch;
+  (c) the bare work: one batched sampling of the same number of tokens plus one D forward over the same number
+      of sequences.
+It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2), then how (a) grows with T.
+
+    python scripts/bench_rollout.py [--repeats 3] [--lengths 20,40,80] [--skip-loop]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+
+from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
+from textgan.estimators.reinforce import Reinforce
+from textgan.models.discriminator import SEQGAN_PRESET, CNNDiscriminator
+from textgan.models.generator import RNNGenerator
+
+B, N, V, EMB, HID = 64, 16, 5000 + 4, 32, 32
+
+
+def build(seed: int = 0) -> tuple[RNNGenerator, CNNDiscriminator]:
+    torch.manual_seed(seed)
+    g = RNNGenerator(vocab_size=V, embedding_size=EMB, hidden_size=HID, banned_ids=[PAD_ID, BOS_ID, UNK_ID, EOS_ID],
+                     eos_id=None)
+    preset = {k: v for k, v in SEQGAN_PRESET.items() if k != "l2_reg"}
+    d = CNNDiscriminator(input_mode="tokens", vocab_size=V, **preset).eval()
+    return g, d
+
+
+def textgan_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
+    """(a) one generator step as the adversarial loop runs it (loss + backward)."""
+    estimator = Reinforce(max_len=seq_len, num_rollouts=N)
+    real = type("Batch", (), {"tokens": torch.zeros(B, seq_len, dtype=torch.long)})()
+    loss, _ = estimator.generator_loss(g, d, real, 0)
+    loss.backward()
+    g.zero_grad(set_to_none=True)
+
+
+def loop_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
+    """(b) the common implementation: loops over rollouts and prefixes, prefix re-run, torch.multinomial."""
+    with torch.no_grad():
+        samples = g.sample(B, seq_len).tokens  # (B, T)
+        rewards = torch.zeros(seq_len, B)
+        for _ in range(N):
+            for given in range(1, seq_len):
+                # re-run the generator over the prefix to recover its state
+                inputs = torch.cat([torch.full((B, 1), BOS_ID), samples[:, :given]], dim=1)
+                outputs, state = g.run(inputs)
+                logits = g.project(outputs[:, -1])
+                completion = [samples[:, :given]]
+                for _ in range(given, seq_len):
+                    token = torch.multinomial(torch.softmax(logits, -1), 1)  # (B, 1)
+                    completion.append(token)
+                    logits, _, state = g.step(token.squeeze(1), state)
+                full = torch.cat(completion, dim=1)
+                rewards[given - 1] += torch.sigmoid(d(full))
+            rewards[seq_len - 1] += torch.sigmoid(d(samples))
+        rewards = (rewards / N).t()  # (B, T)
+    logits, _ = g(RNNGenerator.shift_right(samples))
+    logp = torch.log_softmax(logits, -1).gather(-1, samples.unsqueeze(-1)).squeeze(-1)
+    loss = -(logp * rewards).sum(1).mean()
+    loss.backward()
+    g.zero_grad(set_to_none=True)
+
+
+def bare_work(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
+    """(c) sampling as many tokens as the rollouts do, in one batched call, and one D pass over as many sequences."""
+    tokens = B * N * seq_len * (seq_len - 1) // 2  # sum over prefixes t of (T - t) continuation tokens
+    rows = B * N * (seq_len - 1) + B
+    with torch.no_grad():
+        g.sample(tokens // seq_len, seq_len)
+        sequences = torch.randint(4, V, (rows, seq_len))
+        for part in sequences.split(1024):  # the same D chunking textgan's rollouts use
+            d(part)
+
+
+def timed(fn: Callable[[], None], repeats: int) -> list[float]:
+    fn()  # warm-up
+    out = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of (a) and (c) (default 3)")
+    parser.add_argument("--loop-repeats", type=int, default=1, help="timed repeats of the slow (b) (default 1)")
+    parser.add_argument("--lengths", default="20,40,80", help="sequence lengths for the scaling of (a)")
+    parser.add_argument("--skip-loop", action="store_true", help="skip (b), the slow Python-loop baseline")
+    args = parser.parse_args()
+    g, d = build()
+    print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, SeqGAN CNN discriminator "
+          f"({sum(p.numel() for p in d.parameters()):,} parameters); torch {torch.__version__}, "
+          f"{torch.get_num_threads()} threads; medians")
+    a = statistics.median(timed(lambda: textgan_step(g, d, 20), args.repeats))
+    c = statistics.median(timed(lambda: bare_work(g, d, 20), args.repeats))
+    print(f"  (a) textgan step, T=20:              {a:8.2f} s")
+    print(f"  (c) bare sampling + D work, T=20:    {c:8.2f} s")
+    print(f"  (a)/(c) = {a / c:.2f}   (goal <= 2)")
+    if not args.skip_loop:
+        b = statistics.median(timed(lambda: loop_step(g, d, 20), args.loop_repeats))
+        print(f"  (b) Python-loop step, T=20:          {b:8.2f} s")
+        print(f"  (b)/(a) = {b / a:.1f}   (goal >= 20)")
+    for seq_len in (int(x) for x in args.lengths.split(",")):
+        t = statistics.median(timed(lambda: textgan_step(g, d, seq_len), 1))
+        print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "
+              f"{B * N * seq_len * (seq_len - 1) // 2:,} sampled tokens)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,224 @@
+"""Professor forcing (Lamb et al. 2016): make the generator's free-running dynamics look teacher-forced.
+
+For a batch of real sequences the generator runs twice from the same start (BOS, zero state):
+
+* teacher-forced: reading the real inputs x_1..x_T = BOS, y_1..y_{T-1}; its top-layer hidden states h_1..h_T
+  (B, T, H) and the NLL of y_1..y_T (exactly `training.mle.mle_loss`);
+* free-running: feeding back its own samples for the same T steps (the batch's longest length); hidden states
+  h'_1..h'_T (B, T, H). Sampled tokens are constants (no gradient through the choice); the gradient of the
+  adversarial terms reaches the parameters through the hidden states.
+
+A behaviour discriminator D reads (B, T, H) hidden-state sequences, teacher-forced = real, free-running = fake
+(Lamb et al. 2016 sec. 3): the CNN's "features" front-end by default, the paper's bidirectional GRU + MLP with
+`discriminator="gru"`. Losses (both minimised; the GAN loss family of `estimators/losses.py`):
+
+    D:  discriminator_loss(D(h.detach()), D(h'.detach()))                        (+ gp_weight * GP for wgan-gp)
+    G:  NLL + gate * (weight_f * C_f + weight_t * C_t)
+        C_f = generator_loss(D(h).detach(), D(h'))     free-running states should look teacher-forced
+        C_t = generator_loss(-D(h').detach(), -D(h))   teacher-forced states should look free-running
+                                                       (negated logits swap the real and fake labels)
+
+C_f moves only the free-running states and C_t only the teacher-forced ones, as in the paper. With
+weight_f = weight_t = 0 the generator's gradient is exactly the MLE gradient.
+
+Gate (Lamb et al. 2016 sec. 4 report training G through D only while D's accuracy is above 75%, and pausing D
+above 99%): here the adversarial term is used only while gate_low <= accuracy <= gate_high, the accuracy being
+D's on this batch's two behaviours. Pausing D is the loop's business (it owns the steps) and is not done; a
+gate_high below 1 instead closes G's term while D is near-perfect. Logged: `d_acc`, `gate_open` (1/0; its
+mean over a round is the fraction of open steps).
+
+Masking: free-running rows do not stop at a sampled EOS (they keep feeding their samples back), but each row's
+behaviour pair is cut at the common length min(real length, free-running length up to its first EOS), and
+positions beyond it are zero for both. So every state D sees was reached before any EOS was read, and D cannot
+tell the two behaviours apart by length alone.
+
+DDP: both passes go through the (possibly wrapped) generator's forward (`generator(x, routine=...)`), two
+forwards and one backward; the generator loss reads the unwrapped D with its parameters frozen.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, Literal
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from textgan.data.batching import TokenBatch
+from textgan.data.tokenizers import BOS_ID, PAD_ID
+from textgan.estimators import losses
+from textgan.estimators.common import accuracy_logs
+from textgan.estimators.interface import Logs
+from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
+from textgan.models.generator import RNNGenerator
+from textgan.models.sampling import sample_logits
+from textgan.models.wrapping import evaluating, unwrap
+
+BehaviourDiscriminator = Literal["cnn", "gru"]
+BEHAVIOUR_DISCRIMINATORS: tuple[str, ...] = ("cnn", "gru")
+
+
+@dataclass
+class Behaviour:
+    """One pass of the generator over T steps."""
+
+    hidden: torch.Tensor                 # (B, T, H) top-layer hidden states h_1..h_T
+    logits: torch.Tensor | None = None   # (B, T, V) teacher forcing: the logits of y_1..y_T
+    tokens: torch.Tensor | None = None   # (B, T) free running: the sampled tokens (constants)
+
+
+def teacher_forced(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None) -> Behaviour:
+    """Hidden states and logits of inputs (B, T) (BOS, y_1..y_{T-1}); the ops of `generator.forward`.
+
+    Call it through `generator(inputs, routine=teacher_forced)` when the generator may be DDP-wrapped.
+    """
+    hidden, _ = generator.run(inputs, state)  # (B, T, H)
+    return Behaviour(hidden, logits=generator.project(hidden))
+
+
+def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *, steps: int,
+                 temperature: float = 1.0) -> Behaviour:
+    """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample.
+
+    Never stops early (a sampled EOS is fed back like any token). Call it through
+    `generator(bos, routine=partial(free_running, steps=T))` when the generator may be DDP-wrapped.
+    """
+    if inputs.dim() != 2 or inputs.size(1) != 1:
+        raise ValueError(f"free running starts from one input id per row, shape (B, 1); got {tuple(inputs.shape)}")
+    token = inputs[:, 0]  # (B,)
+    state = generator.initial_state(inputs.size(0)) if state is None else state  # (S, B, H)
+    hidden, tokens = [], []
+    for _ in range(steps):
+        logits, output, state = generator.step(token, state)  # (B, V), (B, H), (S, B, H)
+        token = sample_logits(logits.detach(), temperature)  # (B,): a constant, no gradient through the choice
+        hidden.append(output)
+        tokens.append(token)
+    return Behaviour(torch.stack(hidden, dim=1), tokens=torch.stack(tokens, dim=1))  # (B, T, H), (B, T)
+
+
+def free_running_lengths(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
+    """(B,) tokens up to and including the first EOS of sampled tokens (B, T); T where there is none."""
+    steps = tokens.size(1)
+    if eos_id is None:
+        return torch.full((tokens.size(0),), steps, dtype=torch.long, device=tokens.device)
+    is_eos = tokens == eos_id  # (B, T)
+    first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, torch.full_like(is_eos[:, 0], steps, dtype=torch.long))
+    return first.long()
+
+
+def mask_steps(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    """Zero the states (B, T, H) beyond each row's length (B,); zero is also the CNN's padding."""
+    steps = torch.arange(hidden.size(1), device=hidden.device)
+    return hidden * (steps.unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1).to(hidden.dtype)
+
+
+@contextmanager
+def _frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """requires_grad=False on the module's parameters inside the block: no D gradients computed for G's loss."""
+    params = list(module.parameters())
+    flags = [p.requires_grad for p in params]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
+
+
+class ProfessorForcing:
+    """Professor forcing: NLL plus an adversarial match of free-running to teacher-forced hidden states."""
+
+    discriminator_input = "features"
+
+    def __init__(self, *, max_len: int, discriminator: BehaviourDiscriminator = "cnn", gru_hidden: int = 64,
+                 weight_f: float = 1.0, weight_t: float = 0.0, gate_low: float = 0.0, gate_high: float = 1.0,
+                 gp_weight: float = 10.0, gan_loss: str = "bce", label_smoothing: float = 0.0) -> None:
+        """`max_len` is accepted for the common builder signature: passes run as long as each real batch."""
+        if discriminator not in BEHAVIOUR_DISCRIMINATORS:
+            raise ValueError(f"discriminator must be one of {', '.join(BEHAVIOUR_DISCRIMINATORS)}, "
+                             f"got {discriminator!r}")
+        if weight_f < 0 or weight_t < 0:
+            raise ValueError(f"weight_f and weight_t must be >= 0, got {weight_f} and {weight_t}")
+        if not 0.0 <= gate_low <= gate_high <= 1.0:
+            raise ValueError(f"need 0 <= gate_low <= gate_high <= 1, got gate_low={gate_low}, gate_high={gate_high}")
+        if gp_weight < 0:
+            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
+        losses.check_label_smoothing(gan_loss, label_smoothing)  # type: ignore[arg-type]
+        self.max_len, self.discriminator, self.gru_hidden = max_len, discriminator, gru_hidden
+        self.weight_f, self.weight_t, self.gate_low, self.gate_high = weight_f, weight_t, gate_low, gate_high
+        self.gp_weight, self.gan_loss, self.label_smoothing = gp_weight, gan_loss, label_smoothing
+
+    def build_discriminator(self, vocab_size: int, feature_size: int) -> nn.Module | None:
+        """The bidirectional-GRU behaviour discriminator, or None: the configured CNN on features."""
+        if self.discriminator == "gru":
+            return GRUBehaviourDiscriminator(feature_size=feature_size, hidden_size=self.gru_hidden,
+                                             mlp_hidden=self.gru_hidden)
+        return None
+
+    # ---- the two behaviours ----------------------------------------------------------------------------------
+    def behaviours(self, generator: nn.Module, real: TokenBatch) -> tuple[Behaviour, Behaviour, torch.Tensor]:
+        """Teacher-forced and free-running passes over `real` through `generator`'s forward (DDP-safe), and the
+        common lengths (B,) at which each row's pair is cut."""
+        inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
+        teacher = generator(inputs, routine=teacher_forced)
+        free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
+        free_lengths = free_running_lengths(free.tokens, unwrap(generator).eos_id)  # (B,)
+        return teacher, free, torch.minimum(real.lengths, free_lengths)
+
+    def _score(self, discriminator: nn.Module, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """(B,) logits of masked behaviour sequences (B, T, H); the GRU also skips the padding."""
+        features = mask_steps(hidden, lengths)
+        return discriminator(features, lengths) if self.discriminator == "gru" else discriminator(features)
+
+    # ---- losses ----------------------------------------------------------------------------------------------
+    def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
+                       step: int) -> tuple[torch.Tensor, Logs]:
+        teacher, free, lengths = self.behaviours(generator, real)
+        assert teacher.logits is not None
+        nll = F.cross_entropy(teacher.logits.reshape(-1, teacher.logits.size(-1)), real.tokens.reshape(-1),
+                              ignore_index=PAD_ID)  # as training.mle.mle_loss
+        d = unwrap(discriminator)
+        with _frozen(d), evaluating(d):  # gradients reach the hidden states only; no dropout in D's verdict
+            real_logits = self._score(d, teacher.hidden, lengths)  # (B,)
+            fake_logits = self._score(d, free.hidden, lengths)     # (B,)
+        kind = self.gan_loss
+        c_f = losses.generator_loss(kind, real_logits.detach(), fake_logits)  # type: ignore[arg-type]
+        c_t = losses.generator_loss(kind, -fake_logits.detach(), -real_logits)  # type: ignore[arg-type]
+        acc = accuracy_logs(real_logits.detach(), fake_logits.detach())
+        d_acc = (acc["d_acc_real"] + acc["d_acc_fake"]) / 2
+        gate = 1.0 if self.gate_low <= d_acc <= self.gate_high else 0.0
+        # A closed gate multiplies by 0 rather than dropping the term: the graph (and DDP's view of it) is the
+        # same at every step.
+        loss = nll + gate * (self.weight_f * c_f + self.weight_t * c_t)
+        return loss, {"g_loss": float(loss.detach()), "nll": float(nll.detach()), "c_f": float(c_f.detach()),
+                      "c_t": float(c_t.detach()), "d_acc": d_acc, "gate_open": gate,
+                      "free_len": float(free_running_lengths(free.tokens, unwrap(generator).eos_id).float().mean())}
+
+    def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
+                           step: int) -> tuple[torch.Tensor, Logs]:
+        with torch.no_grad():  # the behaviours as constants (the generator in the loop's mode, as in its loss)
+            teacher, free, lengths = self.behaviours(unwrap(generator), real)
+        real_features, fake_features = mask_steps(teacher.hidden, lengths), mask_steps(free.hidden, lengths)
+        score = (lambda x: discriminator(x, lengths)) if self.discriminator == "gru" else discriminator
+        real_logits, fake_logits = score(real_features), score(fake_features)  # (B,), (B,)
+        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits,  # type: ignore[arg-type]
+                                         label_smoothing=self.label_smoothing)
+        logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
+        if self.gan_loss == "wgan-gp" and self.gp_weight > 0 and torch.is_grad_enabled():
+            d = unwrap(discriminator)
+            critic = (lambda x: d(x, lengths)) if self.discriminator == "gru" else d
+            # Both behaviours share the lengths, so interpolating them keeps the same padding.
+            penalty = losses.gradient_penalty(critic, real_features, fake_features)
+            loss = loss + self.gp_weight * penalty
+            logs["gradient_penalty"] = float(penalty.detach())
+        return loss, logs
+
+    def state_dict(self) -> dict[str, Any]:
+        return {}  # stateless: the gate is decided afresh on every batch
+
+    def load_state_dict(self, state: dict[str, Any], generator: nn.Module | None = None) -> None:
+        pass
