@@ -64,3 +64,24 @@ def test_resume_mid_adversarial_equals_uninterrupted(tmp_path: Path, monkeypatch
     assert set(straight) == {"generator", "discriminator"}
     assert_same(straight, killed)
     assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 3
+
+
+def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    from textgan.estimators.reinforce import Reinforce
+
+    original = Reinforce.generator_loss
+
+    def poisoned(self, generator, discriminator, real, step):
+        loss, logs = original(self, generator, discriminator, real, step)
+        return (loss * float("nan") if step == 1 else loss), logs
+
+    monkeypatch.setattr(Reinforce, "generator_loss", poisoned)
+    run = tmp_path / "nan"
+    code = main(["train", "--config", "oracle", *TINY_ORACLE, f"run.dir={run}", "adversarial.rounds=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "not finite" in err and "checkpoint is intact" in err
+    ckpt = load_checkpoint(run)
+    assert ckpt["progress"]["adversarial"]["round"] == 1  # the last good round
+    assert all(bool(torch.isfinite(t).all()) for t in ckpt["models"]["generator"].values()
+               if t.dtype.is_floating_point and t.dim() > 1)

@@ -20,6 +20,7 @@ from tqdm.auto import tqdm
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
+from textgan.training.distributed import per_rank_batches
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import clip_and_step, mle_loss
 
@@ -53,7 +54,8 @@ def train_discriminator(estimator: Estimator, generator: nn.Module, discriminato
                         rank: int = 0, world_size: int = 1) -> dict[str, float]:
     """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs."""
     discriminator.train()
-    batches_per_epoch = max(1, -(-min(num_samples, len(real)) // batch_size) // world_size)
+    per_rank_batches(real.num_batches(batch_size), world_size, "discriminator training")  # every rank has a batch
+    batches_per_epoch = max(1, -(-min(num_samples, len(real)) // batch_size) // world_size)  # equal on every rank
     logs = []
     for epoch in range(epochs):
         stream = real.batches(batch_size, shuffle=True, seed=seed, epoch=epoch_base + epoch, rank=rank,
@@ -68,10 +70,10 @@ def train_discriminator(estimator: Estimator, generator: nn.Module, discriminato
     return _mean_logs(logs)
 
 
-@torch.no_grad()
 def held_out_accuracy(estimator: Estimator, generator: nn.Module, discriminator: nn.Module, real: TokenData,
                       batch_size: int, device: torch.device, max_batches: int = 8) -> dict[str, float]:
-    """D accuracy on held-out real data and fresh fakes, dropout off."""
+    """D accuracy on held-out real data and fresh fakes, dropout off. Not under no_grad: an estimator's D loss
+    may need autograd itself (a WGAN-GP penalty); only the detached logs are kept."""
     was_training = discriminator.training
     discriminator.eval()
     logs = [entry for _, batch in zip(range(max_batches), real.batches(batch_size, shuffle=False))
@@ -118,6 +120,7 @@ def train_adversarial(estimator: Estimator, generator: nn.Module, discriminator:
     """R rounds of {(1) g_steps G updates, (1b) mle_steps teacher-forcing steps, (2) d_steps x d_epochs of D}."""
     state.setdefault("round", 0)
     state.setdefault("g_step", 0)
+    per_rank_batches(train.num_batches(batch_size), world_size, "adversarial training")  # every rank has a batch
     bar = tqdm(total=rounds, initial=state["round"], desc="adversarial", disable=not progress or rank != 0,
                leave=False, dynamic_ncols=True)
     while state["round"] < rounds:
