@@ -201,6 +201,25 @@ def test_behaviour_shape_and_lengths() -> None:
     assert not torch.allclose(d(x2), d(x))
 
 
+def test_behaviour_uses_backward_direction() -> None:
+    """With the forward GRU silenced (its state stays 0), the score must still depend on the input
+    via the backward direction, and still ignore padding past each length."""
+    torch.manual_seed(0)
+    d = GRUBehaviourDiscriminator(feature_size=3, hidden_size=8, mlp_hidden=8).eval()
+    with torch.no_grad():
+        for name, p in d.rnn.named_parameters():
+            if not name.endswith("_reverse"):
+                p.zero_()  # forward direction: z = 0.5, candidate = 0 -> h stays 0
+    x = torch.randn(5, 6, 3)
+    lengths = torch.tensor([6, 2, 4, 1, 3])
+    out = d(x, lengths)
+    assert out.std() > 1e-4  # varies across inputs
+    x2 = x.clone()
+    for i, n in enumerate(lengths.tolist()):
+        x2[i, n:] = -50.0
+    torch.testing.assert_close(d(x2, lengths), out)
+
+
 @pytest.mark.parametrize(
     "kwargs,match",
     [({"feature_size": 0}, "feature_size"), ({"feature_size": 3, "hidden_size": 0}, "hidden_size"),

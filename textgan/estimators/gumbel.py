@@ -67,7 +67,8 @@ class GumbelSoftmax:
     def __init__(self, *, max_len: int, mode: GumbelMode = "soft", schedule: ScheduleName = "exp",
                  beta_max: float = 100.0, schedule_steps: int = 0, gp_weight: float = 10.0, total_steps: int = 0,
                  gan_loss: str = "rsgan", label_smoothing: float = 0.0) -> None:
-        """`schedule_steps` is N of beta(n); 0 uses `total_steps`, the run's number of generator steps."""
+        """`schedule_steps` is N of beta(n); 0 uses `total_steps`, the run's number of generator steps (RelGAN's
+        code fixes N = 5000 even for 2,000 steps, so its beta never reaches beta_max; see `schedules.py`)."""
         if mode not in GUMBEL_MODES:
             raise ValueError(f"mode must be one of {', '.join(GUMBEL_MODES)}, got {mode!r}")
         if schedule not in SCHEDULES:

@@ -13,7 +13,7 @@ the discriminator reads, `GumbelSample.distributions`, depends on the mode:
 * ``"soft"``             -- s_t itself (RelGAN);
 * ``"straight_through"`` -- one_hot(y_t) in the forward pass, with the gradient of s_t in the backward pass
   (Jang et al. 2017 sec. 2.2; Gu et al. 2017), computed as one_hot + (s - s.detach()), whose forward value is
-  exactly the one-hot ((1 - s) + s need not round back to 1, but x - x is exactly 0).
+  exactly the one-hot (x - x is exactly 0 in floating point).
 
 Banned ids (the generator's logit_mask, -inf) keep probability exactly 0: the noise is finite (u is clamped away
 from 0), -inf + finite = -inf, beta > 0 keeps it -inf (beta * -inf would be nan only for beta = 0, rejected),
@@ -70,8 +70,8 @@ class GumbelSample:
 
     tokens: torch.Tensor         # (B, T) long: the hard tokens, PAD after EOS
     lengths: torch.Tensor        # (B,) tokens incl. EOS
-    distributions: torch.Tensor  # (B, T, V) what D reads: s_t (soft) or one-hot with s_t's gradient; PAD one-hot after EOS
-    soft: torch.Tensor           # (B, T, V) the relaxed samples s_t (PAD one-hot after EOS)
+    distributions: torch.Tensor  # (B, T, V) what D reads: s_t (soft) or one-hot with s_t's gradient (straight-through)
+    soft: torch.Tensor           # (B, T, V) the relaxed samples s_t; both are the PAD one-hot after EOS
 
 
 def gumbel_noise(shape: tuple[int, ...], *, dtype: torch.dtype = torch.float32, device: torch.device | str = "cpu",
@@ -119,11 +119,13 @@ def gumbel_sample(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Te
             hard = hard.masked_fill(finished, PAD_ID)
         tokens.append(hard)
         distributions.append(dist)
-        softs.append(soft)
+        if args.mode != "soft":  # in soft mode the distributions are the soft samples: stack them once
+            softs.append(soft)
         token = hard  # the hard token drives the recurrence (RelGAN)
         if generator.eos_id is not None:
             finished = finished | (hard == generator.eos_id)
             if bool(finished.all()):
                 break
     out = torch.stack(tokens, dim=1)  # (B, T)
-    return GumbelSample(out, (out != PAD_ID).sum(1), torch.stack(distributions, dim=1), torch.stack(softs, dim=1))
+    dists = torch.stack(distributions, dim=1)  # (B, T, V)
+    return GumbelSample(out, (out != PAD_ID).sum(1), dists, torch.stack(softs, dim=1) if softs else dists)
