@@ -154,6 +154,9 @@ class EvaluationConfig:
         "whitespace", "BLEU tokenization: whitespace, or nltk Treebank as the published tables")
     max_references: int = opt(0, "BLEU references: first K test lines (Texygen: 500; 0: all)", min=0)
     max_hypotheses: int = opt(0, "BLEU / self-BLEU hypotheses: first K samples (Texygen: 500; 0: all)", min=0)
+    bleu_samples: int = opt(
+        200, "periodic evaluation on text: samples scored by test-BLEU (vs all test lines) and self-BLEU (0: off)",
+        min=0)
 
 
 @dataclass

@@ -4,17 +4,26 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import torch
+
 from textgan.cli.run import Session
+from textgan.data.batching import strip_special
+from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.nll import nll_oracle
+from textgan.evaluation.suite import bleu_metrics
+from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.training.distributed import unwrap
-from textgan.training.mle import evaluate_nll
 
 
 def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:
     """Metrics logged after each MLE epoch / every few adversarial rounds: NLL-oracle and NLL-test (oracle
-    data), NLL-test and perplexity (text with a test file). Runs on the unwrapped generator, rank 0 numbers."""
+    data), NLL-test and perplexity (text with a test file), and on text with a test file test-BLEU-2..5 and
+    self-BLEU-2..5 of `evaluation.bleu_samples` samples (against all test lines, or the first
+    `evaluation.max_references`). Self-BLEU rises with the number of samples, so these values compare across
+    epochs of a run, not with `textgan evaluate` on 2,000 samples. Runs on the unwrapped generator, rank 0."""
     cfg = session.cfg.evaluation
     data = session.data
+    references: list[list[str]] = []  # tokenized once, on first use (Treebank tokenization takes seconds)
 
     def evaluate() -> dict[str, float]:
         generator = unwrap(session.generator)
@@ -23,8 +32,23 @@ def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:
             metrics["nll_oracle"] = nll_oracle(generator, data.oracle, cfg.num_samples, data.max_len,
                                                batch_size=cfg.batch_size)
         if data.test is not None:
-            test = evaluate_nll(generator, data.test, cfg.batch_size, session.device)
+            test = heldout_nll(generator, data.test, batch_size=cfg.batch_size, device=session.device)
             metrics["nll_test"], metrics["ppl_test"] = test["nll"], test["ppl"]
+        if data.oracle is None and data.test_lines and cfg.bleu_samples > 0:
+            if not references:
+                references.extend(tokenize_for_bleu(data.test_lines, cfg.bleu_tokenizer))
+            metrics.update(bleu_metrics(_samples(generator), references, self_bleu_too=cfg.bleu_samples >= 2,
+                                        max_references=cfg.max_references or None))
         return metrics
+
+    def _samples(generator: torch.nn.Module) -> list[list[str]]:
+        # A fixed seed in a forked RNG: the same draws at every evaluation (less noise between epochs) and the
+        # training random stream is left exactly as it was.
+        devices = [session.device] if session.device.type == "cuda" else []
+        with torch.random.fork_rng(devices=devices):
+            torch.manual_seed(session.cfg.run.seed)
+            drawn = generator.sample(cfg.bleu_samples, data.max_len, temperature=cfg.temperature)
+        lines = [data.tokenizer.decode(ids) for ids in strip_special(drawn.tokens.cpu(), drawn.lengths.cpu())]
+        return tokenize_for_bleu(lines, cfg.bleu_tokenizer)
 
     return evaluate

@@ -9,8 +9,8 @@ For a batch of real sequences the generator runs twice from the same start (BOS,
   adversarial terms reaches the parameters through the hidden states.
 
 A behaviour discriminator D reads (B, T, H) hidden-state sequences, teacher-forced = real, free-running = fake
-(Lamb et al. 2016 sec. 3): the CNN's "features" front-end by default, the paper's bidirectional GRU + MLP with
-`discriminator="gru"`. Losses (both minimised; the GAN loss family of `estimators/losses.py`):
+(Lamb et al. 2016, "Proposed approach"): the CNN's "features" front-end by default, the paper's bidirectional
+GRU + MLP with `discriminator="gru"`. Losses (both minimised; the GAN loss family of `estimators/losses.py`):
 
     D:  discriminator_loss(D(h.detach()), D(h'.detach()))                        (+ gp_weight * GP for wgan-gp)
     G:  NLL + gate * (weight_f * C_f + weight_t * C_t)
@@ -21,10 +21,10 @@ A behaviour discriminator D reads (B, T, H) hidden-state sequences, teacher-forc
 C_f moves only the free-running states and C_t only the teacher-forced ones, as in the paper. With
 weight_f = weight_t = 0 the generator's gradient is exactly the MLE gradient.
 
-Gate (Lamb et al. 2016 sec. 4 report training G through D only while D's accuracy is above 75%, and pausing D
-above 99%): here the adversarial term is used only while gate_low <= accuracy <= gate_high, the accuracy being
-D's on this batch's two behaviours. Pausing D is the loop's business (it owns the steps) and is not done; a
-gate_high below 1 instead closes G's term while D is near-perfect. Logged: `d_acc`, `gate_open` (1/0; its
+Gate: Lamb et al. 2016 train G through D only while D's accuracy is above 75%, and pause D above 99%. Here the
+adversarial term is used only while gate_low <= accuracy <= gate_high, the accuracy being D's on this batch's two
+behaviours (D in the loop's mode). Pausing D is the loop's business (it owns the steps) and is not done; a
+gate_high below 1 instead closes G's term while D is near-perfect. Logged: `d_acc` and `gate_open` (1/0; its
 mean over a round is the fraction of open steps).
 
 Masking: free-running rows do not stop at a sampled EOS (they keep feeding their samples back), but each row's
@@ -56,7 +56,7 @@ from textgan.estimators.interface import Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.generator import RNNGenerator
 from textgan.models.sampling import sample_logits
-from textgan.models.wrapping import evaluating, unwrap
+from textgan.models.wrapping import unwrap
 
 BehaviourDiscriminator = Literal["cnn", "gru"]
 BEHAVIOUR_DISCRIMINATORS: tuple[str, ...] = ("cnn", "gru")
@@ -69,6 +69,7 @@ class Behaviour:
     hidden: torch.Tensor                 # (B, T, H) top-layer hidden states h_1..h_T
     logits: torch.Tensor | None = None   # (B, T, V) teacher forcing: the logits of y_1..y_T
     tokens: torch.Tensor | None = None   # (B, T) free running: the sampled tokens (constants)
+    lengths: torch.Tensor | None = None  # (B,) free running: tokens up to the first sampled EOS (T if none)
 
 
 def teacher_forced(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None) -> Behaviour:
@@ -97,7 +98,9 @@ def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Ten
         token = sample_logits(logits.detach(), temperature)  # (B,): a constant, no gradient through the choice
         hidden.append(output)
         tokens.append(token)
-    return Behaviour(torch.stack(hidden, dim=1), tokens=torch.stack(tokens, dim=1))  # (B, T, H), (B, T)
+    sampled = torch.stack(tokens, dim=1)  # (B, T)
+    return Behaviour(torch.stack(hidden, dim=1), tokens=sampled,  # (B, T, H)
+                     lengths=free_running_lengths(sampled, generator.eos_id))
 
 
 def free_running_lengths(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
@@ -106,8 +109,8 @@ def free_running_lengths(tokens: torch.Tensor, eos_id: int | None) -> torch.Tens
     if eos_id is None:
         return torch.full((tokens.size(0),), steps, dtype=torch.long, device=tokens.device)
     is_eos = tokens == eos_id  # (B, T)
-    first = torch.where(is_eos.any(1), is_eos.int().argmax(1) + 1, torch.full_like(is_eos[:, 0], steps, dtype=torch.long))
-    return first.long()
+    first = is_eos.int().argmax(1) + 1  # (B,): argmax finds the first maximum
+    return torch.where(is_eos.any(1), first, torch.full_like(first, steps)).long()
 
 
 def mask_steps(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -166,12 +169,10 @@ class ProfessorForcing:
         inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
         teacher = generator(inputs, routine=teacher_forced)
         free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
-        free_lengths = free_running_lengths(free.tokens, unwrap(generator).eos_id)  # (B,)
-        return teacher, free, torch.minimum(real.lengths, free_lengths)
+        return teacher, free, torch.minimum(real.lengths, free.lengths)  # (B,)
 
-    def _score(self, discriminator: nn.Module, hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+    def _score(self, discriminator: nn.Module, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B,) logits of masked behaviour sequences (B, T, H); the GRU also skips the padding."""
-        features = mask_steps(hidden, lengths)
         return discriminator(features, lengths) if self.discriminator == "gru" else discriminator(features)
 
     # ---- losses ----------------------------------------------------------------------------------------------
@@ -182,9 +183,9 @@ class ProfessorForcing:
         nll = F.cross_entropy(teacher.logits.reshape(-1, teacher.logits.size(-1)), real.tokens.reshape(-1),
                               ignore_index=PAD_ID)  # as training.mle.mle_loss
         d = unwrap(discriminator)
-        with _frozen(d), evaluating(d):  # gradients reach the hidden states only; no dropout in D's verdict
-            real_logits = self._score(d, teacher.hidden, lengths)  # (B,)
-            fake_logits = self._score(d, free.hidden, lengths)     # (B,)
+        with _frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
+            real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths)  # (B,)
+            fake_logits = self._score(d, mask_steps(free.hidden, lengths), lengths)     # (B,)
         kind = self.gan_loss
         c_f = losses.generator_loss(kind, real_logits.detach(), fake_logits)  # type: ignore[arg-type]
         c_t = losses.generator_loss(kind, -fake_logits.detach(), -real_logits)  # type: ignore[arg-type]
@@ -194,23 +195,23 @@ class ProfessorForcing:
         # A closed gate multiplies by 0 rather than dropping the term: the graph (and DDP's view of it) is the
         # same at every step.
         loss = nll + gate * (self.weight_f * c_f + self.weight_t * c_t)
+        assert free.lengths is not None
         return loss, {"g_loss": float(loss.detach()), "nll": float(nll.detach()), "c_f": float(c_f.detach()),
                       "c_t": float(c_t.detach()), "d_acc": d_acc, "gate_open": gate,
-                      "free_len": float(free_running_lengths(free.tokens, unwrap(generator).eos_id).float().mean())}
+                      "free_len": float(free.lengths.float().mean())}
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
         with torch.no_grad():  # the behaviours as constants (the generator in the loop's mode, as in its loss)
             teacher, free, lengths = self.behaviours(unwrap(generator), real)
         real_features, fake_features = mask_steps(teacher.hidden, lengths), mask_steps(free.hidden, lengths)
-        score = (lambda x: discriminator(x, lengths)) if self.discriminator == "gru" else discriminator
-        real_logits, fake_logits = score(real_features), score(fake_features)  # (B,), (B,)
+        real_logits = self._score(discriminator, real_features, lengths)  # (B,)
+        fake_logits = self._score(discriminator, fake_features, lengths)  # (B,)
         loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits,  # type: ignore[arg-type]
                                          label_smoothing=self.label_smoothing)
         logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
         if self.gan_loss == "wgan-gp" and self.gp_weight > 0 and torch.is_grad_enabled():
-            d = unwrap(discriminator)
-            critic = (lambda x: d(x, lengths)) if self.discriminator == "gru" else d
+            critic = partial(self._score, unwrap(discriminator), lengths=lengths)
             # Both behaviours share the lengths, so interpolating them keeps the same padding.
             penalty = losses.gradient_penalty(critic, real_features, fake_features)
             loss = loss + self.gp_weight * penalty

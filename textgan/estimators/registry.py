@@ -6,9 +6,11 @@ Each estimator's options live in the config section of the same name (`reinforce
 from __future__ import annotations
 
 from textgan.estimators.gumbel import GumbelSoftmax
+from textgan.estimators.professor import ProfessorForcing
 from textgan.estimators.reinforce import Reinforce
 
 ESTIMATORS: dict[str, type] = {
     "reinforce": Reinforce,
     "gumbel": GumbelSoftmax,
+    "professor": ProfessorForcing,
 }

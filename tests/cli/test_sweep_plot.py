@@ -1,0 +1,114 @@
+"""`textgan sweep` and `textgan plot` on tiny checkpoints: CSV rows, valid PNGs, the no-matplotlib message."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.cli.test_evaluate import run_failing, tiny_oracle_run, tiny_text_run  # noqa: F401  (shared fixtures)
+from textgan.cli.main import main
+from textgan.training.metrics_log import read_metrics
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def read_csv(path: Path) -> list[dict[str, str]]:
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def without_matplotlib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make `import matplotlib` fail as if it were not installed."""
+    for name in [m for m in sys.modules if m == "matplotlib" or m.startswith("matplotlib.")] + ["matplotlib"]:
+        monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_text_sweep_two_checkpoints(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_text_run / "checkpoints" / "mle.pt"),
+                 "--checkpoint", str(tiny_text_run), "--labels", "MLE", "last", "--temperatures", "0.8,1.3",
+                 "--num-samples", "20", "--out-dir", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    assert [(r["label"], float(r["temperature"])) for r in rows] == [
+        ("MLE", 0.8), ("MLE", 1.3), ("last", 0.8), ("last", 1.3)]
+    for row in rows:
+        assert all(0.0 <= float(row[f"{kind}_{n}"]) <= 1.0 for kind in ("bleu", "self_bleu") for n in (2, 3, 4, 5))
+        assert row["num_samples"] == "20"
+    assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
+    assert "wrote" in capsys.readouterr().out
+
+
+def test_oracle_sweep_nll_test_at_one_is_the_plain_nll(tiny_oracle_run: Path, tmp_path: Path) -> None:
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_oracle_run), "--temperatures", "0.5:1.5:0.5",
+                 "--num-samples", "30", "--out-dir", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    assert [float(r["temperature"]) for r in rows] == [0.5, 1.0, 1.5]
+    assert set(rows[0]) >= {"label", "checkpoint", "temperature", "nll_oracle", "nll_test"}
+    logged = read_metrics(tiny_oracle_run / "metrics.jsonl")[-1]["nll_test"]
+    assert float(rows[1]["nll_test"]) == pytest.approx(logged, rel=1e-5)
+    assert len({r["nll_test"] for r in rows}) == 3  # temperature-scaled: a curve, not one repeated number
+    assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_sweep_without_matplotlib_still_writes_the_csv(tiny_oracle_run: Path, tmp_path: Path,
+                                                       capsys: pytest.CaptureFixture[str],
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    without_matplotlib(monkeypatch)
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_oracle_run), "--temperatures", "1", "--num-samples", "10",
+                 "--out-dir", str(out)]) == 0
+    assert len(read_csv(out / "sweep.csv")) == 1 and not (out / "sweep.png").exists()
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install 'textgan[plot]'" in err
+
+
+@pytest.mark.parametrize(("args", "expected"), [
+    (["--temperatures", "0,1"], "must be a number > 0"),
+    (["--temperatures", "a"], "comma-separated list"),
+    (["--labels", "a", "b"], "--labels has 2 labels for 1 --checkpoint"),
+    (["--num-samples", "1"], "--num-samples must be >= 2"),
+    (["--references", "{tmp}/missing.txt"], "does not exist"),
+])
+def test_sweep_errors(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                      args: list[str], expected: str) -> None:
+    args = [a.format(tmp=tmp_path) for a in args]
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_text_run), "--out-dir", str(tmp_path / "o"), *args])
+    assert expected in err
+
+
+def test_sweep_refuses_mixed_runs_and_existing_output(tiny_text_run: Path, tiny_oracle_run: Path, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_text_run), "--checkpoint", str(tiny_oracle_run),
+                               "--out-dir", str(tmp_path / "o")])
+    assert "mix oracle and text" in err
+    (tmp_path / "o").mkdir()
+    (tmp_path / "o" / "sweep.csv").write_text("keep me")
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_oracle_run), "--out-dir", str(tmp_path / "o")])
+    assert "already exist" in err and "--overwrite" in err
+    assert (tmp_path / "o" / "sweep.csv").read_text() == "keep me"
+
+
+def test_plot_training_curves(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "curves.png"
+    assert main(["plot", "--run", str(tiny_text_run), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == PNG_MAGIC
+    printed = capsys.readouterr().out
+    assert "NLL per token" in printed and "test-BLEU" in printed  # the periodic evaluator logged BLEU
+    err = run_failing(capsys, ["plot", "--run", str(tiny_text_run), "--out", str(out)])
+    assert "already exists" in err
+
+
+def test_plot_errors(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                     monkeypatch: pytest.MonkeyPatch) -> None:
+    assert "does not exist" in run_failing(capsys, ["plot", "--run", str(tmp_path / "nowhere")])
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "empty" / "metrics.jsonl").write_text('{"event": "data", "step": 0}\n')
+    assert "no training metrics yet" in run_failing(capsys, ["plot", "--run", str(tmp_path / "empty")])
+    assert not (tmp_path / "empty" / "training_curves.png").exists()
+    without_matplotlib(monkeypatch)
+    err = run_failing(capsys, ["plot", "--run", str(tiny_text_run), "--out", str(tmp_path / "c.png")])
+    assert "pip install 'textgan[plot]'" in err

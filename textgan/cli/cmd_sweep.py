@@ -1,0 +1,175 @@
+"""`textgan sweep`: quality against diversity over sampling temperatures, per checkpoint (CSV and PNG)."""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import os
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.cli.builders import build_data
+from textgan.cli.loaded import LoadedGenerator, load_generator
+from textgan.data.corpus import read_lines
+from textgan.errors import UserError
+from textgan.evaluation.sweep import ORACLE_AXES, oracle_point, parse_temperatures, text_axes, text_point, write_csv
+from textgan.evaluation.text_metrics import tokenize_for_bleu
+from textgan.training.checkpoint import resolve_checkpoint
+
+DEFAULT_TEMPERATURES = "0.7,0.8,0.9,1.0,1.1,1.2,1.3,1.4,1.5"
+
+
+def register(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "sweep", help="quality-diversity curves over sampling temperatures (Caccia et al. 2020)",
+        description=textwrap.fill(
+            "Sample each checkpoint at each softmax temperature and record quality against diversity (\"Language "
+            "GANs Falling Short\", Caccia et al. 2020): on text, test-BLEU-n against self-BLEU-n (BLEU-2..5 all go "
+            "to the CSV); on oracle data, NLL-oracle of the samples against NLL-test of held-out oracle data under "
+            "the temperature-scaled model softmax(logits / T). Writes OUT_DIR/sweep.csv (one row per checkpoint and "
+            "temperature) and OUT_DIR/sweep.png (one curve per checkpoint; needs matplotlib: pip install "
+            "'textgan[plot]').", 100) + "\n\nExample:\n"
+                    "  textgan sweep --checkpoint runs/coco/checkpoints/mle.pt --checkpoint runs/coco "
+                    "--labels MLE SeqGAN --out-dir runs/coco/sweep",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", action="append", required=True, metavar="RUN",
+                        help="run directory or checkpoint .pt; repeat for several curves")
+    parser.add_argument("--labels", nargs="+", metavar="LABEL",
+                        help="one legend label per --checkpoint (default: run name and checkpoint file)")
+    parser.add_argument("--temperatures", default=DEFAULT_TEMPERATURES, metavar="LIST",
+                        help=f"comma-separated, or START:STOP:STEP (default {DEFAULT_TEMPERATURES})")
+    parser.add_argument("--out-dir", required=True, metavar="DIR", help="directory for sweep.csv and sweep.png")
+    parser.add_argument("--overwrite", action="store_true", help="allow replacing an existing sweep.csv / sweep.png")
+    parser.add_argument("--num-samples", type=int, metavar="N",
+                        help="samples per checkpoint and temperature (default: the first run's evaluation.num_samples)")
+    parser.add_argument("--order", type=int, default=5, choices=[2, 3, 4, 5],
+                        help="n of BLEU-n / self-BLEU-n on the plot's axes (text; default 5 as Caccia et al.)")
+    parser.add_argument("--references", metavar="FILE", help="BLEU references (default: each run's data.test)")
+    parser.add_argument("--bleu-tokenizer", choices=["whitespace", "treebank"],
+                        help="BLEU tokenization (default: the first run's evaluation.bleu_tokenizer)")
+    parser.add_argument("--max-references", type=int, metavar="K",
+                        help="BLEU against the first K references (Texygen: 500; 0: all; default: the run's)")
+    parser.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
+    parser.add_argument("--batch-size", type=int, default=128, help="batch size of NLL forwards and sampling")
+    parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from textgan.evaluation.plots import INSTALL_HINT, matplotlib_available, plot_sweep
+
+    try:
+        temperatures = parse_temperatures(args.temperatures)
+    except ValueError as err:
+        raise UserError(str(err)) from None
+    labels = _labels(args)
+    if args.num_samples is not None and args.num_samples < 2:
+        raise UserError(f"--num-samples must be >= 2 (self-BLEU scores each sample against the others), "
+                        f"got {args.num_samples}")
+    if args.batch_size < 1 or (args.max_references is not None and args.max_references < 0):
+        raise UserError("--batch-size must be >= 1 and --max-references >= 0")
+    out_dir = Path(args.out_dir)
+    csv_path, png_path = out_dir / "sweep.csv", out_dir / "sweep.png"
+    existing = [str(p) for p in (csv_path, png_path) if p.exists()]
+    if existing and not args.overwrite:
+        raise UserError(f"{' and '.join(existing)} already exist(s); choose another --out-dir or pass --overwrite")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UserError(f"--out-dir {out_dir} is a file; give a directory")
+    models = [load_generator(path, args.device) for path in args.checkpoint]
+    sources = {m.cfg.data.source for m in models}
+    if len(sources) > 1:
+        raise UserError("the checkpoints mix oracle and text runs; sweep runs of one kind together")
+    oracle = sources == {"oracle"}
+    first = models[0].cfg.evaluation
+    num = args.num_samples or first.num_samples
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    axes = ORACLE_AXES if oracle else text_axes(args.order)
+    start = time.perf_counter()
+    point = _oracle_points(models, args, num) if oracle else _text_points(models, args, num)
+    rows: list[dict[str, Any]] = []
+    for label, path, model in zip(labels, args.checkpoint, models):
+        for temperature in temperatures:
+            torch.manual_seed(args.seed)  # the same random draws at every T: smoother curves
+            metrics = point(model, temperature)
+            rows.append({"label": label, "checkpoint": str(resolve_checkpoint(path)), "temperature": temperature,
+                         "num_samples": num, **metrics})
+            shown = ", ".join(f"{k}={metrics[k]:.4f}" for k in (axes.quality, axes.diversity))
+            print(f"{label}  T={temperature:g}  {shown}", flush=True)
+    write_csv(rows, csv_path)
+    print(f"wrote {csv_path} ({len(rows)} rows, {time.perf_counter() - start:.1f} s)")
+    if not matplotlib_available():
+        png_path.unlink(missing_ok=True)  # never leave a plot of an older sweep beside this CSV
+        print(f"{png_path} not written: matplotlib is not installed; {INSTALL_HINT}", file=sys.stderr)
+        return 0
+    kind = "NLL-oracle vs NLL-test" if oracle else f"BLEU-{args.order} vs self-BLEU-{args.order}, {num} samples"
+    plot_sweep(rows, axes, png_path, f"Quality-diversity sweep over temperature ({kind})")
+    print(f"wrote {png_path}")
+    return 0
+
+
+def _labels(args: argparse.Namespace) -> list[str]:
+    if args.labels is not None:
+        if len(args.labels) != len(args.checkpoint):
+            raise UserError(f"--labels has {len(args.labels)} labels for {len(args.checkpoint)} --checkpoint(s); "
+                            f"give one per checkpoint")
+        return list(args.labels)
+    labels = []
+    for path in args.checkpoint:
+        p = Path(path)
+        labels.append(p.name if p.is_dir() else f"{p.parent.parent.name}/{p.stem}" if p.parent.name == "checkpoints"
+                      else p.stem)
+    if len(set(labels)) < len(labels):
+        labels = [f"{label} ({index + 1})" for index, label in enumerate(labels)]
+    return labels
+
+
+def _text_points(models: list[LoadedGenerator], args: argparse.Namespace, num: int):
+    """A function (model, T) -> metrics for text runs; references read and tokenized once per file."""
+    ev = models[0].cfg.evaluation
+    tokenization = args.bleu_tokenizer or ev.bleu_tokenizer
+    max_refs = (ev.max_references if args.max_references is None else args.max_references) or None
+    files = {args.references or m.cfg.data.test for m in models}
+    if "" in files:
+        raise UserError("a run has no data.test file; give --references FILE")
+    if len({os.path.realpath(f) for f in files}) > 1:
+        raise UserError(f"the runs use different test files ({', '.join(sorted(files))}); pass --references FILE "
+                        f"to compare them on one")
+    file = sorted(files)[0]
+    if not glob.has_magic(file) and not os.path.isfile(os.path.expanduser(file)):
+        where = "--references" if args.references else "the run's data.test"
+        raise UserError(f"references file {file} ({where}) does not exist here; give --references FILE")
+    lines, _ = read_lines(file, "references")
+    lower = {m.cfg.data.lowercase for m in models} == {True}
+    references = tokenize_for_bleu([x.lower() for x in lines] if lower else lines, tokenization)
+    print(f"references: {len(references) if not max_refs else min(max_refs, len(references))} lines of {file}, "
+          f"{tokenization} tokenization, {num} samples per point", flush=True)
+
+    def point(model: LoadedGenerator, temperature: float) -> dict[str, float]:
+        samples = tokenize_for_bleu(model.sample_text(num, temperature=temperature, batch_size=args.batch_size),
+                                    tokenization)
+        return text_point(samples, references, max_references=max_refs)
+
+    return point
+
+
+def _oracle_points(models: list[LoadedGenerator], args: argparse.Namespace, num: int):
+    """A function (model, T) -> metrics for oracle runs; each oracle and its held-out data built once."""
+    prepared: dict[str, Any] = {}
+
+    def point(model: LoadedGenerator, temperature: float) -> dict[str, float]:
+        key = repr(model.cfg.data.oracle)
+        if key not in prepared:  # same oracle config -> same oracle and held-out data
+            with torch.random.fork_rng(devices=[]):
+                prepared[key] = build_data(model.cfg, None)
+        data = prepared[key]
+        device = next(model.generator.parameters()).device
+        return oracle_point(model.generator, data.oracle.to(device), data.test, temperature, num_samples=num,
+                            seq_len=model.max_len, batch_size=args.batch_size, device=device)
+
+    return point

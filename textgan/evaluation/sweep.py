@@ -1,0 +1,107 @@
+"""Quality-diversity sweep over the softmax temperature (Caccia et al. 2020, "Language GANs Falling Short").
+
+A single number (BLEU, NLL-oracle) rewards a generator that trades diversity for quality; lowering the sampling
+temperature makes the same trade for free. Caccia et al. therefore compare models by the whole curve traced as
+T varies: quality against diversity, one curve per model.
+
+- Text: quality = test-BLEU-n of samples at temperature T (higher is better); diversity = self-BLEU-n of the
+  same samples (lower = more diverse).
+- Oracle: quality = NLL-oracle of samples at T (lower is better); diversity/coverage = NLL-test, the
+  generator's NLL of held-out oracle data. NLL-test scores fixed data, so computed with the plain model it would
+  be the same number at every T. We therefore score the held-out data under the temperature-scaled model
+  p_T(y_t | y_<t) = softmax(logits / T), the distribution the samples at T are drawn from. This traces the
+  curve: a low T sharpens p_T, its samples get better by NLL-oracle and the held-out data worse by NLL-test.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.data.batching import TokenData
+from textgan.data.oracle import Oracle
+from textgan.evaluation.heldout import heldout_nll
+from textgan.evaluation.nll import nll_oracle
+from textgan.evaluation.suite import bleu_metrics
+from textgan.models.generator import RNNGenerator
+
+__all__ = ["SweepAxes", "text_axes", "ORACLE_AXES", "parse_temperatures", "text_point", "oracle_point",
+           "write_csv"]
+
+
+@dataclass(frozen=True)
+class SweepAxes:
+    """Which CSV columns the sweep plot puts on x (quality) and y (diversity), and their labels."""
+
+    quality: str
+    quality_label: str
+    diversity: str
+    diversity_label: str
+    higher_quality_is_better: bool  # BLEU: higher; NLL-oracle: lower. Lower diversity metric is always better.
+
+
+def text_axes(order: int) -> SweepAxes:
+    """BLEU-n (x) against self-BLEU-n (y) for text data."""
+    return SweepAxes(f"bleu_{order}", f"BLEU-{order} vs test set: quality (higher is better →)",
+                     f"self_bleu_{order}", f"self-BLEU-{order}: diversity (lower is more diverse, better ↓)", True)
+
+
+ORACLE_AXES = SweepAxes("nll_oracle", "NLL-oracle of samples: quality (lower is better ←)",
+                        "nll_test", "NLL-test at temperature T: diversity / coverage (lower is better ↓)", False)
+
+
+def parse_temperatures(text: str) -> list[float]:
+    """"0.7,0.8,1.0" or a range "0.7:1.5:0.1" (both ends included) -> sorted distinct temperatures > 0."""
+    try:
+        if ":" in text:
+            parts = [Decimal(p) for p in text.split(":")]
+            if len(parts) != 3 or parts[2] <= 0 or parts[1] < parts[0]:
+                raise ValueError
+            count = int((parts[1] - parts[0]) / parts[2]) + 1
+            values = [float(parts[0] + k * parts[2]) for k in range(count)]  # Decimal: 0.7 + 8 * 0.1 == 1.5
+        else:
+            values = [float(Decimal(p.strip())) for p in text.split(",") if p.strip()]
+    except (InvalidOperation, ValueError):
+        raise ValueError(f"temperatures {text!r}: give a comma-separated list (0.7,0.8,1.0) or a range "
+                         f"START:STOP:STEP (0.7:1.5:0.1)") from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise ValueError(f"temperatures {text!r}: every temperature must be a number > 0 (0 would be greedy "
+                         f"decoding: a single sample, no curve)")
+    return sorted(set(values))
+
+
+def text_point(samples: Sequence[Sequence[str]], references: Sequence[Sequence[str]], *,
+               max_references: int | None = None, max_hypotheses: int | None = None) -> dict[str, float]:
+    """One text point: bleu_2..5 against the references, self_bleu_2..5 and mean_length of tokenized samples."""
+    metrics = bleu_metrics(samples, references, max_references=max_references, max_hypotheses=max_hypotheses)
+    metrics["mean_length"] = sum(map(len, samples)) / max(len(samples), 1)
+    return metrics
+
+
+def oracle_point(generator: RNNGenerator, oracle: Oracle, test: TokenData, temperature: float, *,
+                 num_samples: int, seq_len: int, batch_size: int, device: torch.device) -> dict[str, float]:
+    """One oracle point: NLL-oracle of `num_samples` samples at T, NLL-test of `test` under softmax(logits / T)."""
+    return {"nll_oracle": nll_oracle(generator, oracle, num_samples, seq_len, batch_size=batch_size,
+                                     temperature=temperature),
+            "nll_test": heldout_nll(generator, test, temperature=temperature, batch_size=batch_size,
+                                    device=device)["nll"]}
+
+
+def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
+    """Rows as CSV, columns in first-seen order, floats with full precision."""
+    columns: list[str] = []
+    for row in rows:
+        columns += [key for key in row if key not in columns]
+    tmp = path.with_name(f".{path.name}.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)
+    tmp.replace(path)
