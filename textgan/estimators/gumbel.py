@@ -17,8 +17,6 @@ parameters frozen (no D gradients are computed or averaged for nothing).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import torch
@@ -32,21 +30,7 @@ from textgan.estimators.common import accuracy_logs
 from textgan.estimators.interface import Logs
 from textgan.estimators.schedules import SCHEDULES, ScheduleName, inverse_temperature
 from textgan.models.gumbel_sampling import GUMBEL_MODES, GumbelArgs, GumbelMode, GumbelSample
-from textgan.models.wrapping import evaluating, unwrap
-
-
-@contextmanager
-def frozen(module: nn.Module) -> Iterator[nn.Module]:
-    """Parameters with requires_grad=False inside the block (their previous flags after it): a forward in the
-    block records no graph for them, so a later backward neither computes nor accumulates their gradients."""
-    params = list(module.parameters())
-    flags = [p.requires_grad for p in params]
-    module.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
+from textgan.models.wrapping import evaluating, frozen, unwrap
 
 
 def one_hot_batch(real: TokenBatch, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:

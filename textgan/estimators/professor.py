@@ -38,8 +38,6 @@ forwards and one backward; the generator loss reads the unwrapped D with its par
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Literal
@@ -56,7 +54,7 @@ from textgan.estimators.interface import Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.generator import RNNGenerator
 from textgan.models.sampling import sample_logits
-from textgan.models.wrapping import unwrap
+from textgan.models.wrapping import frozen, unwrap
 
 BehaviourDiscriminator = Literal["cnn", "gru"]
 BEHAVIOUR_DISCRIMINATORS: tuple[str, ...] = ("cnn", "gru")
@@ -119,19 +117,6 @@ def mask_steps(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
     return hidden * (steps.unsqueeze(0) < lengths.unsqueeze(1)).unsqueeze(-1).to(hidden.dtype)
 
 
-@contextmanager
-def _frozen(module: nn.Module) -> Iterator[nn.Module]:
-    """requires_grad=False on the module's parameters inside the block: no D gradients computed for G's loss."""
-    params = list(module.parameters())
-    flags = [p.requires_grad for p in params]
-    module.requires_grad_(False)
-    try:
-        yield module
-    finally:
-        for p, flag in zip(params, flags):
-            p.requires_grad_(flag)
-
-
 class ProfessorForcing:
     """Professor forcing: NLL plus an adversarial match of free-running to teacher-forced hidden states."""
 
@@ -183,7 +168,7 @@ class ProfessorForcing:
         nll = F.cross_entropy(teacher.logits.reshape(-1, teacher.logits.size(-1)), real.tokens.reshape(-1),
                               ignore_index=PAD_ID)  # as training.mle.mle_loss
         d = unwrap(discriminator)
-        with _frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
+        with frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
             real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths)  # (B,)
             fake_logits = self._score(d, mask_steps(free.hidden, lengths), lengths)     # (B,)
         kind = self.gan_loss

@@ -22,3 +22,18 @@ def evaluating(model: nn.Module) -> Iterator[nn.Module]:
         yield model
     finally:
         model.train(was_training)
+
+
+@contextmanager
+def frozen(module: nn.Module) -> Iterator[nn.Module]:
+    """Parameters with requires_grad=False inside the block (their previous flags after it): a forward in the
+    block records no graph for them, so a later backward neither computes nor accumulates their gradients
+    (a generator loss read through the discriminator)."""
+    params = list(module.parameters())
+    flags = [p.requires_grad for p in params]
+    module.requires_grad_(False)
+    try:
+        yield module
+    finally:
+        for p, flag in zip(params, flags):
+            p.requires_grad_(flag)
