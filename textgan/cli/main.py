@@ -17,6 +17,8 @@ Typical workflow:
   textgan train    --config oracle                 # MLE, D pretraining, then adversarial training (SeqGAN)
   textgan sample   --checkpoint runs/oracle -n 10  # draw sentences
   textgan evaluate --checkpoint runs/oracle        # NLL / perplexity, BLEU, self-BLEU, ...
+  textgan sweep    --checkpoint RUN1 --checkpoint RUN2 --out-dir sweep   # quality-diversity curves
+  textgan plot     --run runs/oracle               # training curves from metrics.jsonl
 Shipped configs: see `textgan config --list`. Any key can be overridden as section.key=value."""
 
 
