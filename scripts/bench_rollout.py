@@ -24,17 +24,18 @@ import torch
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.estimators.reinforce import Reinforce
-from textgan.models.discriminator import SEQGAN_PRESET, CNNDiscriminator
+from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
 from textgan.models.generator import RNNGenerator
 
 B, N, V, EMB, HID = 64, 16, 5000 + 4, 32, 32
 
 
-def build(seed: int = 0) -> tuple[RNNGenerator, CNNDiscriminator]:
+def build(seed: int = 0, discriminator: str = "seqgan") -> tuple[RNNGenerator, CNNDiscriminator]:
     torch.manual_seed(seed)
     g = RNNGenerator(vocab_size=V, embedding_size=EMB, hidden_size=HID, banned_ids=[PAD_ID, BOS_ID, UNK_ID, EOS_ID],
                      eos_id=None)
-    preset = {k: v for k, v in SEQGAN_PRESET.items() if k != "l2_reg"}
+    chosen = SEQGAN_PRESET if discriminator == "seqgan" else SMALL_PRESET
+    preset = {k: v for k, v in chosen.items() if k != "l2_reg"}
     d = CNNDiscriminator(input_mode="tokens", vocab_size=V, **preset).eval()
     return g, d
 
@@ -102,9 +103,11 @@ def main() -> None:
     parser.add_argument("--loop-repeats", type=int, default=1, help="timed repeats of the slow (b) (default 1)")
     parser.add_argument("--lengths", default="20,40,80", help="sequence lengths for the scaling of (a)")
     parser.add_argument("--skip-loop", action="store_true", help="skip (b), the slow Python-loop baseline")
+    parser.add_argument("--discriminator", choices=("seqgan", "small"), default="seqgan",
+                        help="SeqGAN's CNN (default; its scoring dominates every variant) or the small preset")
     args = parser.parse_args()
-    g, d = build()
-    print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, SeqGAN CNN discriminator "
+    g, d = build(discriminator=args.discriminator)
+    print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, {args.discriminator} CNN discriminator "
           f"({sum(p.numel() for p in d.parameters()):,} parameters); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; medians")
     a = statistics.median(timed(lambda: textgan_step(g, d, 20), args.repeats))

@@ -9,6 +9,7 @@ from textgan.cli.evaluators import periodic_evaluator
 from textgan.cli.report import print_metrics
 from textgan.cli.run import open_session, restore_rng, run_mle_phase
 from textgan.config_io import load_config
+from textgan.training import distributed
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -27,10 +28,12 @@ def run(args: argparse.Namespace) -> int:
     from textgan.cli.cmd_train import estimator_choices
 
     cfg = load_config(args.config, args.overrides, choices=estimator_choices())
+    distributed.init_from_environment(cfg.run.device)
     session = open_session(cfg, resume=args.resume)
     restore_rng(session)
     evaluate = periodic_evaluator(session)
     run_mle_phase(session, evaluate)
     if session.rank == 0:
         print_metrics(f"after MLE pretraining ({session.run_dir})", evaluate())
+    distributed.shutdown()
     return 0

@@ -8,7 +8,7 @@ from textgan.cli.builders import build_discriminator, build_estimator, discrimin
 from textgan.cli.common import add_config_args
 from textgan.cli.evaluators import periodic_evaluator
 from textgan.cli.report import print_metrics
-from textgan.cli.run import Session, check_finite, open_session, restore_rng, run_mle_phase
+from textgan.cli.run import Session, check_finite, open_session, rank_state, restore_rng, run_mle_phase
 from textgan.config_io import load_config
 from textgan.estimators.registry import ESTIMATORS
 from textgan.training import distributed
@@ -59,8 +59,12 @@ def run(args: argparse.Namespace) -> int:
     if payload is not None and "discriminator" in payload["models"]:
         discriminator.load_state_dict(payload["models"]["discriminator"])
         session.optimizers["discriminator"].load_state_dict(payload["optimizers"]["discriminator"])
-        _load_estimator(estimator, payload["extra"].get("estimator", {}), session)
+        own_state = rank_state(payload, session.rank, session.world_size)["extra"]
+        _load_estimator(estimator, own_state.get("estimator", {}), session)
     distributed.broadcast_parameters(discriminator)
+    # Every registered estimator's D loss reaches every D parameter (tests/training/test_distributed.py checks
+    # it): no find_unused_parameters, whose graph walk costs every step. G losses read D unwrapped and frozen.
+    session.models["discriminator"] = distributed.wrap(discriminator, session.device)
     restore_rng(session)
     evaluate = periodic_evaluator(session)
     before = None
@@ -78,6 +82,7 @@ def run(args: argparse.Namespace) -> int:
         print_metrics(f"after MLE pretraining ({session.run_dir}/checkpoints/mle.pt)", before)
         print_metrics(f"after adversarial training, {cfg.adversarial.estimator} "
                       f"({session.run_dir}/checkpoints/last.pt)", after)
+    distributed.shutdown()
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +52,12 @@ class Session:
         return self.models["generator"]
 
     def save(self, name: str = "last.pt") -> None:
-        """Checkpoint everything (rank 0 only): states, progress, RNG, config, tokenizer."""
+        """Checkpoint everything (rank 0 writes): states, progress, RNG, config, tokenizer.
+
+        Every rank must call it: each rank's RNG and estimator state (a moving baseline depends on the rank's own
+        samples) are gathered, so every rank of a resumed run continues exactly as it would have."""
+        extra = {k: fn() for k, fn in self.extra_state.items()}
+        rank_states = distributed.gather_objects({"rng": rng_state(), "extra": extra})
         if self.rank != 0:
             return
         payload = {
@@ -60,9 +66,11 @@ class Session:
             "phase": self.phase, "progress": self.progress,
             "models": {k: distributed.unwrap(m).state_dict() for k, m in self.models.items()},
             "optimizers": {k: o.state_dict() for k, o in self.optimizers.items()},
-            "extra": {k: fn() for k, fn in self.extra_state.items()},
-            "rng": rng_state(),
+            "extra": extra,
+            "rng": rank_states[0]["rng"],
         }
+        if self.world_size > 1:
+            payload["rank_states"] = rank_states
         save_checkpoint(self.run_dir / "checkpoints" / name, payload)
 
 
@@ -70,13 +78,28 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
     """Open (or resume) the run directory, prepare data and build the generator and its optimizer."""
     rank, world_size = distributed.rank_and_world()
     device = distributed.device_for_rank(resolve_device(cfg.run.device))
-    run_dir = open_run_dir(cfg.run.dir, config_to_dict(cfg), resume=resume, write=rank == 0)
-    checkpoint_file = run_dir / "checkpoints" / "last.pt"
-    payload = load_checkpoint(checkpoint_file) if resume and checkpoint_file.is_file() else None
+    run_dir = Path(cfg.run.dir)
     torch.manual_seed(cfg.run.seed + rank)  # per-rank seeds: ranks draw different samples
-    data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=payload["tokenizer"] if payload else None)
-    if rank == 0:
-        write_tokenizer(run_dir, data.tokenizer.state())
+    rank0_data: list[Prepared] = []
+
+    def setup() -> dict[str, Any]:
+        # Rank 0 alone checks and writes the run directory, reads the checkpoint and fits the tokenizer; the
+        # other ranks get the checkpoint and tokenizer from it (no race on the directory, no shared disk needed).
+        open_run_dir(run_dir, config_to_dict(cfg), resume=resume)
+        checkpoint_file = run_dir / "checkpoints" / "last.pt"
+        found = load_checkpoint(checkpoint_file) if resume and checkpoint_file.is_file() else None
+        rank0_data.append(build_data(cfg, cache_dir=run_dir / "cache",
+                                     tokenizer_state=found["tokenizer"] if found else None))
+        write_tokenizer(run_dir, rank0_data[0].tokenizer.state())
+        return {"payload": found, "tokenizer": rank0_data[0].tokenizer.state()}
+
+    shared = distributed.share_from_rank0(setup)
+    payload = shared["payload"]
+    if rank0_data:
+        data = rank0_data[0]
+    else:  # the same data with rank 0's tokenizer; a private cache, so nothing is written to the run directory
+        with tempfile.TemporaryDirectory(prefix="textgan-cache-") as cache:
+            data = build_data(cfg, cache_dir=Path(cache), tokenizer_state=shared["tokenizer"])
     generator = build_generator(cfg, data.tokenizer, data.fixed_length).to(device)
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
     session = Session(cfg, run_dir, device, data, {"generator": generator}, {"generator": optimizer},
@@ -95,6 +118,8 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
     if rank == 0 and payload is None:
         session.log.log("data", 0, **data.report)
     distributed.broadcast_parameters(session.generator)
+    # Every generator loss runs the embedding, the RNN and the head: no find_unused_parameters needed.
+    session.models["generator"] = distributed.wrap(session.generator, device)
     return session
 
 
@@ -102,7 +127,20 @@ def restore_rng(session: Session) -> None:
     """After every model is built: restore the RNG of a resumed run (so resumed == uninterrupted)."""
     payload = getattr(session, "resumed_payload", None)
     if payload is not None:
-        set_rng_state(payload["rng"])
+        state = rank_state(payload, session.rank, session.world_size)
+        if state["rng"] is not None:
+            set_rng_state(state["rng"])
+
+
+def rank_state(payload: dict[str, Any], rank: int, world_size: int) -> dict[str, Any]:
+    """This rank's {"rng", "extra"} (RNG and estimator state) in a checkpoint payload.
+
+    Resumed with another number of processes than saved, ranks > 0 get rank 0's estimator state and keep their
+    fresh (seed + rank) random streams (rng None)."""
+    saved = payload.get("rank_states")
+    if saved is not None and len(saved) == world_size:
+        return saved[rank]
+    return {"rng": payload["rng"] if rank == 0 else None, "extra": payload["extra"]}
 
 
 def run_mle_phase(session: Session, evaluate: Callable[[], dict[str, float]] | None) -> None:
@@ -120,7 +158,8 @@ def run_mle_phase(session: Session, evaluate: Callable[[], dict[str, float]] | N
     train_mle(session.generator, session.optimizers["generator"], session.data.train, session.data.valid,
               epochs=cfg.epochs, batch_size=cfg.batch_size, clip=cfg.clip, patience=cfg.patience,
               seed=session.cfg.run.seed, device=session.device, log=session.log, state=session.progress["mle"],
-              on_epoch_end=on_epoch_end, evaluate=evaluate, progress=session.cfg.run.progress and _tty(),
+              on_epoch_end=on_epoch_end, evaluate=evaluate if session.rank == 0 else None,
+              progress=session.cfg.run.progress and _tty(),
               rank=session.rank, world_size=session.world_size, reduce_metrics=distributed.mean_metrics)
     session.phase = "d_pretrain"
     session.save()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from itertools import islice
 from typing import Any
 
 import torch
@@ -13,6 +14,8 @@ from tqdm.auto import tqdm
 
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.data.tokenizers import BOS_ID, PAD_ID
+from textgan.models.wrapping import unwrap
+from textgan.training.distributed import per_rank_batches
 from textgan.training.metrics_log import MetricsLog
 
 
@@ -46,6 +49,18 @@ def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: floa
     return float(norm)
 
 
+def validation_nll(generator: nn.Module, valid: TokenData, batch_size: int, device: torch.device, rank: int,
+                   world_size: int, reduce_metrics: Callable[[dict[str, float]], dict[str, float]]) -> dict[str, float]:
+    """valid_nll / valid_ppl of the (unwrapped) generator; with several ranks each scores every world_size-th
+    sequence and the per-token NLL is the ratio of the summed NLL and token counts over ranks."""
+    if world_size == 1:
+        return {f"valid_{k}": v for k, v in evaluate_nll(generator, valid, batch_size, device).items() if k != "tokens"}
+    part = evaluate_nll(generator, valid.subset(torch.arange(rank, len(valid), world_size)), batch_size, device)
+    sums = reduce_metrics({"total": part["nll"] * part["tokens"], "tokens": float(part["tokens"])})  # means
+    nll = sums["total"] / max(sums["tokens"], 1e-12)
+    return {"valid_nll": nll, "valid_ppl": math.exp(min(nll, 700.0))}
+
+
 def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: TokenData, valid: TokenData, *,
               epochs: int, batch_size: int, clip: float, patience: int, seed: int, device: torch.device,
               log: MetricsLog, state: dict[str, Any], on_epoch_end: Callable[[dict[str, Any]], None],
@@ -62,11 +77,12 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
     state.setdefault("step", 0)
     state.setdefault("best", float("inf"))
     state.setdefault("bad_epochs", 0)
+    steps = per_rank_batches(train.num_batches(batch_size), world_size, "MLE pretraining")  # equal on every rank
     while state["epoch"] < epochs and not (patience and state["bad_epochs"] >= patience):
         epoch = state["epoch"]
         generator.train()
-        bar = tqdm(train.batches(batch_size, shuffle=True, seed=seed, epoch=epoch, rank=rank, world_size=world_size),
-                   total=-(-train.num_batches(batch_size) // world_size), desc=f"MLE epoch {epoch + 1}/{epochs}",
+        batches = train.batches(batch_size, shuffle=True, seed=seed, epoch=epoch, rank=rank, world_size=world_size)
+        bar = tqdm(islice(batches, steps), total=steps, desc=f"MLE epoch {epoch + 1}/{epochs}",
                    disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
         running = 0.0
         for batch in bar:
@@ -78,12 +94,10 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
             state["step"] += 1
             running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
             bar.set_postfix(loss=f"{running:.3f}")
-        module = getattr(generator, "module", generator)  # evaluate the unwrapped model (DDP-safe)
-        metrics = reduce_metrics({f"valid_{k}": v for k, v in evaluate_nll(module, valid, batch_size, device).items()
-                                  if k != "tokens"})
+        metrics = validation_nll(unwrap(generator), valid, batch_size, device, rank, world_size, reduce_metrics)
         if evaluate is not None:
             metrics.update(evaluate())
-        metrics["train_loss"] = running
+        metrics["train_loss"] = running if world_size == 1 else reduce_metrics({"train_loss": running})["train_loss"]
         state["epoch"] = epoch + 1
         if metrics["valid_nll"] < state["best"] - 1e-6:
             state["best"], state["bad_epochs"] = metrics["valid_nll"], 0

@@ -1,0 +1,175 @@
+"""One rank of the data-parallel tests in test_distributed.py, started by torchrun (gloo, CPU, loopback).
+
+    torchrun --nproc_per_node=2 distributed_worker.py library OUT
+        library level: (a) MLE epochs of `mle_problem` with batch b per rank; (b) for every registered estimator
+        (and variants), D pretraining and an adversarial round; each rank saves its parameters to OUT.
+    torchrun --nproc_per_node=2 distributed_worker.py cli OUT [--snapshot N DIR] -- train --config ... run.dir=RUN
+        `textgan` itself; afterwards each rank saves its models' parameters and the paths it wrote under RUN
+        (recorded by an audit hook) to OUT; with --snapshot, rank 0 copies RUN to DIR after its N-th checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.distributed as dist
+
+from textgan.data.batching import TokenData
+from textgan.estimators.registry import ESTIMATORS
+from textgan.models.generator import RNNGenerator
+from textgan.training import distributed
+from textgan.training.metrics_log import MetricsLog
+
+# Variants of the library check, (registry key, config overrides): every registered estimator as configured by
+# default, then cases DDP treats differently: a per-rank moving baseline and rollout copy, a wgan-gp penalty
+# (a double backward), an estimator's own discriminator (professor's GRU).
+VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
+    ("reinforce", ["reinforce.baseline=ema", "reinforce.rollout_policy=ema"]),
+    ("gumbel", ["adversarial.gan_loss=wgan-gp", "gumbel.mode=straight_through"]),
+    ("professor", ["professor.discriminator=gru", "professor.weight_t=0.5"]),
+]
+ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
+          "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",
+          "data.oracle.hidden_size=8", "generator.embedding_size=8", "generator.hidden_size=8",
+          "discriminator.embedding_size=8", "discriminator.filter_sizes=[2,3]", "discriminator.num_filters=[4,4]",
+          "reinforce.num_rollouts=2", "professor.gru_hidden=8"]
+
+
+def mle_problem() -> tuple[RNNGenerator, torch.optim.Optimizer, TokenData, TokenData]:
+    """The same generator, optimizer and fixed-length data (32 sequences) in every process."""
+    torch.manual_seed(0)
+    tokens = torch.randint(4, 24, (32, 7), generator=torch.Generator().manual_seed(1))  # (N, T)
+    data = TokenData(tokens, torch.full((tokens.size(0),), tokens.size(1)))
+    generator = RNNGenerator(vocab_size=24, embedding_size=8, hidden_size=16, eos_id=None)
+    return generator, torch.optim.Adam(generator.parameters(), lr=0.01), data, data.subset(torch.arange(8))
+
+
+def train_mle_epochs(generator: torch.nn.Module, optimizer: torch.optim.Optimizer, train: TokenData,
+                     valid: TokenData, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
+    """Two epochs of `train_mle` (clip 0.5: clipping acts on the averaged gradient), writing nothing."""
+    from textgan.training.mle import train_mle
+
+    train_mle(generator, optimizer, train, valid, epochs=2, batch_size=batch_size, clip=0.5, patience=0, seed=3,
+              device=torch.device("cpu"), log=MetricsLog("unused.jsonl", enabled=False), state={},
+              on_epoch_end=lambda state: None, progress=False, rank=rank, world_size=world_size,
+              reduce_metrics=distributed.mean_metrics)
+
+
+def library(out: Path, mle_batch: int) -> None:
+    from textgan.cli.builders import build_data, build_discriminator, build_estimator, build_generator
+    from textgan.config_io import load_config
+    from textgan.training.adversarial import pretrain_discriminator, train_adversarial
+
+    rank, world_size = distributed.rank_and_world()
+    device = torch.device("cpu")
+    # (a) MLE: each rank trains on its batches of size b through the wrapper.
+    generator, optimizer, train, valid = mle_problem()
+    train_mle_epochs(distributed.wrap(generator, device), optimizer, train, valid, mle_batch, rank, world_size)
+    torch.save(generator.state_dict(), out / f"mle_rank{rank}.pt")
+    # (b) every estimator: D pretraining and one adversarial round, ranks seeded differently (seed + rank).
+    for index, (name, overrides) in enumerate(VARIANTS):
+        cfg = load_config("oracle", [*ORACLE, f"adversarial.estimator={name}", *overrides])
+        torch.manual_seed(0)
+        data = build_data(cfg, None)
+        estimator = build_estimator(cfg, data.max_len, total_generator_steps=4)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length)
+        own = getattr(estimator, "build_discriminator", None)
+        discriminator = own(data.tokenizer.vocab_size, 8) if own is not None else None
+        if discriminator is None:
+            discriminator = build_discriminator(cfg, data.tokenizer.vocab_size, estimator.discriminator_input, 8)
+        g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)
+        d_opt = torch.optim.Adam(discriminator.parameters(), lr=0.01)
+        wrapped_g = distributed.wrap(generator, device)
+        wrapped_d = distributed.wrap(discriminator, device)  # as the CLI: every loss uses every parameter
+        torch.manual_seed(100 + rank)
+        local: list[dict[str, float]] = []
+
+        def reduce(metrics: dict[str, float]) -> dict[str, float]:
+            local.append(dict(metrics))  # this rank's own numbers, before averaging
+            return distributed.mean_metrics(metrics)
+
+        common: dict[str, Any] = {"batch_size": 8, "clip": 1.0, "seed": 0, "device": device, "progress": False,
+                                  "rank": rank, "world_size": world_size, "reduce_metrics": reduce,
+                                  "log": MetricsLog("unused.jsonl", enabled=False)}
+        pretrain_discriminator(estimator, wrapped_g, wrapped_d, d_opt, data.train, data.valid, rounds=1, epochs=1,
+                               num_samples=32, state={}, on_round_end=lambda state: None, **common)
+        train_adversarial(estimator, wrapped_g, wrapped_d, g_opt, d_opt, data.train, rounds=1, g_steps=2,
+                          d_steps=1, d_epochs=1, d_num_samples=32, mle_steps=1, eval_every=1, state={},
+                          on_round_end=lambda state: None, **common)
+        torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
+                    "local": local}, out / f"variant{index}_rank{rank}.pt")
+
+
+def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:
+    from textgan.cli import run as run_module
+    from textgan.cli.main import main
+
+    rank = int(os.environ["RANK"])
+    run_dir = Path(next(a.split("=", 1)[1] for a in argv if a.startswith("run.dir="))).resolve()
+    written: list[str] = []
+
+    def audit(event: str, args: tuple) -> None:
+        # Writes: open() for writing/appending/creating, and renames, removals and new directories.
+        if event == "open" and args[0] is not None and not isinstance(args[0], int):
+            mode, flags = args[1], args[2]
+            writes = any(c in mode for c in "wax+") if isinstance(mode, str) else \
+                bool(flags & (os.O_WRONLY | os.O_RDWR | os.O_CREAT))
+            paths = [args[0]] if writes else []
+        elif event in ("os.rename", "os.remove", "os.mkdir", "os.rmdir", "shutil.rmtree"):
+            paths = [a for a in args[:2] if isinstance(a, (str, bytes, os.PathLike))]
+        else:
+            return
+        for path in paths:
+            resolved = Path(os.fsdecode(path)).resolve()
+            if resolved == run_dir or run_dir in resolved.parents:
+                written.append(str(resolved.relative_to(run_dir)))
+
+    sys.addaudithook(audit)
+    sessions: list[Any] = []
+    original_save = run_module.Session.save
+    saves = {"n": 0}
+
+    def save(self: Any, name: str = "last.pt") -> None:
+        original_save(self, name)
+        sessions[:] = [self]
+        saves["n"] += 1
+        if snapshot is not None and saves["n"] == snapshot[0] and rank == 0:
+            shutil.copytree(self.run_dir, snapshot[1])
+
+    run_module.Session.save = save  # type: ignore[method-assign]
+    code = main(argv)
+    models = {k: distributed.unwrap(m).state_dict() for k, m in sessions[0].models.items()} if sessions else {}
+    torch.save(models, out / f"models_rank{rank}.pt")
+    (out / f"written_rank{rank}.json").write_text(json.dumps(sorted(set(written))), encoding="utf-8")
+    return code
+
+
+def entry() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("mode", choices=["library", "cli"])
+    parser.add_argument("out", type=Path)
+    parser.add_argument("--mle-batch", type=int, default=8)
+    parser.add_argument("--snapshot", nargs=2, metavar=("N", "DIR"))
+    argv = sys.argv[1:]
+    split = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:split])
+    args.textgan_args = argv[split + 1:]
+    torch.set_num_threads(1)
+    if args.mode == "library":
+        dist.init_process_group("gloo")
+        library(args.out, args.mle_batch)
+        dist.destroy_process_group()
+        return 0
+    snapshot = (int(args.snapshot[0]), args.snapshot[1]) if args.snapshot else None
+    return cli(args.out, args.textgan_args, snapshot)
+
+
+if __name__ == "__main__":
+    raise SystemExit(entry())
