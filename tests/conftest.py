@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import torch
 
 COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 
@@ -49,3 +51,12 @@ def tiny_oracle_args() -> list[str]:
 def tiny_coco_args(tiny_coco_files: tuple[Path, Path]) -> list[str]:
     train, test = tiny_coco_files
     return ["data.source=text", f"data.train={train}", f"data.test={test}", "data.max_len=20", *TINY_MODELS]
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """torch on one thread during the test: tiny models run faster, and a shared machine keeps its other core."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

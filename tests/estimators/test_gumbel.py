@@ -4,7 +4,6 @@ and tiny end-to-end `textgan train adversarial.estimator=gumbel` runs on oracle 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,13 +26,7 @@ VOCAB = 9
 BANNED = [PAD_ID, BOS_ID, UNK_ID]
 
 
-@pytest.fixture(autouse=True)
-def one_thread() -> Iterator[None]:
-    """Tiny models run faster on one thread, and the test machine is shared."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
 
 def make(eos: bool = False, cell: str = "lstm", dtype: torch.dtype = torch.float64, seed: int = 0) -> RNNGenerator:
