@@ -3,11 +3,12 @@
 Three measurements in one run, at the SeqGAN oracle sizes (B=64, T=20, N=16 rollouts, V=5000 + 4 specials,
 emb/hidden 32, SeqGAN's CNN discriminator):
   (a) textgan: `Reinforce.generator_loss` + backward: all N x (T-1) continuations of all B sequences advanced
-      together from cached states, inverse-CDF sampling, D scoring in large chunks;
-  (b) the common way (as in many SeqGAN ports): Python loops over rollouts and prefixes; each prefix is re-run
-      through the generator, the continuation sampled step by step with torch.multinomial, D called per batch;
-  (c) the bare work: one batched sampling of the same number of tokens plus one D forward over the same number
-      of sequences.
+      together from cached states, the fused blocked sampler, D scoring through per-token conv tables;
+  (b) the common way (as the public PyTorch SeqGAN ports do it): Python loops over rollouts and prefixes; each
+      prefix is re-run through the generator, the continuation sampled step by step with torch.multinomial,
+      D called per batch of 64;
+  (c) the bare work: one batched sampling of the same number of tokens plus one D pass over the same number
+      of sequences (with the same fast sampler and D tables, so (a)/(c) is textgan's own overhead).
 It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2), then how (a) grows with T.
 
     python scripts/bench_rollout.py [--repeats 3] [--lengths 20,40,80] [--skip-loop]
@@ -24,6 +25,7 @@ import torch
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.estimators.reinforce import Reinforce
+from textgan.models.conv_tables import TokenConvTables
 from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
 from textgan.models.generator import RNNGenerator
 
@@ -50,24 +52,27 @@ def textgan_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
 
 
 def loop_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
-    """(b) the common implementation: loops over rollouts and prefixes, prefix re-run, torch.multinomial."""
+    """(b) the common way, structured as the public PyTorch SeqGAN ports are (e.g. TextGAN-PyTorch's rollout):
+    for each rollout and each given prefix length 1..T, the generator re-reads the prefix teacher-forced (its
+    forward returns log-softmax at every position), the continuation is drawn step by step with torch.multinomial
+    over exp(log-softmax), and D scores the batch of 64; prefix length T re-reads the whole sequence. Unlike
+    some ports, BOS is kept in front of the prefix, so the continuation is conditioned on the right history."""
     with torch.no_grad():
         samples = g.sample(B, seq_len).tokens  # (B, T)
         rewards = torch.zeros(seq_len, B)
         for _ in range(N):
-            for given in range(1, seq_len):
-                # re-run the generator over the prefix to recover its state
-                inputs = torch.cat([torch.full((B, 1), BOS_ID), samples[:, :given]], dim=1)
-                outputs, state = g.run(inputs)
-                logits = g.project(outputs[:, -1])
+            for given in range(1, seq_len + 1):
+                inputs = torch.cat([torch.full((B, 1), BOS_ID), samples[:, :given]], dim=1)  # (B, given + 1)
+                logits, state = g(inputs)  # (B, given + 1, V)
+                log_probs = torch.log_softmax(logits, -1)[:, -1]  # (B, V): the next token after the prefix
                 completion = [samples[:, :given]]
                 for _ in range(given, seq_len):
-                    token = torch.multinomial(torch.softmax(logits, -1), 1)  # (B, 1)
+                    token = torch.multinomial(torch.exp(log_probs), 1)  # (B, 1)
                     completion.append(token)
                     logits, _, state = g.step(token.squeeze(1), state)
-                full = torch.cat(completion, dim=1)
+                    log_probs = torch.log_softmax(logits, -1)
+                full = torch.cat(completion, dim=1)  # (B, T)
                 rewards[given - 1] += torch.sigmoid(d(full))
-            rewards[seq_len - 1] += torch.sigmoid(d(samples))
         rewards = (rewards / N).t()  # (B, T)
     logits, _ = g(RNNGenerator.shift_right(samples))
     logp = torch.log_softmax(logits, -1).gather(-1, samples.unsqueeze(-1)).squeeze(-1)
@@ -77,14 +82,14 @@ def loop_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
 
 
 def bare_work(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
-    """(c) sampling as many tokens as the rollouts do, in one batched call, and one D pass over as many sequences."""
+    """(c) sampling as many tokens as the rollouts do, in one batched call, and one D pass over as many sequences
+    with textgan's fastest scorer for a fixed D (the conv tables, built inside the timing as (a) builds them)."""
     tokens = B * N * seq_len * (seq_len - 1) // 2  # sum over prefixes t of (T - t) continuation tokens
     rows = B * N * (seq_len - 1) + B
     with torch.no_grad():
         g.sample(tokens // seq_len, seq_len)
         sequences = torch.randint(4, V, (rows, seq_len))
-        for part in sequences.split(1024):  # the same D chunking textgan's rollouts use
-            d(part)
+        TokenConvTables(d)(sequences)
 
 
 def timed(fn: Callable[[], None], repeats: int) -> list[float]:

@@ -122,6 +122,9 @@ class ReinforceConfig:
         "generator", "roll out with G itself (what SeqGAN's code does) or a delayed EMA copy (SeqGAN paper)")
     rollout_update_rate: float = opt(0.8, "EMA copy: weight kept on its old parameters (SeqGAN: 0.8)", min=0, max=1)
     chunk_rows: int = opt(8192, "rollout rows advanced together (bounds memory)", min=1)
+    table_scoring: bool = opt(
+        True, "score rollouts through per-token tables of the CNN discriminator (same numbers, ~3-5x faster on "
+              "CPU; used when the tables fit in 1 GiB)")
 
 
 @dataclass

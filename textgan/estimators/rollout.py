@@ -20,7 +20,6 @@ import torch
 
 from textgan.data.tokenizers import PAD_ID
 from textgan.models.generator import RNNGenerator
-from textgan.models.sampling import sample_logits
 
 
 @torch.no_grad()
@@ -63,9 +62,9 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
     first = int(rows_t[0])
     active_counts = torch.searchsorted(rows_t, torch.arange(first, max_len, device=rows_t.device), right=True)
     for s, n in zip(range(first, max_len), active_counts.tolist()):  # s: 0-based position being filled
-        logits, _, new_state = policy.step(token[:n], state[:, :n])  # rows with t_r <= s are the first n
+        output, new_state = policy.advance(token[:n], state[:, :n])  # rows with t_r <= s are the first n
         state[:, :n] = new_state
-        sampled = sample_logits(logits).masked_fill(finished[:n], PAD_ID)
+        sampled = policy.sample_next(output)[0].masked_fill(finished[:n], PAD_ID)
         completions[:n, s] = sampled
         token[:n] = sampled
         if policy.eos_id is not None:

@@ -17,7 +17,7 @@ from torch import nn
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
 from textgan.models.gumbel_sampling import GumbelArgs, GumbelSample, gumbel_sample
-from textgan.models.sampling import sample_logits
+from textgan.models.sampling import sample_logits, sample_outputs
 
 
 @dataclass
@@ -109,9 +109,18 @@ class RNNGenerator(nn.Module):
 
     def step(self, token: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """One step: token (B,) and state (S, B, H) -> logits (B, V), output (B, H), new state."""
-        outputs, state = self.run(token.unsqueeze(1), state)
-        output = outputs[:, 0]
+        output, state = self.advance(token, state)
         return self.project(output), output, state
+
+    def advance(self, token: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step without the output layer: token (B,) and state (S, B, H) -> output (B, H), new state."""
+        outputs, state = self.run(token.unsqueeze(1), state)
+        return outputs[:, 0], state
+
+    def sample_next(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Draw the next ids (B,) from outputs (B, H) at temperature 1, with their log-probabilities (B,)
+        (the fused, blocked sampler: the same distribution as sampling `project(output)`, faster)."""
+        return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask)
 
     @staticmethod
     def shift_right(tokens: torch.Tensor) -> torch.Tensor:
@@ -141,10 +150,15 @@ class RNNGenerator(nn.Module):
         state = self.initial_state(num)
         finished = torch.zeros(num, dtype=torch.bool, device=device)
         tokens, log_probs, states = [], [], []
+        fast = temperature == 1.0 and top_k == 0
         for _ in range(max_len):
-            logits, _, state = self.step(token, state)  # (B, V)
-            token = sample_logits(logits, temperature, top_k)
-            logp = torch.log_softmax(logits, dim=-1).gather(-1, token.unsqueeze(-1)).squeeze(-1)
+            if fast:
+                output, state = self.advance(token, state)  # (B, H)
+                token, logp = self.sample_next(output)
+            else:
+                logits, _, state = self.step(token, state)  # (B, V)
+                token = sample_logits(logits, temperature, top_k)
+                logp = torch.log_softmax(logits, dim=-1).gather(-1, token.unsqueeze(-1)).squeeze(-1)
             token = token.masked_fill(finished, PAD_ID)
             tokens.append(token)
             log_probs.append(logp.masked_fill(finished, 0.0))

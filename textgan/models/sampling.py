@@ -1,12 +1,24 @@
-"""Fast categorical sampling from logits.
+"""Fast categorical sampling from logits, and from recurrent outputs through the output layer.
 
 `torch.multinomial` over a 5,000-way softmax was measured ~7x slower on this CPU than inverse-CDF sampling:
-softmax, cumulative sum, one uniform per row, `searchsorted`. We sample that way.
+softmax, cumulative sum, one uniform per row, `searchsorted`. We sample that way (`sample_logits`).
+
+`sample_outputs` is the hot path of sampling and rollouts (temperature 1, no top-k): it fuses the output
+projection into the sampler and works on blocks of rows, so each (rows, V) logit block stays in cache. Measured
+on this CPU (1 thread, 8,192 rows, V = 5,004): the projection, softmax and cumsum of one (8192, V) tensor took
+~166 + 104 + 113 ms, the same ops on 1,024-row pieces ~107 + 28 + 40 ms: a tensor over 32 MB is handed back to
+the OS when freed (glibc's mmap threshold), so every step pays page faults on a fresh one. The cumulative sum is
+also two-level (block sums, then one block's cumsum), since a cumsum along V runs at ~1 ns per element while a
+sum vectorises.
 """
 
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
+
+BLOCK_ROWS = 256  # rows per projection block: (256, 5004) fp32 logits are ~5 MB
+BLOCK_IDS = 64    # ids per block of the two-level inverse CDF
 
 
 def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0) -> torch.Tensor:
@@ -24,3 +36,48 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
     # right=True: the first index whose cdf > u, so a zero-probability (masked) id is never chosen, even for
     # u == 0. The clamp guards u rounding up to the total (float round-off, ~1e-7 of draws).
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=logits.size(-1) - 1)
+
+
+def _padded_head(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """weight (V, H) and bias (V,) padded to a multiple of BLOCK_IDS ids; padding ids get bias -inf."""
+    pad = -weight.size(0) % BLOCK_IDS
+    if not pad:
+        return weight, bias
+    return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
+
+
+def _sample_block(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                  u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids (R,) and log-probs (R,) for outputs (R, H) through the padded head, with uniforms u (R, 1)."""
+    rows = outputs.size(0)
+    e = torch.addmm(bias, outputs, weight.t())  # (R, Vp) logits
+    top = e.amax(1, keepdim=True)  # (R, 1)
+    e.sub_(top).exp_()  # unnormalised probabilities; banned and padding ids are exactly 0
+    blocks = e.view(rows, -1, BLOCK_IDS)  # (R, nb, BLOCK_IDS)
+    cum_blocks = blocks.sum(2).cumsum(1)  # (R, nb)
+    total = cum_blocks[:, -1:]  # (R, 1)
+    # u * total < total strictly (nextafter), so the chosen block has positive mass.
+    target = torch.minimum(u * total, torch.nextafter(total, torch.zeros_like(total)))
+    block = torch.searchsorted(cum_blocks, target, right=True).clamp_(max=cum_blocks.size(1) - 1)  # (R, 1)
+    before = cum_blocks.gather(1, (block - 1).clamp(min=0)).masked_fill(block == 0, 0.0)  # mass of earlier blocks
+    inner = blocks[torch.arange(rows, device=e.device), block.squeeze(1)].cumsum(1)  # (R, BLOCK_IDS)
+    within = torch.searchsorted(inner, target - before, right=True)  # (R, 1)
+    # Round-off between the block sum and its cumsum can push `within` past the block's last positive id.
+    last_positive = torch.searchsorted(inner, inner[:, -1:].contiguous(), right=False)
+    ids = (block * BLOCK_IDS + torch.minimum(within, last_positive)).squeeze(1)  # (R,)
+    chosen = (outputs * weight[ids]).sum(1) + bias[ids]  # (R,) the chosen logits, recomputed exactly
+    log_probs = chosen - top.squeeze(1) - total.squeeze(1).log()
+    return ids, log_probs
+
+
+def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
+                   block_rows: int = BLOCK_ROWS) -> tuple[torch.Tensor, torch.Tensor]:
+    """Draw one id per row from softmax(outputs @ weight.T + bias) at temperature 1, without materialising all
+    logits; returns ids (R,) and their log-probabilities (R,). outputs (R, H), weight (V, H), bias (V,) (-inf for
+    ids that must never be drawn). Same distribution as `sample_logits(F.linear(outputs, weight, bias))`."""
+    weight, bias = _padded_head(weight, bias)
+    u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
+    parts = [_sample_block(o, weight, bias, uu) for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
+    if len(parts) == 1:
+        return parts[0]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

@@ -1,0 +1,57 @@
+"""Table scoring of a frozen CNN discriminator equals its convolutional forward."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from textgan.models.conv_tables import TokenConvTables, table_bytes
+from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
+
+V = 30
+
+
+def make(preset: dict[str, Any], **kw: Any) -> CNNDiscriminator:
+    torch.manual_seed(0)
+    return CNNDiscriminator.from_preset(preset, input_mode="tokens", vocab_size=V, **kw).eval()
+
+
+def tokens(b: int, t: int) -> torch.Tensor:
+    x = torch.randint(4, V, (b, t), generator=torch.Generator().manual_seed(1))
+    x[: b // 2, t // 2:] = 0  # half the rows end early (PAD)
+    return x
+
+
+@pytest.mark.parametrize("preset,length", [(SMALL_PRESET, 12), (SMALL_PRESET, 3), (SEQGAN_PRESET, 20),
+                                           (SEQGAN_PRESET, 7), (SEQGAN_PRESET, 33)])
+def test_tables_equal_forward(preset: dict[str, Any], length: int) -> None:
+    d = make(preset)
+    x = tokens(50, length)
+    with torch.no_grad():
+        torch.testing.assert_close(TokenConvTables(d)(x, chunk_size=16), d(x), atol=1e-5, rtol=1e-5)
+
+
+def test_nonzero_pad_row_and_no_highway() -> None:
+    # forward looks PAD up like any id but pads short inputs with zero vectors; the tables must do the same
+    d = make(SEQGAN_PRESET, highway=False)
+    with torch.no_grad():
+        d.embedding.weight[0] = 1.0
+        x = tokens(8, 5)  # shorter than the widest filter (20), with PAD inside
+        torch.testing.assert_close(TokenConvTables(d)(x), d(x), atol=1e-5, rtol=1e-5)
+
+
+def test_refuses_training_mode_and_other_inputs() -> None:
+    with pytest.raises(ValueError, match="eval"):
+        TokenConvTables(make(SMALL_PRESET).train())
+    features = CNNDiscriminator.from_preset(SMALL_PRESET, input_mode="features", feature_size=4).eval()
+    with pytest.raises(ValueError, match="tokens"):
+        TokenConvTables(features)
+
+
+def test_table_bytes() -> None:
+    d = make(SMALL_PRESET)  # widths 2..5, 64 filters each
+    assert table_bytes(d) == 4 * (V + 1) * 64 * (2 + 3 + 4 + 5)
+    tables = TokenConvTables(d).tables
+    assert sum(t.numel() for t in tables) * 4 == table_bytes(d)
