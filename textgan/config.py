@@ -23,6 +23,8 @@ class RunConfig:
     seed: int = opt(42, "seed of every random draw (sampling, shuffling, init); same seed + device = same numbers")
     device: str = opt("cpu", "'cpu', 'cuda', 'cuda:N' or 'auto' (cuda when available)")
     progress: bool = opt(True, "tqdm progress bars (shown only on a terminal)")
+    threads: int = opt(0, "CPU threads of torch (0: torch's default, one per core; 1 is often faster for the "
+                          "small SeqGAN models and when other jobs share the machine)", min=0)
 
 
 @dataclass

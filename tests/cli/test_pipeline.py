@@ -58,3 +58,13 @@ def test_discriminator_pretraining_beats_chance(tmp_path: Path, tiny_oracle_args
     last = [r for r in read_metrics(run / "metrics.jsonl") if r["event"] == "d_pretrain"][-1]
     accuracy = (last["heldout_d_acc_real"] + last["heldout_d_acc_fake"]) / 2
     assert accuracy > 0.75, last
+
+
+def test_run_threads_option(tmp_path: Path, tiny_oracle_args: list[str], one_thread: None) -> None:
+    torch.set_num_threads(2)
+    args = [*tiny_oracle_args, "pretrain.epochs=1", "evaluation.num_samples=10"]
+    assert main(["pretrain", "--config", "oracle", f"run.dir={tmp_path / 'a'}", "run.threads=1", *args]) == 0
+    assert torch.get_num_threads() == 1
+    torch.set_num_threads(2)
+    assert main(["pretrain", "--config", "oracle", f"run.dir={tmp_path / 'b'}", *args]) == 0  # 0: left alone
+    assert torch.get_num_threads() == 2

@@ -79,6 +79,8 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
     rank, world_size = distributed.rank_and_world()
     device = distributed.device_for_rank(resolve_device(cfg.run.device))
     run_dir = Path(cfg.run.dir)
+    if cfg.run.threads:
+        torch.set_num_threads(cfg.run.threads)
     torch.manual_seed(cfg.run.seed + rank)  # per-rank seeds: ranks draw different samples
     rank0_data: list[Prepared] = []
 
