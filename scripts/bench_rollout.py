@@ -124,6 +124,7 @@ def main() -> None:
         b = statistics.median(timed(lambda: loop_step(g, d, 20), args.loop_repeats))
         print(f"  (b) Python-loop step, T=20:          {b:8.2f} s")
         print(f"  (b)/(a) = {b / a:.1f}   (goal >= 20)")
+        print(f"  (b)/(c) = {b / c:.1f}   (the most (b)/(a) can be while (a) does the bare work (c))")
     for seq_len in (int(x) for x in args.lengths.split(",")):
         t = statistics.median(timed(lambda: textgan_step(g, d, seq_len), 1))
         print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "
