@@ -55,3 +55,20 @@ def test_table_bytes() -> None:
     assert table_bytes(d) == 4 * (V + 1) * 64 * (2 + 3 + 4 + 5)
     tables = TokenConvTables(d).tables
     assert sum(t.numel() for t in tables) * 4 == table_bytes(d)
+
+
+@pytest.mark.parametrize("preset,length", [(SEQGAN_PRESET, 20), (SEQGAN_PRESET, 9), (SMALL_PRESET, 11)])
+def test_rollout_scorer_equals_scoring_from_scratch(preset: dict[str, Any], length: int) -> None:
+    d = make(preset)
+    sequences = tokens(6, length)
+    # every prefix t = 1..T-1 of every sequence, completed with fresh random tokens, rows sorted by t
+    rows_t = torch.arange(1, length).repeat_interleave(6 * 2)
+    rows_b = torch.arange(6).repeat_interleave(2).repeat(length - 1)
+    completions = torch.randint(4, V, (rows_t.numel(), length), generator=torch.Generator().manual_seed(3))
+    keep = torch.arange(length) < rows_t[:, None]
+    completions = torch.where(keep, sequences[rows_b], completions)
+    tables = TokenConvTables(d)
+    scorer = tables.rollout_scorer(sequences)
+    with torch.no_grad():
+        torch.testing.assert_close(scorer(completions, rows_b, rows_t), d(completions), atol=1e-5, rtol=1e-5)
+        torch.testing.assert_close(scorer.sequence_logits, d(sequences), atol=1e-5, rtol=1e-5)

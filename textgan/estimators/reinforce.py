@@ -10,7 +10,6 @@ updated as theta' <- r * theta' + (1 - r) * theta before every generator step (t
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
 from typing import Any, Literal
 
 import torch
@@ -20,7 +19,7 @@ from torch import nn
 from textgan.data.batching import TokenBatch
 from textgan.estimators.common import sequence_log_probs, token_discriminator_loss
 from textgan.estimators.interface import Logs
-from textgan.estimators.rollout import collect_states, rollout_rewards
+from textgan.estimators.rollout import Scorer, collect_states, rollout_rewards
 from textgan.models.conv_tables import TokenConvTables, table_bytes
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
@@ -66,23 +65,26 @@ class Reinforce:
         states = samples.states if policy is generator else collect_states(policy, samples.tokens)
         d = unwrap(discriminator)
         with evaluating(d), evaluating(policy):  # no dropout while scoring rewards
-            logits_of = self._scorer(d, batch_size * self.num_rollouts * self.max_len)
+            logits_of = self._scorer(d, samples.tokens)
 
-            def score(tokens: torch.Tensor) -> torch.Tensor:
-                logits = logits_of(tokens)  # (R,)
+            def score(tokens: torch.Tensor, rows: tuple[torch.Tensor, torch.Tensor] | None) -> torch.Tensor:
+                logits = logits_of(tokens, rows)  # (R,)
                 return F.logsigmoid(logits) if self.reward == "logprob" else torch.sigmoid(logits)
 
             q = rollout_rewards(policy, samples.tokens, samples.lengths, states, score,
                                 num_rollouts=self.num_rollouts, max_len=self.max_len, chunk_rows=self.chunk_rows)
         return samples, q
 
-    def _scorer(self, d: nn.Module, rows: int) -> Callable[[torch.Tensor], torch.Tensor]:
-        """D's logits of token ids (R, T) for one scoring pass of about `rows` sequences (d in eval mode)."""
+    def _scorer(self, d: nn.Module, samples: torch.Tensor) -> Scorer:
+        """D's logits of the rollouts of `samples` (B, T) and of `samples` themselves (d in eval mode)."""
+        rows = samples.numel() * self.num_rollouts  # about the number of sequences to score
         if (self.table_scoring and isinstance(d, CNNDiscriminator) and d.input_mode == "tokens"
                 and table_bytes(d) <= TABLE_LIMIT_BYTES and rows * self.max_len >= 4 * d.vocab_size):
-            return TokenConvTables(d)  # pays back once the sequences outnumber ~V / T (see conv_tables.py)
+            tables = TokenConvTables(d)  # pays back once the sequences outnumber ~V / T (see conv_tables.py)
+            rollouts = tables.rollout_scorer(samples)
+            return lambda tokens, rows: tables(tokens) if rows is None else rollouts(tokens, *rows)
         # D in chunks of 1024 rows: measured faster on CPU than one huge batch (activations stay in cache)
-        return lambda tokens: torch.cat([d(part) for part in tokens.split(1024)])
+        return lambda tokens, rows: torch.cat([d(part) for part in tokens.split(1024)])
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:

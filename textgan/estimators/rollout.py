@@ -22,6 +22,9 @@ from textgan.data.tokenizers import PAD_ID
 from textgan.models.generator import RNNGenerator
 
 
+Scorer = Callable[[torch.Tensor, "tuple[torch.Tensor, torch.Tensor] | None"], torch.Tensor]
+
+
 @torch.no_grad()
 def collect_states(policy: RNNGenerator, tokens: torch.Tensor) -> torch.Tensor:
     """(T, S, B, H) states of `policy` reading BOS, y_1..y_{T-1}: states[t-1] is h_t (for a delayed copy of G)."""
@@ -76,21 +79,23 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
 
 @torch.no_grad()
 def rollout_rewards(policy: RNNGenerator, tokens: torch.Tensor, lengths: torch.Tensor, states: torch.Tensor,
-                    score: Callable[[torch.Tensor], torch.Tensor], *, num_rollouts: int, max_len: int,
+                    score: Scorer, *, num_rollouts: int, max_len: int,
                     chunk_rows: int) -> torch.Tensor:
     """Q (B, T): Q[b, t-1] is the reward of prefix y_b,1..t; 0 after each sequence's end.
 
-    `score` maps completed sequences (R, max_len) to rewards (R,) (e.g. D's probability, in eval mode).
+    `score(sequences, rows)` maps sequences (R, max_len) to rewards (R,) (e.g. D's probability, in eval mode);
+    for rollout completions `rows` is (rows_b, rows_t), sorted by t: row r keeps the prefix y_{b_r, 1..t_r}
+    (a scorer may share the work of that prefix); for the sampled sequences themselves it is None.
     """
     batch, width = tokens.shape
     totals = torch.zeros(batch, width, device=tokens.device)
     rows_b, rows_t = prefix_rows(lengths, num_rollouts)
     for start in range(0, rows_b.numel(), chunk_rows):
         b, t = rows_b[start:start + chunk_rows], rows_t[start:start + chunk_rows]
-        rewards = score(rollout_chunk(policy, tokens, states, b, t, max_len))  # (R,)
+        rewards = score(rollout_chunk(policy, tokens, states, b, t, max_len), (b, t))  # (R,)
         totals.index_put_((b, t - 1), rewards.to(totals.dtype), accumulate=True)
     q = totals / num_rollouts
-    full = score(tokens)  # (B,) reward of each whole sequence
+    full = score(tokens, None)  # (B,) reward of each whole sequence
     q[torch.arange(batch, device=tokens.device), lengths - 1] = full.to(q.dtype)
     steps = torch.arange(width, device=tokens.device)
     return q.masked_fill(steps.unsqueeze(0) >= lengths.unsqueeze(1), 0.0)
