@@ -61,7 +61,7 @@ def test_behaviours_have_the_same_shape(cell: str, layers: int, eos: bool) -> No
     teacher, free, lengths = ProfessorForcing(max_len=10).behaviours(g, real)
     batch, steps = real.tokens.shape
     assert teacher.hidden.shape == free.hidden.shape == (batch, steps, HIDDEN)
-    assert teacher.logits is not None and teacher.logits.shape == (batch, steps, VOCAB)
+    assert teacher.nll is not None and teacher.nll.shape == () and teacher.nll.requires_grad  # the fused NLL
     assert free.tokens is not None and free.tokens.shape == (batch, steps)
     assert teacher.hidden.requires_grad and free.hidden.requires_grad and not free.tokens.is_floating_point()
     assert bool((lengths >= 1).all()) and bool((lengths <= real.lengths).all())

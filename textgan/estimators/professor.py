@@ -43,7 +43,6 @@ from functools import partial
 from typing import Any, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from textgan.data.batching import TokenBatch
@@ -52,6 +51,7 @@ from textgan.estimators import losses
 from textgan.estimators.common import accuracy_logs
 from textgan.estimators.interface import Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
+from textgan.models.fused_loss import generator_nll
 from textgan.models.generator import RNNGenerator
 from textgan.models.sampling import sample_logits
 from textgan.models.wrapping import frozen, unwrap
@@ -65,18 +65,23 @@ class Behaviour:
     """One pass of the generator over T steps."""
 
     hidden: torch.Tensor                 # (B, T, H) top-layer hidden states h_1..h_T
-    logits: torch.Tensor | None = None   # (B, T, V) teacher forcing: the logits of y_1..y_T
+    logits: torch.Tensor | None = None   # (B, T, V) teacher forcing without targets: the logits of y_1..y_T
+    nll: torch.Tensor | None = None      # () teacher forcing with targets: their summed NLL (PAD excluded)
     tokens: torch.Tensor | None = None   # (B, T) free running: the sampled tokens (constants)
     lengths: torch.Tensor | None = None  # (B,) free running: tokens up to the first sampled EOS (T if none)
 
 
-def teacher_forced(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None) -> Behaviour:
-    """Hidden states and logits of inputs (B, T) (BOS, y_1..y_{T-1}); the ops of `generator.forward`.
+def teacher_forced(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *,
+                   targets: torch.Tensor | None = None) -> Behaviour:
+    """Hidden states of inputs (B, T) (BOS, y_1..y_{T-1}) and the logits (the ops of `generator.forward`), or with
+    targets y_1..y_T (B, T) instead their summed NLL (the fused projection + cross-entropy of `training.mle`).
 
     Call it through `generator(inputs, routine=teacher_forced)` when the generator may be DDP-wrapped.
     """
     hidden, _ = generator.run(inputs, state)  # (B, T, H)
-    return Behaviour(hidden, logits=generator.project(hidden))
+    if targets is None:
+        return Behaviour(hidden, logits=generator.project(hidden))
+    return Behaviour(hidden, nll=generator_nll(generator, hidden, targets))
 
 
 def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *, steps: int,
@@ -152,7 +157,7 @@ class ProfessorForcing:
         """Teacher-forced and free-running passes over `real` through `generator`'s forward (DDP-safe), and the
         common lengths (B,) at which each row's pair is cut."""
         inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
-        teacher = generator(inputs, routine=teacher_forced)
+        teacher = generator(inputs, routine=partial(teacher_forced, targets=real.tokens))
         free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
         return teacher, free, torch.minimum(real.lengths, free.lengths)  # (B,)
 
@@ -164,9 +169,8 @@ class ProfessorForcing:
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
         teacher, free, lengths = self.behaviours(generator, real)
-        assert teacher.logits is not None
-        nll = F.cross_entropy(teacher.logits.reshape(-1, teacher.logits.size(-1)), real.tokens.reshape(-1),
-                              ignore_index=PAD_ID)  # as training.mle.mle_loss
+        assert teacher.nll is not None
+        nll = teacher.nll / (real.tokens != PAD_ID).sum()  # mean per real token, as training.mle.mle_loss
         d = unwrap(discriminator)
         with frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
             real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths)  # (B,)

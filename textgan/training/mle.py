@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from functools import partial
 from itertools import islice
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.data.tokenizers import BOS_ID, PAD_ID
+from textgan.models.fused_loss import generator_nll
+from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import unwrap
 from textgan.training.distributed import per_rank_batches
 from textgan.training.metrics_log import MetricsLog
 
 
+def _teacher_forced_nll(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *,
+                        targets: torch.Tensor) -> torch.Tensor:
+    """A `routine` for the generator's forward: summed NLL of targets (B, T) read from inputs (B, T)."""
+    outputs, _ = generator.run(inputs, state)  # (B, T, H)
+    return generator_nll(generator, outputs, targets)  # fused projection + cross-entropy, no (B, T, V) logits
+
+
 def mle_loss(generator: nn.Module, batch: TokenBatch, reduction: str = "mean") -> torch.Tensor:
     """NLL of a teacher-forced batch over real tokens (EOS included, padding excluded): mean per token or sum."""
+    if reduction not in ("mean", "sum"):
+        raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     inputs = torch.cat([torch.full_like(batch.tokens[:, :1], BOS_ID), batch.tokens[:, :-1]], dim=1)  # (B, T)
-    logits, _ = generator(inputs)  # (B, T, V)
-    return F.cross_entropy(logits.reshape(-1, logits.size(-1)), batch.tokens.reshape(-1), ignore_index=PAD_ID,
-                           reduction=reduction)
+    # inside the (possibly DDP-wrapped) generator's forward, so a wrapper sees the pass and averages its gradients
+    total = generator(inputs, routine=partial(_teacher_forced_nll, targets=batch.tokens))
+    return total if reduction == "sum" else total / (batch.tokens != PAD_ID).sum()
 
 
 @torch.no_grad()
