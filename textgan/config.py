@@ -84,7 +84,8 @@ class PretrainConfig:
     batch_size: int = opt(64, "sequences per batch", min=1)
     lr: float = opt(0.01, "Adam learning rate (SeqGAN: 0.01)", gt=0)
     clip: float = opt(5.0, "gradient-norm clip (0: off)", min=0)
-    patience: int = opt(0, "early stopping: epochs without validation improvement (0: off)", min=0)
+    patience: int = opt(0, "early stopping: epochs without validation improvement (0: off); the generator then "
+                           "ends with the weights of its best validation epoch", min=0)
 
 
 @dataclass

@@ -28,3 +28,32 @@ def test_unknown_reduction_is_an_error() -> None:
     g = RNNGenerator(vocab_size=20, embedding_size=6, hidden_size=8)
     with pytest.raises(ValueError, match="reduction"):
         mle_loss(g, TokenBatch(torch.tensor([[5, EOS_ID]]), torch.tensor([2])), "none")
+
+
+@pytest.mark.parametrize("patience,valid_nlls,epochs_run,kept_epoch", [
+    (2, [3.0, 2.0, 2.5, 2.6, 1.0], 4, 2),   # stops after 2 epochs without improvement, keeps epoch 2
+    (3, [3.0, 2.0, 2.5, 1.5, 1.6], 5, 4),   # runs out of epochs one epoch after its best: keeps epoch 4
+    (2, [3.0, 2.0, 1.0, 0.5, 0.4], 5, 5),   # the last epoch is the best: nothing to restore
+    (0, [3.0, 2.0, 2.5, 2.6, 2.7], 5, 5),   # early stopping off: the last weights, whatever validation says
+])
+def test_early_stopping_keeps_the_best_weights(tmp_path, monkeypatch: pytest.MonkeyPatch, patience: int,
+                                               valid_nlls: list[float], epochs_run: int, kept_epoch: int) -> None:
+    from textgan.data.batching import TokenData
+    from textgan.training import mle
+    from textgan.training.metrics_log import MetricsLog
+
+    scripted = iter(valid_nlls)
+    monkeypatch.setattr(mle, "validation_nll", lambda *args: {"valid_nll": next(scripted)})
+    torch.manual_seed(0)
+    g = RNNGenerator(vocab_size=20, embedding_size=6, hidden_size=8)
+    data = TokenData(torch.randint(4, 20, (40, 6)), torch.full((40,), 6))
+    snapshots: dict[int, dict[str, torch.Tensor]] = {}
+    state = mle.train_mle(g, torch.optim.Adam(g.parameters(), lr=0.05), data, data, epochs=5, batch_size=8,
+                          clip=5.0, patience=patience, seed=0, device=torch.device("cpu"),
+                          log=MetricsLog(tmp_path / "metrics.jsonl"), state={}, progress=False,
+                          on_epoch_end=lambda s: snapshots.update({s["epoch"]: {k: v.clone() for k, v in
+                                                                                g.state_dict().items()}}))
+    assert state["epoch"] == epochs_run
+    for name, value in g.state_dict().items():
+        assert torch.equal(value, snapshots[kept_epoch][name]), name
+    assert not torch.equal(snapshots[kept_epoch]["head.weight"], snapshots[kept_epoch - 1]["head.weight"])

@@ -82,7 +82,8 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
 
     `state` ({"epoch", "best", "bad_epochs", "step"}) is updated in place and handed to `on_epoch_end`, which
     saves the checkpoint; `evaluate` adds metrics (e.g. NLL-oracle). Stops early after `patience` epochs
-    without a better validation NLL (0: never).
+    without a better validation NLL (0: never). With early stopping on, the weights of the best validation epoch
+    are kept in `state["best_weights"]` (so in the checkpoint) and the generator ends with them.
     """
     state.setdefault("epoch", 0)
     state.setdefault("step", 0)
@@ -111,7 +112,9 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
         metrics["train_loss"] = running if world_size == 1 else reduce_metrics({"train_loss": running})["train_loss"]
         state["epoch"] = epoch + 1
         if metrics["valid_nll"] < state["best"] - 1e-6:
-            state["best"], state["bad_epochs"] = metrics["valid_nll"], 0
+            state["best"], state["bad_epochs"], state["best_epoch"] = metrics["valid_nll"], 0, state["epoch"]
+            if patience:
+                state["best_weights"] = {k: v.detach().clone() for k, v in unwrap(generator).state_dict().items()}
         else:
             state["bad_epochs"] += 1
         record = log.log("mle", state["epoch"], **metrics)
@@ -119,4 +122,10 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
             tqdm.write("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                  for k, v in record.items() if k not in ("event", "time")))
         on_epoch_end(state)
+    if patience and state["bad_epochs"] and "best_weights" in state:
+        unwrap(generator).load_state_dict(state["best_weights"])
+        log.log("mle_best", state["epoch"], restored_epoch=state["best_epoch"], valid_nll=state["best"])
+        if rank == 0 and progress:
+            tqdm.write(f"early stopping: restored the weights of epoch {state['best_epoch']} "
+                       f"(valid_nll={state['best']:.4f})")
     return state
