@@ -180,3 +180,16 @@ def test_gradient_penalty_bad_inputs() -> None:
         gradient_penalty(lambda x: x.sum(1), torch.zeros(3, 2), torch.zeros(2, 2))
     with pytest.raises(ValueError, match="one score per sample"):
         gradient_penalty(lambda x: x, torch.zeros(3, 2), torch.zeros(3, 2))
+
+
+@pytest.mark.parametrize("real,fake,acc_real,acc_fake,auc", [
+    ([2.0, 3.0], [-1.0, -2.0], 1.0, 1.0, 1.0),
+    ([5.0, 6.0], [1.0, 2.0], 1.0, 0.0, 1.0),     # an RSGAN critic: all positive, yet perfectly ordered
+    ([0.5, -0.5], [0.0, 1.0], 0.5, 0.0, 0.25),   # of 4 pairs only 0.5 > 0.0 is ordered; 0.0 is not < 0
+    ([-3.0], [-1.0, -2.0, -4.0], 0.0, 1.0, 1 / 3),
+])
+def test_accuracy_logs(real, fake, acc_real, acc_fake, auc) -> None:
+    from textgan.estimators.common import accuracy_logs
+
+    logs = accuracy_logs(torch.tensor(real), torch.tensor(fake))
+    assert logs == pytest.approx({"d_acc_real": acc_real, "d_acc_fake": acc_fake, "d_auc": auc})

@@ -21,9 +21,12 @@ def sequence_log_probs(generator: nn.Module, tokens: torch.Tensor, lengths: torc
 
 
 def accuracy_logs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Logs:
-    """Discriminator accuracy on real (logit > 0) and fake (logit < 0) inputs."""
+    """Discriminator accuracy on real (logit > 0) and fake (logit < 0) inputs, and d_auc: the share of (real,
+    fake) pairs in which the real one scores higher. Relativistic, Wasserstein and hinge critics put no meaning
+    in the sign of a logit (an RSGAN D may score everything positive), so for them read d_auc."""
+    auc = (real_logits.reshape(-1, 1) > fake_logits.reshape(1, -1)).float().mean()  # (B_r, B_f) comparisons
     return {"d_acc_real": float((real_logits > 0).float().mean()),
-            "d_acc_fake": float((fake_logits < 0).float().mean())}
+            "d_acc_fake": float((fake_logits < 0).float().mean()), "d_auc": float(auc)}
 
 
 def token_discriminator_loss(generator: nn.Module, discriminator: nn.Module, real: TokenBatch, *, max_len: int,
