@@ -105,14 +105,14 @@ class RolloutScorer:
         tables = self.tables
         completions = tables._padded(completions)
         lengths, counts = torch.unique_consecutive(rows_t, return_counts=True)
-        pooled: list[list[torch.Tensor]] = [[] for _ in tables.tables]
-        for t, rows in zip(lengths.tolist(), completions.split(counts.tolist())):
-            b = rows_b[: rows.size(0)]
-            rows_b = rows_b[rows.size(0):]
+        logits = []
+        for t, rows, b in zip(lengths.tolist(), completions.split(counts.tolist()), rows_b.split(counts.tolist())):
+            pooled = []
             for i, width in enumerate(tables.d.filter_sizes):
                 start = max(0, t - width + 1)  # the first window that reaches position t (0-based) or later
                 new = tables._windows(rows[:, start:], i).amax(1)  # (G, C)
                 if start > 0:  # windows 0..start-1 lie inside the prefix
                     new = torch.maximum(new, self.running_max[i][b, start - 1])
-                pooled[i].append(new)
-        return tables._head([torch.cat(parts) for parts in pooled])
+                pooled.append(new)
+            logits.append(tables._head(pooled))  # per prefix length: ~B * N rows, a cache-sized head GEMM
+        return torch.cat(logits)
