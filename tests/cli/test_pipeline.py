@@ -58,6 +58,7 @@ def test_discriminator_pretraining_beats_chance(tmp_path: Path, tiny_oracle_args
     last = [r for r in read_metrics(run / "metrics.jsonl") if r["event"] == "d_pretrain"][-1]
     accuracy = (last["heldout_d_acc_real"] + last["heldout_d_acc_fake"]) / 2
     assert accuracy > 0.75, last
+    assert last["heldout_d_auc"] > 0.75, last  # the threshold-free reading agrees
 
 
 def test_run_threads_option(tmp_path: Path, tiny_oracle_args: list[str], one_thread: None) -> None:

@@ -79,7 +79,7 @@ def held_out_accuracy(estimator: Estimator, generator: nn.Module, discriminator:
     logs = [entry for _, batch in zip(range(max_batches), real.batches(batch_size, shuffle=False))
             for entry in [estimator.discriminator_loss(generator, discriminator, batch.to(device), 0)[1]]]
     discriminator.train(was_training)
-    return {f"heldout_{k}": v for k, v in _mean_logs(logs).items() if k.startswith("d_acc")}
+    return {f"heldout_{k}": v for k, v in _mean_logs(logs).items() if k.startswith(("d_acc", "d_auc"))}
 
 
 def pretrain_discriminator(estimator: Estimator, generator: nn.Module, discriminator: nn.Module,
