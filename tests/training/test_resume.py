@@ -85,3 +85,19 @@ def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path: Path, monkeyp
     assert ckpt["progress"]["adversarial"]["round"] == 1  # the last good round
     assert all(bool(torch.isfinite(t).all()) for t in ckpt["models"]["generator"].values()
                if t.dtype.is_floating_point and t.dim() > 1)
+
+
+def test_more_epochs_continue_mle_and_a_moved_run_resumes(tmp_path: Path) -> None:
+    import shutil
+
+    from textgan.training.metrics_log import read_metrics
+
+    base = ["pretrain", "--config", "oracle", *TINY_ORACLE]
+    assert main([*base, f"run.dir={tmp_path / 'a'}", "pretrain.epochs=1"]) == 0
+    shutil.move(tmp_path / "a", tmp_path / "b")  # run directories can be moved (run.dir may differ on --resume)
+    assert main([*base, f"run.dir={tmp_path / 'b'}", "pretrain.epochs=2", "--resume"]) == 0
+    assert load_checkpoint(tmp_path / "b")["progress"]["mle"]["epoch"] == 2
+    assert [r["step"] for r in read_metrics(tmp_path / "b" / "metrics.jsonl") if r["event"] == "mle"] == [1, 2]
+    # the same two epochs as a run that asked for 2 from the start
+    assert main([*base, f"run.dir={tmp_path / 'straight'}", "pretrain.epochs=2"]) == 0
+    assert_same(params(tmp_path / "straight"), params(tmp_path / "b"))

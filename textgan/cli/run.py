@@ -146,10 +146,17 @@ def rank_state(payload: dict[str, Any], rank: int, world_size: int) -> dict[str,
 
 
 def run_mle_phase(session: Session, evaluate: Callable[[], dict[str, float]] | None) -> None:
-    """Phase 1: teacher forcing until pretrain.epochs (or early stopping); checkpoint after each epoch."""
+    """Phase 1: teacher forcing until pretrain.epochs (or early stopping); checkpoint after each epoch.
+
+    A run resumed with more pretrain.epochs than it has done goes back to MLE, as long as D pretraining has not
+    started (after that the generator's MLE phase is over for this run)."""
+    cfg = session.cfg.pretrain
+    done = session.progress.get("mle", {})
+    if (session.phase == "d_pretrain" and not session.progress.get("d_pretrain", {}).get("round")
+            and done.get("epoch", 0) < cfg.epochs and not (cfg.patience and done.get("bad_epochs", 0) >= cfg.patience)):
+        session.phase = "mle"
     if session.phase != "mle":
         return
-    cfg = session.cfg.pretrain
 
     def on_epoch_end(state: dict[str, Any]) -> None:
         check_finite(session, state)

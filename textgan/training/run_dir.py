@@ -15,7 +15,7 @@ import yaml
 from textgan.errors import UserError
 
 # Keys a resumed run may change: they do not change what the earlier part of the run computed.
-RESUMABLE_CHANGES = ("run.device", "run.progress", "run.threads", "pretrain.epochs", "pretrain.patience",
+RESUMABLE_CHANGES = ("run.dir", "run.device", "run.progress", "run.threads", "pretrain.epochs", "pretrain.patience",
                      "d_pretrain.rounds", "adversarial.rounds", "adversarial.eval_every", "evaluation.",
                      "reinforce.table_scoring")
 
