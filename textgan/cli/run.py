@@ -24,7 +24,7 @@ from textgan.errors import UserError
 from textgan.training import distributed
 from textgan.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textgan.training.metrics_log import MetricsLog
-from textgan.training.mle import train_mle
+from textgan.training.mle import mle_finished, train_mle
 from textgan.training.run_dir import open_run_dir, write_tokenizer
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
@@ -151,9 +151,8 @@ def run_mle_phase(session: Session, evaluate: Callable[[], dict[str, float]] | N
     A run resumed with more pretrain.epochs than it has done goes back to MLE, as long as D pretraining has not
     started (after that the generator's MLE phase is over for this run)."""
     cfg = session.cfg.pretrain
-    done = session.progress.get("mle", {})
     if (session.phase == "d_pretrain" and not session.progress.get("d_pretrain", {}).get("round")
-            and done.get("epoch", 0) < cfg.epochs and not (cfg.patience and done.get("bad_epochs", 0) >= cfg.patience)):
+            and not mle_finished(session.progress.get("mle", {}), cfg.epochs, cfg.patience)):
         session.phase = "mle"
     if session.phase != "mle":
         return

@@ -77,9 +77,9 @@ class Reinforce:
 
     def _scorer(self, d: nn.Module, samples: torch.Tensor) -> Scorer:
         """D's logits of the rollouts of `samples` (B, T) and of `samples` themselves (d in eval mode)."""
-        rows = samples.numel() * self.num_rollouts  # about the number of sequences to score
+        num_scored = samples.numel() * self.num_rollouts  # about the number of sequences to score
         if (self.table_scoring and isinstance(d, CNNDiscriminator) and d.input_mode == "tokens"
-                and table_bytes(d) <= TABLE_LIMIT_BYTES and rows * self.max_len >= 4 * d.vocab_size):
+                and table_bytes(d) <= TABLE_LIMIT_BYTES and num_scored * self.max_len >= 4 * d.vocab_size):
             tables = TokenConvTables(d)  # pays back once the sequences outnumber ~V / T (see conv_tables.py)
             rollouts = tables.rollout_scorer(samples)
             return lambda tokens, rows: tables(tokens) if rows is None else rollouts(tokens, *rows)

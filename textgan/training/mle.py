@@ -72,6 +72,11 @@ def validation_nll(generator: nn.Module, valid: TokenData, batch_size: int, devi
     return {"valid_nll": nll, "valid_ppl": math.exp(min(nll, 700.0))}
 
 
+def mle_finished(state: dict[str, Any], epochs: int, patience: int) -> bool:
+    """Whether MLE with progress `state` is over: `epochs` done, or early-stopped after `patience` bad epochs."""
+    return state.get("epoch", 0) >= epochs or bool(patience and state.get("bad_epochs", 0) >= patience)
+
+
 def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: TokenData, valid: TokenData, *,
               epochs: int, batch_size: int, clip: float, patience: int, seed: int, device: torch.device,
               log: MetricsLog, state: dict[str, Any], on_epoch_end: Callable[[dict[str, Any]], None],
@@ -90,7 +95,7 @@ def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: Tok
     state.setdefault("best", float("inf"))
     state.setdefault("bad_epochs", 0)
     steps = per_rank_batches(train.num_batches(batch_size), world_size, "MLE pretraining")  # equal on every rank
-    while state["epoch"] < epochs and not (patience and state["bad_epochs"] >= patience):
+    while not mle_finished(state, epochs, patience):
         epoch = state["epoch"]
         generator.train()
         batches = train.batches(batch_size, shuffle=True, seed=seed, epoch=epoch, rank=rank, world_size=world_size)
