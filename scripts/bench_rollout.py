@@ -8,7 +8,10 @@ emb/hidden 32, SeqGAN's CNN discriminator):
       prefix is re-run through the generator, the continuation sampled step by step with torch.multinomial,
       D called per batch of 64;
   (c) the bare work: one batched sampling of the same number of tokens plus one D pass over the same number
-      of sequences (with the same fast sampler and D tables, so (a)/(c) is textgan's own overhead).
+      of sequences (with the same fast sampler and D tables, so (a)/(c) is textgan's own overhead);
+  (d) the floor: only the two matrix products no fp32 implementation of the step avoids, the generator's
+      output layer over every sampled token (H -> V) and D's highway over every scored sequence (F -> 2F),
+      in cache-sized pieces. (b)/(d) bounds (b)/(a) on this machine at this precision.
 It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2), then how (a) grows with T.
 
     python scripts/bench_rollout.py [--repeats 3] [--lengths 20,40,80] [--skip-loop]
@@ -92,6 +95,20 @@ def bare_work(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
         TokenConvTables(d)(sequences)
 
 
+def matmul_floor(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
+    """(d) the output-layer GEMM of every sampled token and the highway GEMM of every scored sequence."""
+    tokens = B * N * seq_len * (seq_len - 1) // 2
+    rows = B * N * (seq_len - 1) + B
+    with torch.no_grad():
+        hidden = torch.randn(256, HID)
+        for _ in range(tokens // 256):  # the sampler's block size
+            torch.addmm(g.head.bias, hidden, g.head.weight.t())
+        if d.highway is not None:
+            features = torch.randn(1024, d.highway.proj.in_features)
+            for _ in range(rows // 1024):  # ~one rollout prefix-length group
+                d.highway.proj(features)
+
+
 def timed(fn: Callable[[], None], repeats: int) -> list[float]:
     fn()  # warm-up
     out = []
@@ -107,25 +124,37 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed repeats of (a) and (c) (default 3)")
     parser.add_argument("--loop-repeats", type=int, default=1, help="timed repeats of the slow (b) (default 1)")
     parser.add_argument("--lengths", default="20,40,80", help="sequence lengths for the scaling of (a)")
+    parser.add_argument("--seq-len", type=int, default=20,
+                        help="T of the (a)-(d) comparison (default 20, SeqGAN's oracle; COCO captions are 37)")
     parser.add_argument("--skip-loop", action="store_true", help="skip (b), the slow Python-loop baseline")
     parser.add_argument("--discriminator", choices=("seqgan", "small"), default="seqgan",
                         help="SeqGAN's CNN (default; its scoring dominates every variant) or the small preset")
     args = parser.parse_args()
+    try:
+        lengths = [int(x) for x in args.lengths.split(",")]
+    except ValueError:
+        parser.error(f"--lengths takes comma-separated integers, got {args.lengths!r}")
+    if min(lengths + [args.seq_len]) < 2:
+        parser.error("sequence lengths must be at least 2 (a rollout needs a prefix and a continuation)")
     g, d = build(discriminator=args.discriminator)
     print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, {args.discriminator} CNN discriminator "
           f"({sum(p.numel() for p in d.parameters()):,} parameters); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; medians")
-    a = statistics.median(timed(lambda: textgan_step(g, d, 20), args.repeats))
-    c = statistics.median(timed(lambda: bare_work(g, d, 20), args.repeats))
-    print(f"  (a) textgan step, T=20:              {a:8.2f} s")
-    print(f"  (c) bare sampling + D work, T=20:    {c:8.2f} s")
+    a = statistics.median(timed(lambda: textgan_step(g, d, args.seq_len), args.repeats))
+    c = statistics.median(timed(lambda: bare_work(g, d, args.seq_len), args.repeats))
+    floor = statistics.median(timed(lambda: matmul_floor(g, d, args.seq_len), args.repeats))
+    at = f"T={args.seq_len}:"
+    print(f"  {'(a) textgan step, ' + at:<38}{a:8.2f} s")
+    print(f"  {'(c) bare sampling + D work, ' + at:<38}{c:8.2f} s")
+    print(f"  {'(d) the two unavoidable GEMMs, ' + at:<38}{floor:8.2f} s")
     print(f"  (a)/(c) = {a / c:.2f}   (goal <= 2)")
     if not args.skip_loop:
-        b = statistics.median(timed(lambda: loop_step(g, d, 20), args.loop_repeats))
-        print(f"  (b) Python-loop step, T=20:          {b:8.2f} s")
+        b = statistics.median(timed(lambda: loop_step(g, d, args.seq_len), args.loop_repeats))
+        print(f"  {'(b) Python-loop step, ' + at:<38}{b:8.2f} s")
         print(f"  (b)/(a) = {b / a:.1f}   (goal >= 20)")
         print(f"  (b)/(c) = {b / c:.1f}   (the most (b)/(a) can be while (a) does the bare work (c))")
-    for seq_len in (int(x) for x in args.lengths.split(",")):
+        print(f"  (b)/(d) = {b / floor:.1f}   (the most (b)/(a) can be at fp32 on this machine)")
+    for seq_len in lengths:
         t = statistics.median(timed(lambda: textgan_step(g, d, seq_len), 1))
         print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "
               f"{B * N * seq_len * (seq_len - 1) // 2:,} sampled tokens)")
