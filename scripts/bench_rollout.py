@@ -12,9 +12,11 @@ emb/hidden 32, SeqGAN's CNN discriminator):
   (d) the floor: only the two matrix products no fp32 implementation of the step avoids, the generator's
       output layer over every sampled token (H -> V) and D's highway over every scored sequence (F -> 2F),
       in cache-sized pieces. (b)/(d) bounds (b)/(a) on this machine at this precision.
-It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2), then how (a) grows with T.
+It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2) as medians of per-round ratios, then how (a) grows
+with T.
 
-    python scripts/bench_rollout.py [--repeats 3] [--lengths 20,40,80] [--skip-loop]
+    python scripts/bench_rollout.py [--repeats 3] [--seq-len 20] [--lengths 20,40,80] [--skip-loop]
+                                    [--discriminator seqgan|small]
 """
 
 from __future__ import annotations
@@ -109,20 +111,33 @@ def matmul_floor(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
                 d.highway.proj(features)
 
 
-def timed(fn: Callable[[], None], repeats: int) -> list[float]:
-    fn()  # warm-up
-    out = []
+def once(fn: Callable[[], None]) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def rounds(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
+    """Times of every fn in `repeats` rounds, each round running all of them in turn: this VM's speed drifts by
+    up to ~1.5x over minutes, and interleaving keeps that drift out of the ratios (taken per round)."""
+    for name, fn in fns.items():
+        if name != "b":  # warm-up (the allocator, the first tables); (b) is long enough to need none
+            fn()
+    times: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        out.append(time.perf_counter() - start)
-    return out
+        for name, fn in fns.items():
+            times[name].append(once(fn))
+    return times
+
+
+def median_ratio(times: dict[str, list[float]], top: str, bottom: str) -> float:
+    return statistics.median(x / y for x, y in zip(times[top], times[bottom]))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--repeats", type=int, default=3, help="timed repeats of (a) and (c) (default 3)")
-    parser.add_argument("--loop-repeats", type=int, default=1, help="timed repeats of the slow (b) (default 1)")
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="rounds of (a), (c), (d) and (b), interleaved (default 3; (b) takes ~40 s a round)")
     parser.add_argument("--lengths", default="20,40,80", help="sequence lengths for the scaling of (a)")
     parser.add_argument("--seq-len", type=int, default=20,
                         help="T of the (a)-(d) comparison (default 20, SeqGAN's oracle; COCO captions are 37)")
@@ -134,28 +149,29 @@ def main() -> None:
         lengths = [int(x) for x in args.lengths.split(",")]
     except ValueError:
         parser.error(f"--lengths takes comma-separated integers, got {args.lengths!r}")
-    if min(lengths + [args.seq_len]) < 2:
-        parser.error("sequence lengths must be at least 2 (a rollout needs a prefix and a continuation)")
+    if min(lengths + [args.seq_len]) < 2 or args.repeats < 1:
+        parser.error("sequence lengths must be at least 2 and --repeats at least 1")
     g, d = build(discriminator=args.discriminator)
     print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, {args.discriminator} CNN discriminator "
           f"({sum(p.numel() for p in d.parameters()):,} parameters); torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads; medians")
-    a = statistics.median(timed(lambda: textgan_step(g, d, args.seq_len), args.repeats))
-    c = statistics.median(timed(lambda: bare_work(g, d, args.seq_len), args.repeats))
-    floor = statistics.median(timed(lambda: matmul_floor(g, d, args.seq_len), args.repeats))
-    at = f"T={args.seq_len}:"
-    print(f"  {'(a) textgan step, ' + at:<38}{a:8.2f} s")
-    print(f"  {'(c) bare sampling + D work, ' + at:<38}{c:8.2f} s")
-    print(f"  {'(d) the two unavoidable GEMMs, ' + at:<38}{floor:8.2f} s")
-    print(f"  (a)/(c) = {a / c:.2f}   (goal <= 2)")
+          f"{torch.get_num_threads()} threads; medians of {args.repeats} interleaved rounds")
+    fns = {"a": lambda: textgan_step(g, d, args.seq_len), "c": lambda: bare_work(g, d, args.seq_len),
+           "d": lambda: matmul_floor(g, d, args.seq_len)}
     if not args.skip_loop:
-        b = statistics.median(timed(lambda: loop_step(g, d, args.seq_len), args.loop_repeats))
-        print(f"  {'(b) Python-loop step, ' + at:<38}{b:8.2f} s")
-        print(f"  (b)/(a) = {b / a:.1f}   (goal >= 20)")
-        print(f"  (b)/(c) = {b / c:.1f}   (the most (b)/(a) can be while (a) does the bare work (c))")
-        print(f"  (b)/(d) = {b / floor:.1f}   (the most (b)/(a) can be at fp32 on this machine)")
+        fns["b"] = lambda: loop_step(g, d, args.seq_len)
+    times = rounds(fns, args.repeats)
+    labels = {"a": "(a) textgan step", "c": "(c) bare sampling + D work", "d": "(d) the two unavoidable GEMMs",
+              "b": "(b) Python-loop step"}
+    for name in fns:
+        print(f"  {labels[name] + ', T=' + str(args.seq_len) + ':':<38}{statistics.median(times[name]):8.2f} s")
+    print(f"  (a)/(c) = {median_ratio(times, 'a', 'c'):.2f}   (goal <= 2)")
+    if not args.skip_loop:
+        print(f"  (b)/(a) = {median_ratio(times, 'b', 'a'):.1f}   (goal >= 20)")
+        print(f"  (b)/(c) = {median_ratio(times, 'b', 'c'):.1f}   "
+              "(the most (b)/(a) can be while (a) does the bare work (c))")
+        print(f"  (b)/(d) = {median_ratio(times, 'b', 'd'):.1f}   (the most (b)/(a) can be at fp32 on this machine)")
     for seq_len in lengths:
-        t = statistics.median(timed(lambda: textgan_step(g, d, seq_len), 1))
+        t = statistics.median(rounds({"a": lambda: textgan_step(g, d, seq_len)}, 1)["a"])
         print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "
               f"{B * N * seq_len * (seq_len - 1) // 2:,} sampled tokens)")
 

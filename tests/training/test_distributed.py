@@ -135,3 +135,23 @@ def test_cli_resume_under_torchrun_equals_uninterrupted(cli_run: dict) -> None:
     assert resumed["progress"]["adversarial"]["round"] == 2
     for name in ("generator", "discriminator"):
         assert_identical(resumed["models"][name], straight["models"][name])
+
+
+# ---- device per rank (no process group needed: is_distributed is patched) -------------------------------------
+@pytest.mark.parametrize(("requested", "local_rank", "expected"), [
+    ("cuda", "3", "cuda:3"),  # each rank its own GPU
+    ("cpu", "3", "cpu"),
+    ("cuda:1", "0", None),  # refused: every rank would land on GPU 1
+])
+def test_device_for_rank(monkeypatch: pytest.MonkeyPatch, requested: str, local_rank: str,
+                         expected: str | None) -> None:
+    from textgan.errors import UserError
+    from textgan.training import distributed
+
+    monkeypatch.setattr(distributed, "is_distributed", lambda: True)
+    monkeypatch.setenv("LOCAL_RANK", local_rank)
+    if expected is None:
+        with pytest.raises(UserError, match="CUDA_VISIBLE_DEVICES"):
+            distributed.device_for_rank(torch.device(requested))
+    else:
+        assert distributed.device_for_rank(torch.device(requested)) == torch.device(expected)

@@ -59,10 +59,14 @@ def rank_and_world() -> tuple[int, int]:
 
 
 def device_for_rank(device: torch.device) -> torch.device:
-    """cuda -> cuda:LOCAL_RANK under torchrun; CPU unchanged."""
-    if device.type == "cuda" and is_distributed() and device.index is None:
-        return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-    return device
+    """cuda -> cuda:LOCAL_RANK under torchrun; CPU unchanged. An explicit cuda:N is refused there: every rank
+    would put its model on GPU N while `init_from_environment` made GPU LOCAL_RANK the one NCCL talks on."""
+    if device.type != "cuda" or not is_distributed():
+        return device
+    if device.index is not None:
+        raise UserError(f"run.device={device} would put every torchrun rank on one GPU: use run.device=cuda "
+                        "(rank r takes GPU LOCAL_RANK) and choose the GPUs with CUDA_VISIBLE_DEVICES")
+    return torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
 
 
 def broadcast_parameters(model: nn.Module) -> None:
