@@ -98,3 +98,45 @@ def test_console_script_exit_code(tmp_path: Path) -> None:
                            f"run.dir={tmp_path}", "run.sed=1"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "did you mean run.seed?" in proc.stderr
+
+
+def zip_bytes() -> bytes:
+    import io
+    import zipfile
+
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("data.pkl", b"junk")
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("content", [b"a b c\n", b"", b"\x80\x04K\x01.", zip_bytes()],
+                         ids=["text", "empty", "pickled-int", "zip-not-torch"])
+def test_unreadable_checkpoints(tmp_path: Path, capsys: pytest.CaptureFixture[str], content: bytes) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    bad = write(tmp_path / "bad.pt", content)
+    for argv in (["sample", "--checkpoint", bad], ["evaluate", "--checkpoint", bad]):
+        assert "checkpoint" in run_failing(capsys, argv)
+    run = tmp_path / "run"
+    err = run_failing(capsys, ["train", "--config", "oracle", f"run.dir={run}", *TINY_ORACLE, "--init-from", bad])
+    assert "checkpoint" in err
+    assert not run.exists()  # refused before the run directory was made, so a corrected rerun needs no --resume
+
+
+def test_unwritable_run_dir(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("keep me")
+    err = run_failing(capsys, ["pretrain", "--config", "oracle", f"run.dir={blocker / 'run'}", *TINY_ORACLE])
+    assert "cannot write run directory" in err and blocker.read_text() == "keep me"
+
+
+def test_checkpoint_error_is_one_line_even_when_torch_warns(tmp_path: Path) -> None:
+    # torch warns about the pickle protocol of this file before failing on it; the user sees only textgan's line
+    bad = write(tmp_path / "bad.pt", b"\x80\x04K\x01.")
+    proc = subprocess.run([sys.executable, "-m", "textgan", "sample", "--checkpoint", bad],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "checkpoint" in proc.stderr

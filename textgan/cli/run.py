@@ -83,6 +83,8 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
         torch.set_num_threads(cfg.run.threads)
     torch.manual_seed(cfg.run.seed + rank)  # per-rank seeds: ranks draw different samples
     rank0_data: list[Prepared] = []
+    # A bad --init-from must fail before the run directory is created (a rerun would then need --resume).
+    source = load_checkpoint(init_from) if init_from is not None else None
 
     def setup() -> dict[str, Any]:
         # Rank 0 alone checks and writes the run directory, reads the checkpoint and fits the tokenizer; the
@@ -111,8 +113,7 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
         session.models["generator"].load_state_dict(payload["models"]["generator"])
         session.optimizers["generator"].load_state_dict(payload["optimizers"]["generator"])
         session.resumed_payload = payload  # type: ignore[attr-defined]  # later phases restore their parts
-    elif init_from is not None:
-        source = load_checkpoint(init_from)
+    elif source is not None:
         check_same_vocabulary(init_from, source["tokenizer"], data.tokenizer.state())
         session.models["generator"].load_state_dict(source["models"]["generator"])
         session.phase = "d_pretrain"  # a pretrained generator skips MLE

@@ -57,8 +57,12 @@ def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool, writ
     elif run.exists() and (not run.is_dir() or any(run.iterdir())):
         raise UserError(f"{run} exists and is not a textgan run directory; choose a new run.dir=PATH")
     if write:
-        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        try:
+            (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+            config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+        except OSError as err:
+            raise UserError(f"cannot write run directory {run} ({err.strerror or err}); "
+                            f"choose a writable run.dir=PATH") from None
     return run
 
 
