@@ -140,3 +140,36 @@ def test_checkpoint_error_is_one_line_even_when_torch_warns(tmp_path: Path) -> N
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert proc.stderr.strip().splitlines() == [proc.stderr.strip()] and "checkpoint" in proc.stderr
+
+
+@pytest.mark.parametrize("make_train, expected", [
+    (lambda d: str(d), "is a directory"),
+    (lambda d: str(d / "missing.txt"), "does not exist"),
+    (lambda d: write(d / "empty.txt", b""), "is empty"),
+], ids=["directory", "missing", "empty"])
+@pytest.mark.parametrize("run_exists", [False, True], ids=["new-dir", "empty-dir"])
+def test_failed_start_leaves_no_run_behind(tmp_path: Path, capsys: pytest.CaptureFixture[str], make_train,
+                                           expected: str, run_exists: bool) -> None:
+    # a bad data file is found after the run directory was opened; the corrected rerun must not need --resume
+    run = tmp_path / "runs" / "new"
+    if run_exists:
+        run.mkdir(parents=True)  # an empty directory the user made: kept, and left empty
+    train = make_train(tmp_path)
+    err = run_failing(capsys, ["pretrain", "--config", "coco", f"run.dir={run}", f"data.train={train}", "data.test="])
+    assert expected in err
+    assert (run.is_dir() and not any(run.iterdir())) if run_exists else not (tmp_path / "runs").exists()
+
+
+def test_failed_resume_keeps_the_run(trained_run: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    before = snapshot(trained_run)
+    (trained_run / "checkpoints" / "last.pt").rename(trained_run / "checkpoints" / "saved.pt")
+    (trained_run / "checkpoints" / "last.pt").write_bytes(b"damaged")
+    try:
+        err = run_failing(capsys, ["pretrain", "--config", "oracle", f"run.dir={trained_run}", *TINY_ORACLE,
+                                   "--resume"])
+        assert "checkpoint" in err
+    finally:
+        (trained_run / "checkpoints" / "saved.pt").replace(trained_run / "checkpoints" / "last.pt")
+    assert snapshot(trained_run) == before

@@ -204,7 +204,8 @@ def _limit(given: int | None, default: int) -> int | None:
 
 def _given_file(path: str, flag: str) -> str:
     if not glob.has_magic(path) and not os.path.isfile(os.path.expanduser(path)):
-        raise UserError(f"{flag} file {path} does not exist; check the path")
+        what = "is a directory, not a file" if os.path.isdir(os.path.expanduser(path)) else "does not exist"
+        raise UserError(f"{flag} file {path} {what}; check the path")
     return path
 
 

@@ -25,7 +25,7 @@ from textgan.training import distributed
 from textgan.training.checkpoint import load_checkpoint, rng_state, save_checkpoint, set_rng_state
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import mle_finished, train_mle
-from textgan.training.run_dir import open_run_dir, write_tokenizer
+from textgan.training.run_dir import discard_new_run_dir, open_run_dir, outermost_missing, write_tokenizer
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
 
@@ -89,12 +89,19 @@ def open_session(cfg: Config, *, resume: bool, init_from: str | None = None) -> 
     def setup() -> dict[str, Any]:
         # Rank 0 alone checks and writes the run directory, reads the checkpoint and fits the tokenizer; the
         # other ranks get the checkpoint and tokenizer from it (no race on the directory, no shared disk needed).
+        new_run = not (run_dir / "config.yaml").is_file()
+        created = outermost_missing(run_dir)
         open_run_dir(run_dir, config_to_dict(cfg), resume=resume)
-        checkpoint_file = run_dir / "checkpoints" / "last.pt"
-        found = load_checkpoint(checkpoint_file) if resume and checkpoint_file.is_file() else None
-        rank0_data.append(build_data(cfg, cache_dir=run_dir / "cache",
-                                     tokenizer_state=found["tokenizer"] if found else None))
-        write_tokenizer(run_dir, rank0_data[0].tokenizer.state())
+        try:
+            checkpoint_file = run_dir / "checkpoints" / "last.pt"
+            found = load_checkpoint(checkpoint_file) if resume and checkpoint_file.is_file() else None
+            rank0_data.append(build_data(cfg, cache_dir=run_dir / "cache",
+                                         tokenizer_state=found["tokenizer"] if found else None))
+            write_tokenizer(run_dir, rank0_data[0].tokenizer.state())
+        except UserError:
+            if new_run:  # e.g. a bad data file: leave no half-made run that would block the corrected rerun
+                discard_new_run_dir(run_dir, created)
+            raise
         return {"payload": found, "tokenizer": rank0_data[0].tokenizer.state()}
 
     shared = distributed.share_from_rank0(setup)

@@ -40,7 +40,8 @@ def expand_files(pattern: str, role: str) -> list[str]:
     for name in files:
         path = Path(os.path.expanduser(name))
         if not path.is_file():
-            raise UserError(f"{role} file {name} does not exist; check the path (set data.{role}=PATH)")
+            what = "is a directory, not a file" if path.is_dir() else "does not exist"
+            raise UserError(f"{role} file {name} {what}; check the path (set data.{role}=PATH)")
         if path.stat().st_size == 0:
             raise UserError(f"{role} file {name} is empty; give a file with one sentence per line")
         _check_utf8(path, role)

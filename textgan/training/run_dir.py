@@ -7,6 +7,7 @@ must have the same config except for the keys below (where to run it, how long, 
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,28 @@ def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool, writ
             raise UserError(f"cannot write run directory {run} ({err.strerror or err}); "
                             f"choose a writable run.dir=PATH") from None
     return run
+
+
+def outermost_missing(path: Path) -> Path | None:
+    """The outermost of `path` and its ancestors that does not exist yet (None when `path` exists)."""
+    if path.exists():
+        return None
+    while not path.parent.exists():
+        path = path.parent
+    return path
+
+
+def discard_new_run_dir(run: Path, created: Path | None) -> None:
+    """Undo a run directory made by a start that then failed: remove `created` (what mkdir made), or, when the
+    directory already existed (it was empty then: `open_run_dir` refuses anything else), what is in it now."""
+    if created is not None:
+        shutil.rmtree(created, ignore_errors=True)
+        return
+    for child in run.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink(missing_ok=True)
 
 
 def write_tokenizer(run: Path, state: dict[str, Any]) -> None:
