@@ -82,7 +82,8 @@ class Reinforce:
                 and table_bytes(d) <= TABLE_LIMIT_BYTES and num_scored * self.max_len >= 4 * d.vocab_size):
             tables = TokenConvTables(d)  # pays back once the sequences outnumber ~V / T (see conv_tables.py)
             rollouts = tables.rollout_scorer(samples)
-            return lambda tokens, rows: tables(tokens) if rows is None else rollouts(tokens, *rows)
+            # rows None: `samples` themselves, already scored while the rollout scorer read their windows
+            return lambda tokens, rows: rollouts.sequence_logits if rows is None else rollouts(tokens, *rows)
         # D in chunks of 1024 rows: measured faster on CPU than one huge batch (activations stay in cache)
         return lambda tokens, rows: torch.cat([d(part) for part in tokens.split(1024)])
 

@@ -52,10 +52,10 @@ def _padded_head(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor
     return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
 
 
-def _sample_block(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, weight2: torch.Tensor,
-                  bias2: torch.Tensor, u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids (R,) and log-probs (R,) for outputs (R, H) through the padded head (weight, bias; weight2 and bias2 are
-    the same times log2(e)), with uniforms u (R, 1)."""
+def _sample_block(outputs: torch.Tensor, weight2: torch.Tensor, bias2: torch.Tensor,
+                  u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Ids (R,) and log-probs (R,) for outputs (R, H) through the padded head scaled by log2(e) (weight2, bias2),
+    with uniforms u (R, 1)."""
     rows = outputs.size(0)
     e = torch.addmm(bias2, outputs, weight2.t())  # (R, Vp) logits * log2(e)
     top = e.amax(1, keepdim=True)  # (R, 1)
@@ -72,8 +72,8 @@ def _sample_block(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tenso
     # Round-off between the block sum and its cumsum can push `within` past the block's last positive id.
     last_positive = torch.searchsorted(inner, inner[:, -1:].contiguous(), right=False)
     ids = (block * BLOCK_IDS + torch.minimum(within, last_positive)).squeeze(1)  # (R,)
-    chosen = (outputs * weight[ids]).sum(1) + bias[ids]  # (R,) the chosen logits, recomputed exactly
-    log_probs = chosen - top.squeeze(1) / LOG2_E - total.squeeze(1).log()
+    chosen = (outputs * weight2[ids]).sum(1) + bias2[ids]  # (R,) the chosen logits * log2(e), recomputed exactly
+    log_probs = (chosen - top.squeeze(1)) / LOG2_E - total.squeeze(1).log()
     return ids, log_probs
 
 
@@ -85,8 +85,7 @@ def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
     weight, bias = _padded_head(weight, bias)
     weight2, bias2 = weight * LOG2_E, bias * LOG2_E  # base-2 logits (-inf stays -inf)
     u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
-    parts = [_sample_block(o, weight, bias, weight2, bias2, uu)
-             for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
+    parts = [_sample_block(o, weight2, bias2, uu) for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
     if len(parts) == 1:
         return parts[0]
     return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])

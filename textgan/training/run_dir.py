@@ -38,11 +38,9 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
-def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool, write: bool = True) -> Path:
-    """Create (or, with resume, reopen) a run directory for `config`; refuse to mix runs.
-
-    Returns the directory. With `write` False (non-zero ranks) nothing is written.
-    """
+def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool) -> Path:
+    """Create (or, with resume, reopen) a run directory for `config`; refuse to mix runs. Returns the directory.
+    (Under torchrun only rank 0 calls it: see `cli.run.open_session`.)"""
     run = Path(path)
     config_file = run / "config.yaml"
     if config_file.is_file():
@@ -57,13 +55,12 @@ def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool, writ
                             f"choose a new run.dir=PATH or resume with the same config")
     elif run.exists() and (not run.is_dir() or any(run.iterdir())):
         raise UserError(f"{run} exists and is not a textgan run directory; choose a new run.dir=PATH")
-    if write:
-        try:
-            (run / "checkpoints").mkdir(parents=True, exist_ok=True)
-            config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-        except OSError as err:
-            raise UserError(f"cannot write run directory {run} ({err.strerror or err}); "
-                            f"choose a writable run.dir=PATH") from None
+    try:
+        (run / "checkpoints").mkdir(parents=True, exist_ok=True)
+        config_file.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
+    except OSError as err:
+        raise UserError(f"cannot write run directory {run} ({err.strerror or err}); "
+                        f"choose a writable run.dir=PATH") from None
     return run
 
 
