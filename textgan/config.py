@@ -1,7 +1,9 @@
 """The run configuration: nested dataclasses, one documented default per field.
 
 Loading, validation and `section.key=value` overrides live in `textgan.config_io`. Only the builders at the
-edge (the CLI) read these objects; models and estimators take flat keyword arguments.
+edge (`textgan.api`) read these objects; models take flat keyword arguments. Each registered estimator's options
+dataclass (declared in its own file) is the config section named like its registry key, kept in
+`Config.estimators`.
 """
 
 from __future__ import annotations
@@ -78,11 +80,23 @@ class DiscriminatorConfig:
     l2_head: float = opt(0.2, "L2 on the output layer only, as Adam weight decay (SeqGAN: 0.2)", min=0)
 
 
+# The home of the named discriminator sizes (benchmarks and tests read them from here).
+DISCRIMINATOR_PRESETS: dict[str, DiscriminatorConfig] = {
+    # SeqGAN's published discriminator (Yu et al. 2017, reference code): widths 1..10, 15, 20 with
+    # 100/200/.../160 feature maps, embedding 64, dropout keep-probability 0.75, L2 0.2 on the output layer.
+    "seqgan": DiscriminatorConfig(64, [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20],
+                                  [100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160], 0.25, True, 0.2),
+    # A smaller discriminator for real data and fast CPU runs (~15x fewer conv FLOPs than SeqGAN's).
+    "small": DiscriminatorConfig(64, [2, 3, 4, 5], [64, 64, 64, 64], 0.25, True, 0.0),
+}
+
+
 @dataclass
 class PretrainConfig:
     epochs: int = opt(120, "MLE (teacher-forcing) epochs (SeqGAN oracle: 120)", min=0)
     batch_size: int = opt(64, "sequences per batch", min=1)
     lr: float = opt(0.01, "Adam learning rate (SeqGAN: 0.01)", gt=0)
+    betas: list[float] = opt([0.9, 0.999], "Adam betas of the generator during MLE")
     clip: float = opt(5.0, "gradient-norm clip (0: off)", min=0)
     patience: int = opt(0, "early stopping: epochs without validation improvement (0: off); the generator then "
                            "ends with the weights of its best validation epoch", min=0)
@@ -95,6 +109,7 @@ class DiscriminatorPretrainConfig:
     num_samples: int = opt(10000, "real (and as many fake) sequences per epoch", min=1)
     batch_size: int = opt(64, "real sequences per batch (as many fakes are drawn fresh)", min=1)
     lr: float = opt(1e-4, "Adam learning rate of the discriminator (SeqGAN: 1e-4)", gt=0)
+    betas: list[float] = opt([0.9, 0.999], "Adam betas of the discriminator during its pretraining")
 
 
 @dataclass
@@ -108,47 +123,15 @@ class AdversarialConfig:
     batch_size: int = opt(64, "sequences per batch", min=1)
     g_lr: float = opt(0.01, "generator Adam learning rate", gt=0)
     d_lr: float = opt(1e-4, "discriminator Adam learning rate", gt=0)
+    g_betas: list[float] = opt([0.9, 0.999], "generator Adam betas (ScratchGAN: [0.5, 0.999])")
+    d_betas: list[float] = opt([0.9, 0.999], "discriminator Adam betas (ScratchGAN: [0.5, 0.999])")
     clip: float = opt(5.0, "gradient-norm clip of both networks (0: off)", min=0)
     mle_steps: int = opt(0, "interleaved teacher-forcing generator steps per round", min=0)
     gan_loss: str = opt("bce", "GAN loss: bce, nsgan, rsgan, wgan-gp, hinge")
     label_smoothing: float = opt(0.0, "one-sided label smoothing of real targets (0.1: targets 0.9)", min=0, lt=1)
     eval_every: int = opt(10, "evaluate every this many rounds (and after the last)", min=1)
-
-
-@dataclass
-class ReinforceConfig:
-    num_rollouts: int = opt(16, "Monte-Carlo rollouts per prefix (SeqGAN: 16)", min=1)
-    baseline: Literal["none", "mean", "ema"] = opt("none", "reward baseline b: none, batch mean, moving average")
-    baseline_decay: float = opt(0.9, "decay of the moving-average baseline", min=0, lt=1)
-    reward: Literal["prob", "logprob"] = opt("prob", "reward: D probability (SeqGAN) or its log")
-    rollout_policy: Literal["generator", "ema"] = opt(
-        "generator", "roll out with G itself (what SeqGAN's code does) or a delayed EMA copy (SeqGAN paper)")
-    rollout_update_rate: float = opt(0.8, "EMA copy: weight kept on its old parameters (SeqGAN: 0.8)", min=0, max=1)
-    chunk_rows: int = opt(8192, "rollout rows advanced together (bounds memory)", min=1)
-    table_scoring: bool = opt(
-        True, "score rollouts through per-token tables of the CNN discriminator (same numbers; SeqGAN's D "
-              "scores ~2x faster on CPU, its convolutions ~4.5x; used when the tables fit in 1 GiB)")
-
-
-@dataclass
-class GumbelConfig:
-    mode: Literal["soft", "straight_through"] = opt("soft", "D sees the relaxed sample (RelGAN) or its one-hot")
-    schedule: Literal["constant", "linear", "exp", "sigmoid", "quad", "sqrt"] = opt(
-        "exp", "inverse-temperature schedule beta(n) (RelGAN: exp)")
-    beta_max: float = opt(100.0, "final inverse temperature (RelGAN: 100 or 1000)", min=1)
-    schedule_steps: int = opt(0, "N of beta(n): 0 = the run's number of generator steps", min=0)
-    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
-
-
-@dataclass
-class ProfessorConfig:
-    discriminator: Literal["cnn", "gru"] = opt("cnn", "behaviour discriminator over hidden states")
-    gru_hidden: int = opt(64, "hidden size of the bidirectional-GRU behaviour discriminator", min=1)
-    weight_f: float = opt(1.0, "weight of C_f: make free-running states look teacher-forced", min=0)
-    weight_t: float = opt(0.0, "weight of C_t: make teacher-forced states look free-running", min=0)
-    gate_low: float = opt(0.0, "skip the adversarial term while D accuracy is below this (paper: 0.75)", min=0, max=1)
-    gate_high: float = opt(1.0, "... or above this (the paper pauses D above 0.99 instead)", min=0, max=1)
-    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
+    checkpoint_every: int = opt(1, "write checkpoints/last.pt every this many rounds (and after the last); a "
+                                   "resumed run redoes the rounds since", min=1)
 
 
 @dataclass
@@ -174,7 +157,11 @@ class Config:
     pretrain: PretrainConfig = field(default_factory=PretrainConfig)
     d_pretrain: DiscriminatorPretrainConfig = field(default_factory=DiscriminatorPretrainConfig)
     adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
-    reinforce: ReinforceConfig = field(default_factory=ReinforceConfig)
-    gumbel: GumbelConfig = field(default_factory=GumbelConfig)
-    professor: ProfessorConfig = field(default_factory=ProfessorConfig)
     evaluation: EvaluationConfig = field(default_factory=EvaluationConfig)
+    # {section: options}: each registered estimator's options dataclass (a plain dict for a section whose
+    # estimator is not registered in this process, e.g. a run read back for sampling). Top-level in YAML.
+    estimators: dict[str, Any] = field(default_factory=dict, metadata={"help": "estimator option sections"})
+
+    def estimator_options(self, name: str) -> Any:
+        """The options of estimator `name` (None when its section is absent)."""
+        return self.estimators.get(name)

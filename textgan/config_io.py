@@ -39,10 +39,12 @@ def resolve_config_path(name_or_path: str) -> Path:
 
 
 def load_config(path: str | None, overrides: Sequence[str] = (),
-                choices: Mapping[str, Sequence[str]] | None = None) -> Config:
+                choices: Mapping[str, Sequence[str]] | None = None,
+                sections: Mapping[str, type] | None = None) -> Config:
     """Defaults <- YAML file <- `section.key=value` overrides, validated all at once.
 
-    `choices` adds allowed values for string keys whose options live elsewhere (e.g. the estimator registry).
+    `choices` adds allowed values for string keys whose options live elsewhere (e.g. the estimator registry);
+    `sections` maps the estimator option sections to their dataclasses (`estimators.registry.option_sections`).
     """
     tree: dict[str, Any] = {}
     if path is not None:
@@ -65,14 +67,37 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
         except yaml.YAMLError:
             value = raw
         _set_path(tree, key.split("."), value)
-    return config_from_dict(tree, choices=choices, errors=errors)
+    return config_from_dict(tree, choices=choices, errors=errors, sections=sections)
 
 
 def config_from_dict(tree: Mapping[str, Any], choices: Mapping[str, Sequence[str]] | None = None,
-                     errors: list[str] | None = None) -> Config:
-    """Build and validate a Config from a nested dict (as stored in run directories and checkpoints)."""
+                     errors: list[str] | None = None, sections: Mapping[str, type] | None = None,
+                     strict: bool = True) -> Config:
+    """Build and validate a Config from a nested dict (as stored in run directories and checkpoints).
+
+    Top-level keys other than the core sections are estimator option sections, built from `sections`; with
+    `strict=False` (a stored run read back) a section no registered estimator knows is kept as a plain dict."""
     errors = list(errors or [])
-    config = _build(Config, tree, "", errors)
+    if not isinstance(tree, Mapping):
+        raise UserError(f"invalid config: expected a mapping of sections (run:, data:, ...), got {tree!r}")
+    sections = dict(sections or {})
+    core = [f.name for f in dataclasses.fields(Config) if f.name != "estimators"]
+    options: dict[str, Any] = {}
+    for key, value in tree.items():
+        if key in core:
+            continue
+        if key in sections:
+            options[key] = _build(sections[key], value, f"{key}.", errors)
+        elif not strict:
+            options[key] = dict(value) if isinstance(value, Mapping) else value
+        else:
+            close = difflib.get_close_matches(str(key), core + list(sections), n=1)
+            hint = f" (did you mean {close[0]}?)" if close else f" (allowed: {', '.join(core + list(sections))})"
+            errors.append(f"{key}: unknown section{hint}")
+    for key, cls in sections.items():
+        options.setdefault(key, _build(cls, {}, f"{key}.", errors))
+    config = _build(Config, {k: v for k, v in tree.items() if k in core}, "", errors)
+    config.estimators = options
     for key, allowed in (choices or {}).items():
         value = get_value(config, key)
         if value not in allowed:
@@ -84,21 +109,43 @@ def config_from_dict(tree: Mapping[str, Any], choices: Mapping[str, Sequence[str
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:
-    """Plain nested dict of a config (YAML/JSON/checkpoint safe)."""
-    return dataclasses.asdict(config)
+    """Plain nested dict of a config (YAML/JSON/checkpoint safe); estimator sections at the top level."""
+    tree = {f.name: dataclasses.asdict(getattr(config, f.name)) for f in dataclasses.fields(config)
+            if f.name != "estimators"}
+    for key, value in config.estimators.items():
+        tree[key] = dataclasses.asdict(value) if dataclasses.is_dataclass(value) else dict(value)
+    return tree
 
 
 def dump_config(config: Config) -> str:
     """The resolved config as YAML, each key with its help text as a comment."""
     lines: list[str] = []
     _dump(config, 0, lines)
+    for key, value in config.estimators.items():
+        if dataclasses.is_dataclass(value):
+            lines.append(f"{key}:")
+            _dump(value, 1, lines)
     return "\n".join(lines) + "\n"
 
 
+def check_options(options: Any, section: str) -> None:
+    """Validate a dataclass of options built by hand (types, choices, bounds) as a config section would be;
+    one UserError naming every problem."""
+    errors: list[str] = []
+    _build(type(options), dataclasses.asdict(options), f"{section}.", errors)
+    if errors:
+        raise UserError("invalid options: " + "; ".join(errors))
+
+
 def get_value(config: Any, dotted: str) -> Any:
-    """`get_value(cfg, "run.seed")`."""
-    for part in dotted.split("."):
-        config = getattr(config, part)
+    """`get_value(cfg, "run.seed")` (estimator sections too: `get_value(cfg, "reinforce.num_rollouts")`)."""
+    first, _, rest = dotted.partition(".")
+    if isinstance(config, Config) and first in config.estimators:
+        config = config.estimators[first]
+    else:
+        config = getattr(config, first)
+    for part in rest.split(".") if rest else []:
+        config = config[part] if isinstance(config, Mapping) else getattr(config, part)
     return config
 
 
@@ -137,7 +184,11 @@ def _build(cls: type, tree: Any, prefix: str, errors: list[str]) -> Any:
             errors.append(f"{prefix}{name}={tree[name]!r}: {problem}")
         else:
             values[name] = value
-    return cls(**values)
+    try:
+        return cls(**values)
+    except ValueError as err:  # an options dataclass's own cross-field check (__post_init__)
+        errors.append(f"{prefix.rstrip('.')}: {err}")
+        return cls()
 
 
 def _coerce(value: Any, kind: Any) -> tuple[Any, str | None]:
@@ -202,14 +253,18 @@ def _cross_checks(config: Config) -> list[str]:
                       f"generator.hidden_size ({g.hidden_size})")
     if config.data.source == "text" and not config.data.train:
         errors.append("data.train is empty: with data.source=text give a training file (data.train=PATH)")
-    if config.professor.gate_low > config.professor.gate_high:
-        errors.append("professor.gate_low must be <= professor.gate_high")
+    for key in ("pretrain.betas", "d_pretrain.betas", "adversarial.g_betas", "adversarial.d_betas"):
+        betas = get_value(config, key)
+        if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):
+            errors.append(f"{key}={betas}: must be two numbers in [0, 1), e.g. [0.9, 0.999]")
     return errors
 
 
 def _dump(obj: Any, depth: int, lines: list[str]) -> None:
     pad = "  " * depth
     for f in dataclasses.fields(obj):
+        if f.name == "estimators":
+            continue  # dumped as top-level sections
         value = getattr(obj, f.name)
         if dataclasses.is_dataclass(value):
             lines.append(f"{pad}{f.name}:")

@@ -107,8 +107,8 @@ def test_oracle_checkpoint(tiny_oracle_run: Path, tmp_path: Path, capsys: pytest
     assert "bleu_2" not in report["metrics"] and "bleu" in report["skipped"]  # oracle runs have no references
     assert "fixed length, no EOS" in out
     # NLL-oracle of the oracle's own held-out sequences = the number the data step logged
-    from textgan.cli.builders import build_data
-    from textgan.cli.loaded import load_generator
+    from textgan.api.builders import build_data
+    from textgan.api.trained import load as load_generator
 
     loaded = load_generator(str(tiny_oracle_run))
     data = build_data(loaded.cfg, None)

@@ -4,6 +4,7 @@ and tiny end-to-end `textgan train adversarial.estimator=gumbel` runs on oracle 
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -14,13 +15,15 @@ from torch.func import functional_call
 from textgan.cli.main import main
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from textgan.estimators.gumbel import GumbelSoftmax, one_hot_batch
+from textgan.errors import UserError
+from textgan.estimators.gumbel import one_hot_batch
 from textgan.estimators.schedules import inverse_temperature
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
-from textgan.models.gumbel_sampling import GumbelArgs, gumbel_noise, gumbel_sample
+from textgan.estimators.gumbel_sampling import GumbelArgs, gumbel_noise, gumbel_sample
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
+from tests.helpers import estimator
 
 VOCAB = 9
 BANNED = [PAD_ID, BOS_ID, UNK_ID]
@@ -48,10 +51,10 @@ def fixed_noise(batch: int, steps: int, seed: int = 1) -> torch.Tensor:
 @pytest.mark.parametrize("eos", [False, True])
 def test_straight_through_forward_is_exactly_the_hard_one_hot(eos: bool) -> None:
     g = make(eos=eos, dtype=torch.float32)
-    s = g(bos(64), gumbel=GumbelArgs(beta=1.5, max_len=6, mode="straight_through"))
+    s = g(bos(64), routine=partial(gumbel_sample, args=GumbelArgs(beta=1.5, max_len=6, mode="straight_through")))
     assert torch.equal(s.distributions, F.one_hot(s.tokens, VOCAB).float())  # exact, not approximately
     assert s.distributions.requires_grad
-    soft = g(bos(64), gumbel=GumbelArgs(beta=1.5, max_len=6, mode="soft"))
+    soft = g(bos(64), routine=partial(gumbel_sample, args=GumbelArgs(beta=1.5, max_len=6, mode="soft")))
     assert not torch.equal(soft.distributions, F.one_hot(soft.tokens, VOCAB).float())  # the soft mode is soft
 
 
@@ -67,14 +70,14 @@ def test_hard_tokens_are_the_argmax_of_perturbed_logits_and_drive_the_recurrence
 def test_forward_dispatch_equals_the_function() -> None:
     g = make()
     args = GumbelArgs(beta=3.0, max_len=5, noise=fixed_noise(4, 5))
-    a, b = g(bos(4), gumbel=args), gumbel_sample(g, bos(4), None, args)
+    a, b = g(bos(4), routine=partial(gumbel_sample, args=args)), gumbel_sample(g, bos(4), None, args)
     assert torch.equal(a.tokens, b.tokens) and torch.equal(a.distributions, b.distributions)
 
 
 @pytest.mark.parametrize("mode", ["soft", "straight_through"])
 def test_gradients_reach_every_generator_parameter(mode: str) -> None:
     g = make(dtype=torch.float32)
-    s = g(bos(16), gumbel=GumbelArgs(beta=2.0, max_len=5, mode=mode))  # type: ignore[arg-type]
+    s = g(bos(16), routine=partial(gumbel_sample, args=GumbelArgs(beta=2.0, max_len=5, mode=mode)))  # type: ignore[arg-type]
     (s.distributions * torch.randn_like(s.distributions)).sum().backward()
     for name, p in g.named_parameters():
         assert p.grad is not None and bool(p.grad.abs().sum() > 0), name
@@ -91,7 +94,7 @@ def test_soft_gradient_matches_finite_differences(cell: str) -> None:
     weights = torch.randn(3, 4, VOCAB, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
 
     def objective(*values: torch.Tensor) -> torch.Tensor:
-        sample = functional_call(g, dict(zip(names, values)), (bos(3),), {"gumbel": args})
+        sample = functional_call(g, dict(zip(names, values)), (bos(3),), {"routine": partial(gumbel_sample, args=args)})
         return (sample.distributions * weights).sum()
 
     assert torch.autograd.gradcheck(objective, params, eps=1e-6, atol=1e-6, rtol=1e-4)
@@ -102,7 +105,7 @@ def test_straight_through_gradient_is_the_soft_gradient() -> None:
     grads = []
     for mode in ("soft", "straight_through"):
         g = make()
-        s = g(bos(3), gumbel=GumbelArgs(beta=2.0, max_len=4, mode=mode, noise=noise))  # type: ignore[arg-type]
+        s = g(bos(3), routine=partial(gumbel_sample, args=GumbelArgs(beta=2.0, max_len=4, mode=mode, noise=noise)))  # type: ignore[arg-type]
         (s.distributions * weights).sum().backward()
         grads.append([p.grad for p in g.parameters()])
     for soft_grad, st_grad in zip(*grads):
@@ -115,7 +118,7 @@ def test_banned_ids_get_exactly_zero_mass(mode: str, beta: float) -> None:
     g = make()
     noise = fixed_noise(32, 6)
     noise[..., BANNED + [EOS_ID]] = 1e30  # huge noise on banned ids must not revive them (-inf + finite = -inf)
-    s = g(bos(32), gumbel=GumbelArgs(beta=beta, max_len=6, mode=mode, noise=noise))  # type: ignore[arg-type]
+    s = g(bos(32), routine=partial(gumbel_sample, args=GumbelArgs(beta=beta, max_len=6, mode=mode, noise=noise)))  # type: ignore[arg-type]
     banned = BANNED + [EOS_ID]
     assert bool((s.soft[..., banned] == 0).all()) and bool((s.distributions[..., banned] == 0).all())
     assert not bool(torch.isin(s.tokens, torch.tensor(banned)).any())
@@ -129,7 +132,7 @@ def test_after_eos_rows_are_pad() -> None:
     noise[0, 1, EOS_ID] = 1e3   # row 0 ends at step 2
     noise[1, 0, EOS_ID] = 1e3   # row 1 at step 1
     noise[2, :, EOS_ID] = -1e3  # row 2 never ends
-    s = g(bos(3), gumbel=GumbelArgs(beta=2.0, max_len=6, mode="soft", noise=noise))
+    s = g(bos(3), routine=partial(gumbel_sample, args=GumbelArgs(beta=2.0, max_len=6, mode="soft", noise=noise)))
     assert s.lengths.tolist() == [2, 1, 6]
     assert s.tokens[0, 1] == EOS_ID and s.tokens[1, 0] == EOS_ID
     pad = F.one_hot(torch.tensor(PAD_ID), VOCAB).double()
@@ -177,7 +180,7 @@ def test_discriminator_reads_real_one_hots_as_tokens() -> None:
 @pytest.mark.parametrize("mode", ["soft", "straight_through"])
 def test_each_loss_updates_only_its_network(gan_loss: str, mode: str) -> None:
     g, d = make(eos=True, dtype=torch.float32), tiny_discriminator()
-    est = GumbelSoftmax(max_len=5, mode=mode, gan_loss=gan_loss, total_steps=10)  # type: ignore[arg-type]
+    est = estimator("gumbel", max_len=5, mode=mode, gan_loss=gan_loss, total_steps=10)
     loss, logs = est.generator_loss(g, d, real_batch(), step=5)
     loss.backward()
     assert logs["beta"] == inverse_temperature("exp", 5, 10, 100.0)
@@ -198,7 +201,7 @@ def test_gradient_penalty_is_weighted() -> None:
     losses = []
     for weight in (0.0, 10.0):
         torch.manual_seed(7)  # same fakes, same interpolation
-        est = GumbelSoftmax(max_len=5, gan_loss="wgan-gp", gp_weight=weight)
+        est = estimator("gumbel", max_len=5, gan_loss="wgan-gp", gp_weight=weight)
         losses.append(est.discriminator_loss(g, d, real_batch(), step=0))
     (plain, _), (penalised, logs) = losses
     assert float((penalised - plain).detach()) == pytest.approx(10.0 * logs["gradient_penalty"], rel=1e-5)
@@ -209,8 +212,8 @@ def test_gradient_penalty_is_weighted() -> None:
                                            ({"beta_max": 0.5}, "beta_max"),
                                            ({"gan_loss": "hinge", "label_smoothing": 0.1}, "label_smoothing")])
 def test_bad_options(kwargs: dict, match: str) -> None:
-    with pytest.raises(ValueError, match=match):
-        GumbelSoftmax(max_len=5, **kwargs)
+    with pytest.raises(UserError, match=match):
+        estimator("gumbel", max_len=5, **kwargs)
 
 
 # ---- end to end: the shipped configs oracle_gumbel and coco_gumbel with tiny models ------------------------------

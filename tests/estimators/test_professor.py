@@ -12,14 +12,16 @@ from torch import nn
 from textgan.cli.main import main
 from textgan.data.batching import TokenBatch, pad_rows
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from textgan.estimators.professor import (ProfessorForcing, free_running, free_running_lengths, mask_steps,
-                                          teacher_forced)
+from textgan.errors import UserError
+from textgan.estimators.professor import free_running, free_running_lengths, mask_steps
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
+from textgan.models.teacher_forcing import teacher_forced_nll
 from textgan.training.mle import mle_loss
+from tests.helpers import estimator as make_estimator
 
 VOCAB, HIDDEN = 20, 12
 
@@ -58,7 +60,7 @@ def real_batch(eos: bool = True) -> TokenBatch:
 @pytest.mark.parametrize("cell, layers, eos", [("lstm", 1, True), ("gru", 1, True), ("lstm", 2, False)])
 def test_behaviours_have_the_same_shape(cell: str, layers: int, eos: bool) -> None:
     g, real = make_generator(cell, eos, layers), real_batch(eos)
-    teacher, free, lengths = ProfessorForcing(max_len=10).behaviours(g, real)
+    teacher, free, lengths = make_estimator("professor", max_len=10).behaviours(g, real)
     batch, steps = real.tokens.shape
     assert teacher.hidden.shape == free.hidden.shape == (batch, steps, HIDDEN)
     assert teacher.nll is not None and teacher.nll.shape == () and teacher.nll.requires_grad  # the fused NLL
@@ -77,7 +79,7 @@ def test_free_running_is_sampling_and_reading_its_samples_reproduces_it(cell: st
     torch.manual_seed(3)
     with torch.no_grad():
         free = g(torch.full((6, 1), BOS_ID), routine=partial(free_running, steps=9))
-        teacher = g(RNNGenerator.shift_right(free.tokens), routine=teacher_forced)
+        teacher = g(RNNGenerator.shift_right(free.tokens), routine=partial(teacher_forced_nll, targets=free.tokens))
     assert torch.equal(free.tokens, sampled.tokens)
     top_h = sampled.states[:, g.num_layers - 1].transpose(0, 1)  # (T, S, B, H) -> (B, T, H), top layer's h
     torch.testing.assert_close(free.hidden, top_h)
@@ -114,8 +116,8 @@ def test_zero_weights_or_closed_gate_give_exactly_the_mle_gradient(kind: str, we
                                                                    gate: tuple[float, float]) -> None:
     real = real_batch()
     d = make_discriminator(kind).double()
-    estimator = ProfessorForcing(max_len=10, discriminator=kind, weight_f=weights[0], weight_t=weights[1],
-                                 gate_low=gate[0], gate_high=gate[1], gan_loss="nsgan")
+    estimator = make_estimator("professor", max_len=10, discriminator=kind, weight_f=weights[0],
+                               weight_t=weights[1], gate_low=gate[0], gate_high=gate[1], gan_loss="nsgan")
     mle, _ = _generator_grads(None, d, real)
     professor, logs = _generator_grads(estimator, d, real)
     assert logs["gate_open"] == float(weights == (0.0, 0.0))  # an untrained D is not perfect: (1, 1) is closed
@@ -127,7 +129,7 @@ def test_zero_weights_or_closed_gate_give_exactly_the_mle_gradient(kind: str, we
 def test_adversarial_terms_change_the_gradient(weights: tuple[float, float]) -> None:
     """The counterpart of the test above: with an open gate each term really contributes."""
     real, d = real_batch(), make_discriminator("cnn").double()
-    estimator = ProfessorForcing(max_len=10, weight_f=weights[0], weight_t=weights[1], gan_loss="nsgan")
+    estimator = make_estimator("professor", max_len=10, weight_f=weights[0], weight_t=weights[1], gan_loss="nsgan")
     mle, _ = _generator_grads(None, d, real)
     professor, logs = _generator_grads(estimator, d, real)
     assert logs["gate_open"] == 1.0
@@ -149,7 +151,7 @@ class ConstantD(nn.Module):
     (0.0, 1.0, 1.0), (0.5, 0.5, 1.0), (0.75, 1.0, 0.0), (0.0, 0.4, 0.0),
 ])
 def test_gate_opens_between_the_accuracy_thresholds(gate_low: float, gate_high: float, is_open: float) -> None:
-    estimator = ProfessorForcing(max_len=10, gate_low=gate_low, gate_high=gate_high)
+    estimator = make_estimator("professor", max_len=10, gate_low=gate_low, gate_high=gate_high)
     loss, logs = estimator.generator_loss(make_generator(), ConstantD(1.0), real_batch(), 0)
     assert logs["d_acc"] == 0.5 and logs["gate_open"] == is_open
     expected = logs["nll"] + is_open * logs["c_f"]
@@ -162,7 +164,7 @@ def test_discriminator_learns_to_separate_the_behaviours(kind: str) -> None:
 
     Fixed-length data: with EOS, rows whose free run ends at once are cut to h_1, the same in both passes."""
     g, d = make_generator(eos=False, seed=1), make_discriminator(kind, seed=2)
-    estimator = ProfessorForcing(max_len=10, discriminator=kind, gan_loss="nsgan")
+    estimator = make_estimator("professor", max_len=10, discriminator=kind, gan_loss="nsgan")
     optimizer = torch.optim.Adam(d.parameters(), lr=0.003)
     real = TokenBatch(torch.tensor([[4, 5, 6, 7, 4, 5, 6, 7, 4]] * 32), torch.full((32,), 9))
     torch.manual_seed(0)
@@ -178,9 +180,9 @@ def test_discriminator_learns_to_separate_the_behaviours(kind: str) -> None:
 
 def test_bad_gates_are_rejected() -> None:
     with pytest.raises(ValueError, match="gate_low"):
-        ProfessorForcing(max_len=10, gate_low=0.9, gate_high=0.5)
-    with pytest.raises(ValueError, match="discriminator"):
-        ProfessorForcing(max_len=10, discriminator="lstm")  # type: ignore[arg-type]
+        make_estimator("professor", max_len=10, gate_low=0.9, gate_high=0.5)
+    with pytest.raises(UserError, match="discriminator"):
+        make_estimator("professor", max_len=10, discriminator="lstm")
 
 
 @pytest.mark.parametrize("kind", ["cnn", "gru"])
@@ -208,7 +210,7 @@ def test_cli_reports_bad_gates_in_one_line(tmp_path: Path, tiny_oracle_args: lis
 @pytest.mark.parametrize("kind", ["cnn", "gru"])
 def test_wgan_gp_discriminator_loss_adds_a_penalty(kind: str) -> None:
     d = make_discriminator(kind)
-    estimator = ProfessorForcing(max_len=10, discriminator=kind, gan_loss="wgan-gp", gp_weight=10.0)
+    estimator = make_estimator("professor", max_len=10, discriminator=kind, gan_loss="wgan-gp", gp_weight=10.0)
     loss, logs = estimator.discriminator_loss(make_generator(), d, real_batch(), 0)
     loss.backward()
     assert logs["gradient_penalty"] > 0 and torch.isfinite(loss)

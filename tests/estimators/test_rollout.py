@@ -3,12 +3,16 @@ and the policy gradient raising the probability of a rewarded token."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 
+from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from textgan.estimators.reinforce import Reinforce
 from textgan.estimators.rollout import prefix_rows, rollout_chunk, rollout_rewards
 from textgan.models.generator import RNNGenerator
+from tests.helpers import estimator as make_estimator
+from tests.helpers import preset_cnn
 
 
 def make(eos: bool, vocab: int = 20, seed: int = 0) -> RNNGenerator:
@@ -52,12 +56,26 @@ def test_rollouts_stop_at_eos() -> None:
             assert all(x == PAD_ID for x in row[end + 1:])
 
 
+class FunctionScorer:
+    """A rollout scorer from a function of token ids (R, T) -> rewards (R,)."""
+
+    def __init__(self, fn: Callable[[torch.Tensor], torch.Tensor], samples: torch.Tensor) -> None:
+        self.fn, self.samples = fn, samples
+
+    def sequence_rewards(self) -> torch.Tensor:
+        return self.fn(self.samples)
+
+    def completion_rewards(self, completions: torch.Tensor, rows_b: torch.Tensor,
+                           rows_t: torch.Tensor) -> torch.Tensor:
+        return self.fn(completions)
+
+
 def test_reward_layout_and_masking() -> None:
     """D rewards sequences by their token at position 2: prefixes that fix it get exactly that reward."""
     g = make(eos=True)
     g.logit_mask[EOS_ID] = 1.0
     s = g.sample(8, 6, return_states=True)
-    score = lambda seqs, rows: (seqs[:, 2] % 7).float()  # noqa: E731  deterministic in the token at position 2
+    score = FunctionScorer(lambda seqs: (seqs[:, 2] % 7).float(), s.tokens)  # deterministic in position 2's token
     q = rollout_rewards(g, s.tokens, s.lengths, s.states, score, num_rollouts=5, max_len=6, chunk_rows=7)
     assert q.shape == s.tokens.shape
     for bb in range(8):
@@ -70,7 +88,7 @@ def test_reward_layout_and_masking() -> None:
 def test_rollouts_reproducible() -> None:
     g = make(eos=True)
     s = g.sample(4, 8, return_states=True)
-    score = lambda seqs, rows: seqs.float().mean(1)  # noqa: E731
+    score = FunctionScorer(lambda seqs: seqs.float().mean(1), s.tokens)
     runs = []
     for chunk in (1000, 1000, 1000):  # three runs from one seed
         torch.manual_seed(11)
@@ -93,9 +111,9 @@ class FavourToken(torch.nn.Module):
 def test_reinforce_raises_rewarded_token_probability() -> None:
     g = make(eos=False, vocab=12, seed=1)
     favoured = 7
-    estimator = Reinforce(max_len=5, num_rollouts=4, baseline="mean")
+    estimator = make_estimator("reinforce", max_len=5, num_rollouts=4, baseline="mean")
     optimizer = torch.optim.Adam(g.parameters(), lr=0.02)
-    real = type("Batch", (), {"tokens": torch.zeros(32, 5, dtype=torch.long)})()
+    real = TokenBatch(torch.zeros(32, 5, dtype=torch.long), torch.full((32,), 5))
 
     def favoured_share() -> float:
         torch.manual_seed(0)
@@ -112,14 +130,12 @@ def test_reinforce_raises_rewarded_token_probability() -> None:
 
 
 def test_table_scoring_gives_the_same_rewards() -> None:
-    from textgan.models.discriminator import SMALL_PRESET, CNNDiscriminator
-
     g = make(eos=True, vocab=40)
     torch.manual_seed(5)
-    d = CNNDiscriminator.from_preset(SMALL_PRESET, input_mode="tokens", vocab_size=40).train()
+    d = preset_cnn("small", vocab_size=40).train()
     rewards = []
     for tables in (True, False):
-        estimator = Reinforce(max_len=9, num_rollouts=3, table_scoring=tables)
+        estimator = make_estimator("reinforce", max_len=9, num_rollouts=3, table_scoring=tables)
         torch.manual_seed(2)
         rewards.append(estimator.rewards(g, d, 16)[1])
         assert d.training  # scored in eval mode, mode restored

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from textgan.estimators.gumbel import GumbelSoftmax
 from textgan.estimators.schedules import SCHEDULES, inverse_temperature
+from tests.helpers import estimator
 
 # beta_max = 100, N = 1000; values worked out by hand from RelGAN's formulas (p = n / N):
 #   sigmoid: 1 + 99 / (1 + e^{20 (1/2 - p)}): p=0 -> 1 + 99 / (1 + e^10), p=1 -> 1 + 99 / (1 + e^-10)
@@ -51,8 +51,8 @@ def test_relgan_fixed_n_never_reaches_beta_max() -> None:
 ])
 def test_estimator_uses_run_steps_by_default(schedule_steps: int, total_steps: int, step: int,
                                              expected: float) -> None:
-    est = GumbelSoftmax(max_len=5, schedule="exp", beta_max=100.0, schedule_steps=schedule_steps,
-                        total_steps=total_steps)
+    est = estimator("gumbel", max_len=5, schedule="exp", beta_max=100.0, schedule_steps=schedule_steps,
+                    total_steps=total_steps)
     assert est.beta(step) == pytest.approx(expected, rel=1e-12)
 
 

@@ -8,14 +8,14 @@ import pytest
 import torch
 
 from textgan.models.conv_tables import TokenConvTables, table_bytes
-from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
+from tests.helpers import preset_cnn
 
 V = 30
 
 
-def make(preset: dict[str, Any], **kw: Any) -> CNNDiscriminator:
+def make(preset: str, **kw: Any) -> CNNDiscriminator:
     torch.manual_seed(0)
-    return CNNDiscriminator.from_preset(preset, input_mode="tokens", vocab_size=V, **kw).eval()
+    return preset_cnn(preset, "tokens", vocab_size=V, **kw).eval()
 
 
 def tokens(b: int, t: int) -> torch.Tensor:
@@ -24,8 +24,8 @@ def tokens(b: int, t: int) -> torch.Tensor:
     return x
 
 
-@pytest.mark.parametrize("preset,length", [(SMALL_PRESET, 12), (SMALL_PRESET, 3), (SEQGAN_PRESET, 20),
-                                           (SEQGAN_PRESET, 7), (SEQGAN_PRESET, 33)])
+@pytest.mark.parametrize("preset,length", [("small", 12), ("small", 3), ("seqgan", 20),
+                                           ("seqgan", 7), ("seqgan", 33)])
 def test_tables_equal_forward(preset: dict[str, Any], length: int) -> None:
     d = make(preset)
     x = tokens(50, length)
@@ -35,7 +35,7 @@ def test_tables_equal_forward(preset: dict[str, Any], length: int) -> None:
 
 def test_nonzero_pad_row_and_no_highway() -> None:
     # forward looks PAD up like any id but pads short inputs with zero vectors; the tables must do the same
-    d = make(SEQGAN_PRESET, highway=False)
+    d = make("seqgan", highway=False)
     with torch.no_grad():
         d.embedding.weight[0] = 1.0
         x = tokens(8, 5)  # shorter than the widest filter (20), with PAD inside
@@ -44,20 +44,20 @@ def test_nonzero_pad_row_and_no_highway() -> None:
 
 def test_refuses_training_mode_and_other_inputs() -> None:
     with pytest.raises(ValueError, match="eval"):
-        TokenConvTables(make(SMALL_PRESET).train())
-    features = CNNDiscriminator.from_preset(SMALL_PRESET, input_mode="features", feature_size=4).eval()
+        TokenConvTables(make("small").train())
+    features = preset_cnn("small", "features", feature_size=4).eval()
     with pytest.raises(ValueError, match="tokens"):
         TokenConvTables(features)
 
 
 def test_table_bytes() -> None:
-    d = make(SMALL_PRESET)  # widths 2..5, 64 filters each
+    d = make("small")  # widths 2..5, 64 filters each
     assert table_bytes(d) == 4 * (V + 1) * 64 * (2 + 3 + 4 + 5)
     tables = TokenConvTables(d).tables
     assert sum(t.numel() for t in tables) * 4 == table_bytes(d)
 
 
-@pytest.mark.parametrize("preset,length", [(SEQGAN_PRESET, 20), (SEQGAN_PRESET, 9), (SMALL_PRESET, 11)])
+@pytest.mark.parametrize("preset,length", [("seqgan", 20), ("seqgan", 9), ("small", 11)])
 def test_rollout_scorer_equals_scoring_from_scratch(preset: dict[str, Any], length: int) -> None:
     d = make(preset)
     sequences = tokens(6, length)

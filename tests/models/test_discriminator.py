@@ -9,16 +9,18 @@ import torch
 import torch.nn.functional as F
 
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
-from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
+from textgan.config import DISCRIMINATOR_PRESETS
+from textgan.models.discriminator import CNNDiscriminator
+from tests.helpers import preset_cnn
 
 V = 12  # PAD, BOS, EOS, UNK + 8 real tokens
 
 
-def make(input_mode: str = "tokens", preset: dict[str, Any] = SMALL_PRESET, **kw: Any) -> CNNDiscriminator:
+def make(input_mode: str = "tokens", preset: str = "small", **kw: Any) -> CNNDiscriminator:
     torch.manual_seed(0)
     args: dict[str, Any] = {"vocab_size": V} if input_mode != "features" else {"feature_size": 7}
     args.update(kw)
-    return CNNDiscriminator.from_preset(preset, input_mode=input_mode, **args)  # type: ignore[arg-type]
+    return preset_cnn(preset, input_mode, **args)
 
 
 def random_tokens(b: int, t: int, *, seed: int = 0) -> torch.Tensor:
@@ -53,7 +55,7 @@ def test_features_mode_embed_is_identity() -> None:
 
 @pytest.mark.parametrize("mode", ["tokens", "features"])
 def test_short_sequence_with_seqgan_widths(mode: str) -> None:
-    d = make(mode, SEQGAN_PRESET).eval()
+    d = make(mode, "seqgan").eval()
     x = random_tokens(4, 3) if mode == "tokens" else torch.randn(4, 3, 7)
     out = d(x)
     assert out.shape == (4,) and torch.isfinite(out).all()
@@ -63,12 +65,13 @@ def test_short_sequence_with_seqgan_widths(mode: str) -> None:
 
 
 def test_seqgan_preset_values() -> None:
-    assert tuple(SEQGAN_PRESET["filter_sizes"]) == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
-    assert tuple(SEQGAN_PRESET["num_filters"]) == (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
-    assert SEQGAN_PRESET["embedding_size"] == 64
-    assert SEQGAN_PRESET["dropout"] == pytest.approx(0.25)
-    assert SEQGAN_PRESET["l2_reg"] == pytest.approx(0.2)
-    d = make("tokens", SEQGAN_PRESET)
+    seqgan = DISCRIMINATOR_PRESETS["seqgan"]
+    assert tuple(seqgan.filter_sizes) == (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20)
+    assert tuple(seqgan.num_filters) == (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160)
+    assert seqgan.embedding_size == 64
+    assert seqgan.dropout == pytest.approx(0.25)
+    assert seqgan.l2_head == pytest.approx(0.2)
+    d = make("tokens", "seqgan")
     assert d.head.in_features == 1720
 
 
@@ -103,21 +106,11 @@ def test_eval_is_deterministic_train_is_not() -> None:
     torch.testing.assert_close(d(x), d(x), rtol=0, atol=0)
 
 
-def test_score_chunks_match_forward() -> None:
-    d = make("tokens").eval()
-    x = random_tokens(50, 10)
-    torch.testing.assert_close(d.score(x, chunk_size=7), d(x))
-    assert not d.score(x, chunk_size=7).requires_grad
-
-
-def test_head_and_body_parameters_partition() -> None:
+def test_head_parameters_are_the_output_layer() -> None:
     d = make("tokens")
     head = list(d.head_parameters())
-    body = list(d.body_parameters())
-    assert [p.shape for p in head] == [torch.Size([1, 4 * 64]), torch.Size([1])]  # SMALL_PRESET: 4 widths x 64
-    assert {id(p) for p in head}.isdisjoint({id(p) for p in body})
-    assert len(head) + len(body) == len(list(d.parameters()))
-    assert any(p is d.embedding.weight for p in body)  # type: ignore[union-attr]
+    assert [p.shape for p in head] == [torch.Size([1, 4 * 64]), torch.Size([1])]  # "small": 4 widths x 64
+    assert head[0] is d.head.weight and head[1] is d.head.bias
 
 
 @pytest.mark.parametrize(
@@ -157,7 +150,7 @@ def test_bad_inputs(mode: str, x: torch.Tensor) -> None:
 def test_learns_contains_token_5() -> None:
     """Toy task: does the sequence contain token 5? 200 Adam steps reach > 90% (untrained: ~50%)."""
     torch.manual_seed(0)
-    d = CNNDiscriminator.from_preset(SMALL_PRESET, input_mode="tokens", vocab_size=V)
+    d = preset_cnn("small", "tokens", vocab_size=V)
     opt = torch.optim.Adam(d.parameters(), lr=1e-3)
     others = torch.tensor([t for t in range(4, V) if t != 5])
 

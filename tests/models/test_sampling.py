@@ -20,7 +20,7 @@ def test_frequencies_match_softmax(vocab: int) -> None:
     weight, bias = head(vocab, banned=(0, vocab - 1))
     outputs = torch.randn(1, 3).expand(60000, 3)  # one distribution, many draws
     torch.manual_seed(1)
-    ids, _ = sample_outputs(outputs, weight, bias)
+    ids = sample_outputs(outputs, weight, bias)
     probs = torch.softmax(F.linear(outputs[:1], weight, bias), -1)[0]
     freq = torch.bincount(ids, minlength=vocab).float() / ids.numel()
     assert freq[0] == 0 and freq[vocab - 1] == 0  # banned ids are never drawn
@@ -29,15 +29,14 @@ def test_frequencies_match_softmax(vocab: int) -> None:
 
 
 @pytest.mark.parametrize("block_rows", [1, 7, 256, 10000])
-def test_log_probs_and_block_rows(block_rows: int) -> None:
+def test_block_rows_do_not_change_the_draws(block_rows: int) -> None:
     weight, bias = head(150, hidden=8, banned=(0, 1))
     outputs = torch.randn(300, 8)
     torch.manual_seed(2)
-    ids, log_probs = sample_outputs(outputs, weight, bias, block_rows=block_rows)
-    expected = torch.log_softmax(F.linear(outputs, weight, bias), -1).gather(1, ids[:, None]).squeeze(1)
-    torch.testing.assert_close(log_probs, expected, atol=1e-5, rtol=0)
+    ids = sample_outputs(outputs, weight, bias, block_rows=block_rows)
+    assert not bool(((ids == 0) | (ids == 1)).any())
     torch.manual_seed(2)  # the uniforms are drawn once for all rows: blocking does not change the draws
-    assert torch.equal(ids, sample_outputs(outputs, weight, bias, block_rows=300)[0])
+    assert torch.equal(ids, sample_outputs(outputs, weight, bias, block_rows=300))
 
 
 def test_peaked_distribution_never_picks_zero_mass() -> None:
@@ -46,5 +45,5 @@ def test_peaked_distribution_never_picks_zero_mass() -> None:
     bias = torch.full((vocab,), float("-inf"))
     bias[BLOCK_IDS - 1] = 0.0
     bias[BLOCK_IDS + 3] = -30.0
-    ids, _ = sample_outputs(torch.zeros(20000, 2), torch.zeros(vocab, 2), bias)
+    ids = sample_outputs(torch.zeros(20000, 2), torch.zeros(vocab, 2), bias)
     assert set(ids.tolist()) <= {BLOCK_IDS - 1, BLOCK_IDS + 3}

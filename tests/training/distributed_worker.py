@@ -23,6 +23,7 @@ import torch.distributed as dist
 
 from textgan.data.batching import TokenData
 from textgan.estimators.registry import ESTIMATORS
+from textgan.models.wrapping import unwrap
 from textgan.models.generator import RNNGenerator
 from textgan.training import distributed
 from textgan.training.metrics_log import MetricsLog
@@ -54,18 +55,21 @@ def mle_problem() -> tuple[RNNGenerator, torch.optim.Optimizer, TokenData, Token
 def train_mle_epochs(generator: torch.nn.Module, optimizer: torch.optim.Optimizer, train: TokenData,
                      valid: TokenData, batch_size: int, rank: int = 0, world_size: int = 1) -> None:
     """Two epochs of `train_mle` (clip 0.5: clipping acts on the averaged gradient), writing nothing."""
+    from textgan.training.context import Models, Runtime
     from textgan.training.mle import train_mle
+    from textgan.training.schedules import MLEProgress, MLESchedule
 
-    train_mle(generator, optimizer, train, valid, epochs=2, batch_size=batch_size, clip=0.5, patience=0, seed=3,
-              device=torch.device("cpu"), log=MetricsLog("unused.jsonl", enabled=False), state={},
-              on_epoch_end=lambda state: None, progress=False, rank=rank, world_size=world_size,
-              reduce_metrics=distributed.mean_metrics)
+    runtime = Runtime(torch.device("cpu"), rank, world_size, None, False, distributed.mean_metrics)
+    train_mle(Models(generator, optimizer), train, valid, MLESchedule(2, batch_size, clip=0.5, seed=3), MLEProgress(),
+              runtime)
 
 
 def library(out: Path, mle_batch: int) -> None:
-    from textgan.cli.builders import build_data, build_discriminator, build_estimator, build_generator
-    from textgan.config_io import load_config
+    import textgan
+    from textgan.api.builders import build_data, build_discriminator, build_estimator, build_generator
     from textgan.training.adversarial import pretrain_discriminator, train_adversarial
+    from textgan.training.context import Models, Runtime
+    from textgan.training.schedules import AdversarialSchedule, DiscriminatorSchedule, RoundProgress
 
     rank, world_size = distributed.rank_and_world()
     device = torch.device("cpu")
@@ -75,15 +79,13 @@ def library(out: Path, mle_batch: int) -> None:
     torch.save(generator.state_dict(), out / f"mle_rank{rank}.pt")
     # (b) every estimator: D pretraining and one adversarial round, ranks seeded differently (seed + rank).
     for index, (name, overrides) in enumerate(VARIANTS):
-        cfg = load_config("oracle", [*ORACLE, f"adversarial.estimator={name}", *overrides])
+        cfg = textgan.config("oracle", [*ORACLE, f"adversarial.estimator={name}", *overrides,
+                                        "adversarial.rounds=4", "adversarial.g_steps=1"])
         torch.manual_seed(0)
         data = build_data(cfg, None)
-        estimator = build_estimator(cfg, data.max_len, total_generator_steps=4)
+        estimator = build_estimator(cfg, data.max_len)
         generator = build_generator(cfg, data.tokenizer, data.fixed_length)
-        own = getattr(estimator, "build_discriminator", None)
-        discriminator = own(data.tokenizer.vocab_size, 8) if own is not None else None
-        if discriminator is None:
-            discriminator = build_discriminator(cfg, data.tokenizer.vocab_size, estimator.discriminator_input, 8)
+        discriminator = build_discriminator(cfg, estimator, data.tokenizer.vocab_size, 8)
         g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=0.01)
         wrapped_g = distributed.wrap(generator, device)
@@ -95,20 +97,19 @@ def library(out: Path, mle_batch: int) -> None:
             local.append(dict(metrics))  # this rank's own numbers, before averaging
             return distributed.mean_metrics(metrics)
 
-        common: dict[str, Any] = {"batch_size": 8, "clip": 1.0, "seed": 0, "device": device, "progress": False,
-                                  "rank": rank, "world_size": world_size, "reduce_metrics": reduce,
-                                  "log": MetricsLog("unused.jsonl", enabled=False)}
-        pretrain_discriminator(estimator, wrapped_g, wrapped_d, d_opt, data.train, data.valid, rounds=1, epochs=1,
-                               num_samples=32, state={}, on_round_end=lambda state: None, **common)
-        train_adversarial(estimator, wrapped_g, wrapped_d, g_opt, d_opt, data.train, rounds=1, g_steps=2,
-                          d_steps=1, d_epochs=1, d_num_samples=32, mle_steps=1, eval_every=1, state={},
-                          on_round_end=lambda state: None, **common)
+        runtime = Runtime(device, rank, world_size, None, False, reduce)
+        models = Models(wrapped_g, g_opt, wrapped_d, d_opt)
+        pretrain_discriminator(estimator, models, data.train, data.valid,
+                               DiscriminatorSchedule(1, 1, 32, batch_size=8, clip=1.0), RoundProgress(), runtime)
+        train_adversarial(estimator, models, data.train,
+                          AdversarialSchedule(1, g_steps=2, d_steps=1, d_epochs=1, d_num_samples=32, batch_size=8,
+                                              clip=1.0, mle_steps=1, eval_every=1), RoundProgress(), runtime)
         torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                     "local": local}, out / f"variant{index}_rank{rank}.pt")
 
 
 def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:
-    from textgan.cli import run as run_module
+    from textgan.api import run as run_module
     from textgan.cli.main import main
 
     rank = int(os.environ["RANK"])
@@ -133,7 +134,7 @@ def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:
 
     sys.addaudithook(audit)
     sessions: list[Any] = []
-    original_save = run_module.Session.save
+    original_save = run_module.TrainingRun.save
     saves = {"n": 0}
 
     def save(self: Any, name: str = "last.pt") -> None:
@@ -143,9 +144,12 @@ def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:
         if snapshot is not None and saves["n"] == snapshot[0] and rank == 0:
             shutil.copytree(self.run_dir, snapshot[1])
 
-    run_module.Session.save = save  # type: ignore[method-assign]
+    run_module.TrainingRun.save = save  # type: ignore[method-assign]
     code = main(argv)
-    models = {k: distributed.unwrap(m).state_dict() for k, m in sessions[0].models.items()} if sessions else {}
+    models = {}
+    if sessions:
+        pair = {"generator": sessions[0].models.generator, "discriminator": sessions[0].models.discriminator}
+        models = {k: unwrap(m).state_dict() for k, m in pair.items() if m is not None}
     torch.save(models, out / f"models_rank{rank}.pt")
     (out / f"written_rank{rank}.json").write_text(json.dumps(sorted(set(written))), encoding="utf-8")
     return code

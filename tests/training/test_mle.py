@@ -40,7 +40,9 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, monkeypatch: pytest.Mon
                                                valid_nlls: list[float], epochs_run: int, kept_epoch: int) -> None:
     from textgan.data.batching import TokenData
     from textgan.training import mle
+    from textgan.training.context import Hooks, Models, Runtime
     from textgan.training.metrics_log import MetricsLog
+    from textgan.training.schedules import MLEProgress, MLESchedule
 
     scripted = iter(valid_nlls)
     monkeypatch.setattr(mle, "validation_nll", lambda *args: {"valid_nll": next(scripted)})
@@ -48,12 +50,13 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, monkeypatch: pytest.Mon
     g = RNNGenerator(vocab_size=20, embedding_size=6, hidden_size=8)
     data = TokenData(torch.randint(4, 20, (40, 6)), torch.full((40,), 6))
     snapshots: dict[int, dict[str, torch.Tensor]] = {}
-    state = mle.train_mle(g, torch.optim.Adam(g.parameters(), lr=0.05), data, data, epochs=5, batch_size=8,
-                          clip=5.0, patience=patience, seed=0, device=torch.device("cpu"),
-                          log=MetricsLog(tmp_path / "metrics.jsonl"), state={}, progress=False,
-                          on_epoch_end=lambda s: snapshots.update({s["epoch"]: {k: v.clone() for k, v in
-                                                                                g.state_dict().items()}}))
-    assert state["epoch"] == epochs_run
+    progress = MLEProgress()
+    hooks = Hooks(checkpoint=lambda: snapshots.update({progress.epoch: {k: v.clone() for k, v in
+                                                                        g.state_dict().items()}}))
+    runtime = Runtime(log=MetricsLog(tmp_path / "metrics.jsonl"), progress=False)
+    mle.train_mle(Models(g, torch.optim.Adam(g.parameters(), lr=0.05)), data, data,
+                  MLESchedule(5, 8, clip=5.0, patience=patience), progress, runtime, hooks)
+    assert progress.epoch == epochs_run
     for name, value in g.state_dict().items():
         assert torch.equal(value, snapshots[kept_epoch][name]), name
     assert not torch.equal(snapshots[kept_epoch]["head.weight"], snapshots[kept_epoch - 1]["head.weight"])

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from textgan.cli import run as run_module
+from textgan.api import run as run_module
 from textgan.cli.main import main
 from textgan.training.checkpoint import load_checkpoint
 from tests.conftest import TINY_ORACLE
@@ -26,7 +26,7 @@ def assert_same(a: dict, b: dict) -> None:
 
 def kill_after_saves(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
     """Simulate Ctrl-C / a kill right after the count-th checkpoint write."""
-    original = run_module.Session.save
+    original = run_module.TrainingRun.save
     calls = {"n": 0}
 
     def save(self, name: str = "last.pt") -> None:
@@ -35,7 +35,7 @@ def kill_after_saves(monkeypatch: pytest.MonkeyPatch, count: int) -> None:
         if calls["n"] == count:
             raise KeyboardInterrupt
 
-    monkeypatch.setattr(run_module.Session, "save", save)
+    monkeypatch.setattr(run_module.TrainingRun, "save", save)
 
 
 def test_resume_mle_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from textgan.cli.common import CONFIG_HELP, OVERRIDES_HELP
-from textgan.config_io import dump_config, load_config, shipped_configs
+from textgan.api.configs import config
+from textgan.config_io import dump_config, shipped_configs
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -23,7 +24,5 @@ def run(args: argparse.Namespace) -> int:
     if args.list:
         print("\n".join(shipped_configs()))
         return 0
-    from textgan.cli.cmd_train import estimator_choices
-
-    print(dump_config(load_config(args.config, args.overrides, choices=estimator_choices())), end="")
+    print(dump_config(config(args.config, args.overrides)), end="")
     return 0

@@ -14,9 +14,9 @@ from typing import Any
 
 import torch
 
-from textgan.cli.builders import build_data, build_oracle
+from textgan.api.builders import build_data, build_oracle
 from textgan.cli.common import check_output_path, write_text_atomic
-from textgan.cli.loaded import LoadedGenerator, load_generator
+from textgan.api.trained import TrainedGenerator, load
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines
@@ -110,7 +110,7 @@ class Inputs:
     aligned: bool = False                  # --samples and --references both given
     why_absent: dict[str, str] = field(default_factory=dict)
 
-    def has(self, need: str, loaded: LoadedGenerator | None) -> bool:
+    def has(self, need: str, loaded: TrainedGenerator | None) -> bool:
         if need == "checkpoint":
             return loaded is not None
         if need == "oracle":
@@ -132,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_path(args.json, args.overwrite)
     if not args.checkpoint and not args.samples:
         raise UserError("nothing to evaluate: give --checkpoint RUN (samples are drawn from it) and/or --samples FILE")
-    loaded = load_generator(args.checkpoint, args.device) if args.checkpoint else None
+    loaded = load(args.checkpoint, args.device) if args.checkpoint else None
     inputs = _resolve_inputs(args, loaded)
     names, skipped = _choose_metrics(requested, inputs, loaded)
     ev = loaded.cfg.evaluation if loaded else EvaluationConfig()
@@ -220,7 +220,7 @@ def _run_file(path: str, key: str) -> tuple[str | None, str]:
     return path, ""
 
 
-def _resolve_inputs(args: argparse.Namespace, loaded: LoadedGenerator | None) -> Inputs:
+def _resolve_inputs(args: argparse.Namespace, loaded: TrainedGenerator | None) -> Inputs:
     inputs = Inputs(aligned=bool(args.samples and args.references))
     text_run = loaded is not None and loaded.cfg.data.source == "text"
     for name, flag, key in (("data", "--data", "data.test"), ("references", "--references", "data.test"),
@@ -240,7 +240,7 @@ def _resolve_inputs(args: argparse.Namespace, loaded: LoadedGenerator | None) ->
 
 
 def _choose_metrics(requested: list[str] | None, inputs: Inputs,
-                    loaded: LoadedGenerator | None) -> tuple[list[str], dict[str, str]]:
+                    loaded: TrainedGenerator | None) -> tuple[list[str], dict[str, str]]:
     """The metrics to compute and the skipped ones with what they need; a requested one missing input fails."""
     names, skipped = [], {}
     for name in requested or list(METRICS):
@@ -261,7 +261,7 @@ def _raw_lines(path: str, flag: str) -> list[str]:
     return [line.strip() for line in Path(_given_file(path, flag)).read_text(encoding="utf-8").splitlines()]
 
 
-def _samples(args: argparse.Namespace, loaded: LoadedGenerator | None, ev: EvaluationConfig,
+def _samples(args: argparse.Namespace, loaded: TrainedGenerator | None, ev: EvaluationConfig,
              report: dict[str, Any]) -> list[str]:
     if args.samples:
         try:
@@ -275,13 +275,12 @@ def _samples(args: argparse.Namespace, loaded: LoadedGenerator | None, ev: Evalu
     assert loaded is not None
     num = args.num_samples or ev.num_samples
     temperature = ev.temperature if args.temperature is None else args.temperature
-    torch.manual_seed(args.seed)
-    lines = loaded.sample_text(num, temperature=temperature)
+    lines = loaded.sample(num, temperature=temperature, seed=args.seed)
     report["samples"] = {"source": "checkpoint", "count": num, "temperature": temperature, "seed": args.seed}
     return lines
 
 
-def _nll(args: argparse.Namespace, loaded: LoadedGenerator | None, source: str | None,
+def _nll(args: argparse.Namespace, loaded: TrainedGenerator | None, source: str | None,
          report: dict[str, Any]) -> dict[str, float]:
     assert loaded is not None and source is not None
     if source == "oracle":

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from textgan.api.configs import config
+from textgan.api.run import TrainingRun
 from textgan.cli.common import add_config_args
-from textgan.cli.evaluators import periodic_evaluator
 from textgan.cli.report import print_metrics
-from textgan.cli.run import open_session, restore_rng, run_mle_phase
-from textgan.config_io import load_config
-from textgan.training import distributed
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -25,15 +23,11 @@ def register(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from textgan.cli.cmd_train import estimator_choices
-
-    cfg = load_config(args.config, args.overrides, choices=estimator_choices())
-    distributed.init_from_environment(cfg.run.device)
-    session = open_session(cfg, resume=args.resume)
-    restore_rng(session)
-    evaluate = periodic_evaluator(session)
-    run_mle_phase(session, evaluate)
-    if session.rank == 0:
-        print_metrics(f"after MLE pretraining ({session.run_dir})", evaluate())
-    distributed.shutdown()
+    training = TrainingRun.open(config(args.config, args.overrides), resume=args.resume, adversarial=False)
+    try:
+        training.pretrain()
+        if training.runtime.rank == 0:
+            print_metrics(f"after MLE pretraining ({training.run_dir})", training.evaluate())
+    finally:
+        training.close()
     return 0

@@ -5,10 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-import torch
-
 from textgan.cli.common import check_output_path, write_text_atomic
-from textgan.cli.loaded import load_generator
+from textgan.api.trained import load
 from textgan.errors import UserError
 
 
@@ -37,9 +35,9 @@ def run(args: argparse.Namespace) -> int:
     if args.num < 1 or args.temperature < 0 or args.top_k < 0 or (args.max_len is not None and args.max_len < 1):
         raise UserError("-n and --max-len must be >= 1, --temperature and --top-k >= 0")
     out = check_output_path(args.out, args.overwrite)
-    loaded = load_generator(args.checkpoint, args.device)
-    torch.manual_seed(args.seed)
-    lines = loaded.sample_text(args.num, temperature=args.temperature, top_k=args.top_k, max_len=args.max_len)
+    loaded = load(args.checkpoint, args.device)
+    lines = loaded.sample(args.num, temperature=args.temperature, top_k=args.top_k, max_len=args.max_len,
+                          seed=args.seed)
     text = "\n".join(lines) + "\n"
     if out is None:
         sys.stdout.write(text)

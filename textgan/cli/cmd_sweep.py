@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from textgan.cli.builders import build_data
-from textgan.cli.loaded import LoadedGenerator, load_generator
+from textgan.api.builders import build_data
+from textgan.api.trained import TrainedGenerator, load
 from textgan.data.corpus import read_lines
 from textgan.errors import UserError
 from textgan.evaluation.sweep import ORACLE_AXES, oracle_point, parse_temperatures, text_axes, text_point, write_csv
@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"{' and '.join(existing)} already exist(s); choose another --out-dir or pass --overwrite")
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out-dir {out_dir} is a file; give a directory")
-    models = [load_generator(path, args.device) for path in args.checkpoint]
+    models = [load(path, args.device) for path in args.checkpoint]
     sources = {m.cfg.data.source for m in models}
     if len(sources) > 1:
         raise UserError("the checkpoints mix oracle and text runs; sweep runs of one kind together")
@@ -129,7 +129,7 @@ def _labels(args: argparse.Namespace) -> list[str]:
     return labels
 
 
-def _text_points(models: list[LoadedGenerator], args: argparse.Namespace, num: int):
+def _text_points(models: list[TrainedGenerator], args: argparse.Namespace, num: int):
     """A function (model, T) -> metrics for text runs; references read and tokenized once per file."""
     ev = models[0].cfg.evaluation
     tokenization = args.bleu_tokenizer or ev.bleu_tokenizer
@@ -150,19 +150,19 @@ def _text_points(models: list[LoadedGenerator], args: argparse.Namespace, num: i
     print(f"references: {len(references) if not max_refs else min(max_refs, len(references))} lines of {file}, "
           f"{tokenization} tokenization, {num} samples per point", flush=True)
 
-    def point(model: LoadedGenerator, temperature: float) -> dict[str, float]:
-        samples = tokenize_for_bleu(model.sample_text(num, temperature=temperature, batch_size=args.batch_size),
+    def point(model: TrainedGenerator, temperature: float) -> dict[str, float]:
+        samples = tokenize_for_bleu(model.sample(num, temperature=temperature, batch_size=args.batch_size),
                                     tokenization)
         return text_point(samples, references, max_references=max_refs)
 
     return point
 
 
-def _oracle_points(models: list[LoadedGenerator], args: argparse.Namespace, num: int):
+def _oracle_points(models: list[TrainedGenerator], args: argparse.Namespace, num: int):
     """A function (model, T) -> metrics for oracle runs; each oracle and its held-out data built once."""
     prepared: dict[str, Any] = {}
 
-    def point(model: LoadedGenerator, temperature: float) -> dict[str, float]:
+    def point(model: TrainedGenerator, temperature: float) -> dict[str, float]:
         key = repr(model.cfg.data.oracle)
         if key not in prepared:  # same oracle config -> same oracle and held-out data
             with torch.random.fork_rng(devices=[]):

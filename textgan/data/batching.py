@@ -16,13 +16,16 @@ from textgan.data.tokenizers import EOS_ID, PAD_ID
 
 @dataclass
 class TokenBatch:
-    """A padded batch: tokens (B, T) and lengths (B,)."""
+    """A padded batch: tokens (B, T), lengths (B,) and, for labelled data, class ids (B,)."""
 
     tokens: torch.Tensor
     lengths: torch.Tensor
+    labels: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> TokenBatch:
-        return TokenBatch(self.tokens.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True))
+        labels = None if self.labels is None else self.labels.to(device, non_blocking=True)
+        return TokenBatch(self.tokens.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True),
+                          labels)
 
     def mask(self) -> torch.Tensor:
         """(B, T) bool, True on real tokens (EOS included)."""

@@ -1,15 +1,39 @@
-"""Plain helpers shared by estimators: sequence log-probabilities, fake samples, the token-level D loss."""
+"""Plain helpers shared by estimators: sequence log-probabilities, the token-level D loss, the WGAN-GP term,
+accuracy logs, refusing class labels."""
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from textgan.data.batching import TokenBatch
+from textgan.errors import UserError
 from textgan.estimators import losses
 from textgan.estimators.interface import Logs
 from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import unwrap
+
+
+def no_labels(real: TokenBatch, estimator: str) -> None:
+    """One-line error for class labels given to an estimator that cannot condition on them."""
+    if real.labels is not None:
+        raise UserError(f"the {estimator} estimator does not support class labels; train it on unlabelled data")
+
+
+def with_gradient_penalty(loss: torch.Tensor, logs: Logs, *, gan_loss: str, weight: float,
+                          critic: Callable[[torch.Tensor], torch.Tensor],
+                          inputs: Callable[[], tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+    """`loss` + weight * WGAN-GP penalty (Gulrajani et al. 2017) of `critic` between the (real, fake) critic
+    inputs that `inputs()` builds, for gan_loss=wgan-gp with weight > 0 while autograd is on (held-out scoring
+    runs without it); `loss` unchanged otherwise. Logs the penalty as gradient_penalty."""
+    if gan_loss != "wgan-gp" or weight <= 0 or not torch.is_grad_enabled():
+        return loss
+    real, fake = inputs()
+    penalty = losses.gradient_penalty(critic, real, fake)
+    logs["gradient_penalty"] = float(penalty.detach())
+    return loss + weight * penalty
 
 
 def sequence_log_probs(generator: nn.Module, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:

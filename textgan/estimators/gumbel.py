@@ -11,26 +11,39 @@ Discriminator loss:  losses.discriminator_loss(gan_loss, D(one_hot(real)), D(sam
                      real and fake sequences in D's input embedding space (`CNNDiscriminator.embed`).
 
 DDP: the differentiable sample is drawn through the possibly-wrapped generator's forward (`generator(bos,
-gumbel=...)`) so its gradients are averaged; the generator loss reads the unwrapped discriminator with its
+routine=partial(gumbel_sample, args=...))`) so its gradients are averaged; the generator loss reads the unwrapped discriminator with its
 parameters frozen (no D gradients are computed or averaged for nothing).
 """
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from functools import partial
+from typing import Any, ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs
-from textgan.estimators.interface import Logs
+from textgan.estimators.common import accuracy_logs, no_labels, with_gradient_penalty
+from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
+from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.schedules import ScheduleName, inverse_temperature
-from textgan.models.gumbel_sampling import GUMBEL_MODES, GumbelArgs, GumbelMode, GumbelSample
 from textgan.models.wrapping import evaluating, frozen, unwrap
+
+
+@dataclass
+class GumbelOptions:
+    mode: GumbelMode = opt("soft", "D sees the relaxed sample (RelGAN) or its one-hot")
+    schedule: ScheduleName = opt("exp", "inverse-temperature schedule beta(n) (RelGAN: exp)")
+    beta_max: float = opt(100.0, "final inverse temperature (RelGAN: 100 or 1000)", min=1)
+    schedule_steps: int = opt(0, "N of beta(n): 0 = the run's number of generator steps (RelGAN's code fixes N = "
+                                 "5000 even for 2,000 steps, so its beta never reaches beta_max)", min=0)
+    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
 
 
 def one_hot_batch(real: TokenBatch, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -46,31 +59,32 @@ def _pad_time(x: torch.Tensor, length: int) -> torch.Tensor:
 class GumbelSoftmax:
     """RelGAN-style estimator: Gumbel-softmax samples scored by a distributions-input discriminator."""
 
-    discriminator_input = "distributions"
+    Options: ClassVar[type] = GumbelOptions
+    pretrains_discriminator: ClassVar[bool] = True
 
-    def __init__(self, *, max_len: int, mode: GumbelMode = "soft", schedule: ScheduleName = "exp",
-                 beta_max: float = 100.0, schedule_steps: int = 0, gp_weight: float = 10.0, total_steps: int = 0,
-                 gan_loss: str = "rsgan", label_smoothing: float = 0.0) -> None:
-        """`schedule_steps` is N of beta(n); 0 uses `total_steps`, the run's number of generator steps (RelGAN's
-        code fixes N = 5000 even for 2,000 steps, so its beta never reaches beta_max; see `schedules.py`)."""
-        if mode not in GUMBEL_MODES:
-            raise ValueError(f"mode must be one of {', '.join(GUMBEL_MODES)}, got {mode!r}")
-        if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
-        losses.check_label_smoothing(gan_loss, label_smoothing)  # type: ignore[arg-type]
-        self.max_len, self.mode, self.schedule, self.beta_max = max_len, mode, schedule, beta_max
-        self.schedule_steps = schedule_steps if schedule_steps > 0 else max(total_steps, 1)
+    def __init__(self, options: GumbelOptions, context: EstimatorContext) -> None:
+        self.max_len, self.mode, self.schedule, self.beta_max = (context.max_len, options.mode, options.schedule,
+                                                                 options.beta_max)
+        self.schedule_steps = options.schedule_steps or max(context.total_generator_steps, 1)
         # the schedule's own checks (name, N, beta_max), run at build time rather than at the first step
-        inverse_temperature(schedule, 0, self.schedule_steps, beta_max)  # type: ignore[arg-type]
-        self.gp_weight, self.gan_loss, self.label_smoothing = gp_weight, gan_loss, label_smoothing
+        inverse_temperature(self.schedule, 0, self.schedule_steps, self.beta_max)
+        self.gp_weight, self.gan_loss, self.label_smoothing = (options.gp_weight, context.gan_loss,
+                                                               context.label_smoothing)
+
+    def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
+        return shelf.cnn("distributions")
+
+    def prepare_generator_step(self, generator: nn.Module, step: int) -> None:
+        pass  # beta is a function of the step
 
     def beta(self, step: int) -> float:
         """The inverse temperature at generator step `step` (generator updates done so far)."""
-        return inverse_temperature(self.schedule, step, self.schedule_steps, self.beta_max)  # type: ignore[arg-type]
+        return inverse_temperature(self.schedule, step, self.schedule_steps, self.beta_max)
 
     def _sample(self, generator: nn.Module, batch_size: int, step: int, device: torch.device) -> GumbelSample:
         bos = torch.full((batch_size, 1), BOS_ID, dtype=torch.long, device=device)  # (B, 1)
-        return generator(bos, gumbel=GumbelArgs(beta=self.beta(step), max_len=self.max_len, mode=self.mode))
+        args = GumbelArgs(beta=self.beta(step), max_len=self.max_len, mode=self.mode)
+        return generator(bos, routine=partial(gumbel_sample, args=args))
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
@@ -82,7 +96,7 @@ class GumbelSoftmax:
             if self.gan_loss == "rsgan":
                 with torch.no_grad():
                     real_logits = d(one_hot_batch(real, fake.distributions.size(-1), fake.distributions.dtype))
-        loss = losses.generator_loss(self.gan_loss, real_logits, fake_logits)  # type: ignore[arg-type]
+        loss = losses.generator_loss(self.gan_loss, real_logits, fake_logits)
         live = fake.tokens != PAD_ID  # (B, T) positions before the end
         peak = fake.soft.detach().amax(-1)[live].mean()  # how close the relaxed samples are to one-hots
         return loss, {"g_loss": float(loss.detach()), "beta": self.beta(step), "soft_peak": float(peak),
@@ -95,21 +109,22 @@ class GumbelSoftmax:
             fake = self._sample(g, real.tokens.size(0), step, real.tokens.device).distributions  # (B, T_f, V)
         real_dist = one_hot_batch(real, fake.size(-1), fake.dtype)  # (B, T_r, V)
         real_logits, fake_logits = discriminator(real_dist), discriminator(fake)  # (B,), (B,)
-        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits,  # type: ignore[arg-type]
-                                         label_smoothing=self.label_smoothing)
+        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits, label_smoothing=self.label_smoothing)
         logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
-        if self.gan_loss == "wgan-gp" and self.gp_weight > 0 and torch.is_grad_enabled():
-            d = unwrap(discriminator)
+        d = unwrap(discriminator)
+
+        def embedded() -> tuple[torch.Tensor, torch.Tensor]:
+            # interpolate in D's input embedding space, both padded to the longer length
             real_emb, fake_emb = d.embed(real_dist), d.embed(fake)  # (B, T_r, E), (B, T_f, E)
             length = max(real_emb.size(1), fake_emb.size(1))
-            penalty = losses.gradient_penalty(d.forward_embedded, _pad_time(real_emb, length),
-                                              _pad_time(fake_emb, length))
-            loss = loss + self.gp_weight * penalty
-            logs["gradient_penalty"] = float(penalty.detach())
+            return _pad_time(real_emb, length), _pad_time(fake_emb, length)
+
+        loss = with_gradient_penalty(loss, logs, gan_loss=self.gan_loss, weight=self.gp_weight,
+                                     critic=d.forward_embedded, inputs=embedded)
         return loss, logs
 
     def state_dict(self) -> dict[str, Any]:
         return {}  # beta is a function of the step, which the loop checkpoints
 
-    def load_state_dict(self, state: dict[str, Any], generator: nn.Module | None = None) -> None:
+    def load_state_dict(self, state: dict[str, Any], generator: nn.Module) -> None:
         pass

@@ -1,28 +1,74 @@
-"""The plug-in interface every gradient estimator implements (a Protocol, not a base class).
+"""The plug-in contract of gradient estimators: a Protocol, an options dataclass, one registry line.
 
 An estimator computes losses; the training loop owns optimizers, backward(), clipping, stepping, logging and
-checkpoints. `generator` / `discriminator` may be DistributedDataParallel-wrapped: differentiable forwards go
-through the wrapper (so gradients are averaged), sampling and scoring use `unwrap(...)` under no_grad.
+checkpoints. Everything else an estimator needs is declared here, never discovered at run time:
+
+* `Options`: its options dataclass, read from the config section named like its registry key (validated with
+  every other section, the same one-line errors);
+* `__init__(options, context)`: built from its options and the `EstimatorContext` of the run;
+* `build_discriminator(shelf)`: the model it trains against the generator: the configured CNN with the front end
+  it reads (`shelf.cnn("tokens" | "distributions" | "features")`, to which the discriminator options of every
+  estimator apply) or a model of its own;
+* `pretrains_discriminator`: whether the loop pretrains that model before the adversarial rounds;
+* `prepare_generator_step`: explicit estimator-state updates before each generator step (a delayed rollout
+  policy), never a side effect of computing a loss;
+* `state_dict` / `load_state_dict`: the state it checkpoints.
+
+Batches may carry class labels (`TokenBatch.labels`, (B,)); an estimator that cannot use them refuses them in one
+line. Discriminators return one logit per sequence (B,) or one per prefix (B, T) (masked after EOS); the GAN
+losses of `estimators/losses.py` average over whatever shape they get.
+
+`generator` / `discriminator` may be DistributedDataParallel-wrapped: differentiable forwards go through the
+wrapper (so gradients are averaged), sampling and scoring use `unwrap(...)` under no_grad.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, Protocol
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol
 
 import torch
 from torch import nn
 
 from textgan.data.batching import TokenBatch
+from textgan.models.discriminator import InputMode
 
-DiscriminatorInput = Literal["tokens", "distributions", "features"]
 Logs = dict[str, float]
+
+
+@dataclass(frozen=True)
+class EstimatorContext:
+    """What every estimator is told about the run besides its own options."""
+
+    max_len: int                    # sampling length of the run's data (exact for fixed-length data)
+    gan_loss: str = "bce"           # the GAN loss family (`estimators/losses.py`)
+    label_smoothing: float = 0.0    # one-sided label smoothing of real targets in D's loss
+    total_generator_steps: int = 0  # generator steps of the whole adversarial schedule
+
+
+@dataclass(frozen=True)
+class DiscriminatorShelf:
+    """The discriminators an estimator can ask for; the run's discriminator options apply to every one."""
+
+    vocab_size: int                          # the generator's vocabulary
+    feature_size: int                        # the generator's hidden size (what a features front end reads)
+    cnn: Callable[[InputMode], nn.Module]    # the configured CNN with the given front end
 
 
 class Estimator(Protocol):
     """Losses for one batch of real sequences; logs are detached floats."""
 
-    # What the discriminator reads: token ids, distributions over the vocabulary, or hidden-state features.
-    discriminator_input: DiscriminatorInput
+    Options: ClassVar[type]                # its options dataclass (config section = its registry key)
+    pretrains_discriminator: ClassVar[bool]  # False for a model trained otherwise (e.g. by maximum likelihood)
+
+    def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
+        """The model this estimator trains against the generator."""
+        ...
+
+    def prepare_generator_step(self, generator: nn.Module, step: int) -> None:
+        """Update estimator state before generator step `step` (e.g. a delayed rollout policy); may do nothing."""
+        ...
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
@@ -38,4 +84,6 @@ class Estimator(Protocol):
         """Estimator state to checkpoint (moving baselines, delayed rollout copies); {} if none."""
         ...
 
-    def load_state_dict(self, state: dict[str, Any]) -> None: ...
+    def load_state_dict(self, state: dict[str, Any], generator: nn.Module) -> None:
+        """Restore `state_dict()`; `generator` is the run's (unwrapped) generator, for state shaped like it."""
+        ...

@@ -40,52 +40,50 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from torch import nn
 
+from textgan.config import opt
 from textgan.data.batching import TokenBatch
-from textgan.data.tokenizers import BOS_ID, PAD_ID
+from textgan.data.tokenizers import PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs
-from textgan.estimators.interface import Logs
+from textgan.estimators.common import accuracy_logs, no_labels, with_gradient_penalty
+from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
-from textgan.models.fused_loss import generator_nll
 from textgan.models.generator import RNNGenerator
 from textgan.models.sampling import sample_logits
+from textgan.models.teacher_forcing import TeacherForced, teacher_forced_nll
 from textgan.models.wrapping import frozen, unwrap
-
-BehaviourDiscriminator = Literal["cnn", "gru"]
-BEHAVIOUR_DISCRIMINATORS: tuple[str, ...] = ("cnn", "gru")
 
 
 @dataclass
-class Behaviour:
-    """One pass of the generator over T steps."""
+class ProfessorOptions:
+    discriminator: Literal["cnn", "gru"] = opt("cnn", "behaviour discriminator over hidden states")
+    gru_hidden: int = opt(64, "hidden size of the bidirectional-GRU behaviour discriminator", min=1)
+    weight_f: float = opt(1.0, "weight of C_f: make free-running states look teacher-forced", min=0)
+    weight_t: float = opt(0.0, "weight of C_t: make teacher-forced states look free-running", min=0)
+    gate_low: float = opt(0.0, "skip the adversarial term while D accuracy is below this (paper: 0.75)", min=0, max=1)
+    gate_high: float = opt(1.0, "... or above this (the paper pauses D above 0.99 instead)", min=0, max=1)
+    gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
 
-    hidden: torch.Tensor                 # (B, T, H) top-layer hidden states h_1..h_T
-    logits: torch.Tensor | None = None   # (B, T, V) teacher forcing without targets: the logits of y_1..y_T
-    nll: torch.Tensor | None = None      # () teacher forcing with targets: their summed NLL (PAD excluded)
-    tokens: torch.Tensor | None = None   # (B, T) free running: the sampled tokens (constants)
-    lengths: torch.Tensor | None = None  # (B,) free running: tokens up to the first sampled EOS (T if none)
+    def __post_init__(self) -> None:
+        if self.gate_low > self.gate_high:
+            raise ValueError(f"gate_low ({self.gate_low}) must be <= gate_high ({self.gate_high})")
 
 
-def teacher_forced(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *,
-                   targets: torch.Tensor | None = None) -> Behaviour:
-    """Hidden states of inputs (B, T) (BOS, y_1..y_{T-1}) and the logits (the ops of `generator.forward`), or with
-    targets y_1..y_T (B, T) instead their summed NLL (the fused projection + cross-entropy of `training.mle`).
+@dataclass
+class FreeRunning:
+    """A free-running pass of the generator over T steps."""
 
-    Call it through `generator(inputs, routine=teacher_forced)` when the generator may be DDP-wrapped.
-    """
-    hidden, _ = generator.run(inputs, state)  # (B, T, H)
-    if targets is None:
-        return Behaviour(hidden, logits=generator.project(hidden))
-    return Behaviour(hidden, nll=generator_nll(generator, hidden, targets))
+    hidden: torch.Tensor   # (B, T, H) top-layer hidden states h'_1..h'_T
+    tokens: torch.Tensor   # (B, T) the sampled tokens (constants)
+    lengths: torch.Tensor  # (B,) tokens up to the first sampled EOS (T if none)
 
 
 def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *, steps: int,
-                 temperature: float = 1.0) -> Behaviour:
+                 temperature: float = 1.0) -> FreeRunning:
     """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample.
 
     Never stops early (a sampled EOS is fed back like any token). Call it through
@@ -102,8 +100,7 @@ def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Ten
         hidden.append(output)
         tokens.append(token)
     sampled = torch.stack(tokens, dim=1)  # (B, T)
-    return Behaviour(torch.stack(hidden, dim=1), tokens=sampled,  # (B, T, H)
-                     lengths=free_running_lengths(sampled, generator.eos_id))
+    return FreeRunning(torch.stack(hidden, dim=1), sampled, free_running_lengths(sampled, generator.eos_id))
 
 
 def free_running_lengths(tokens: torch.Tensor, eos_id: int | None) -> torch.Tensor:
@@ -125,66 +122,56 @@ def mask_steps(hidden: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
 class ProfessorForcing:
     """Professor forcing: NLL plus an adversarial match of free-running to teacher-forced hidden states."""
 
-    discriminator_input = "features"
+    Options: ClassVar[type] = ProfessorOptions
+    pretrains_discriminator: ClassVar[bool] = True
 
-    def __init__(self, *, max_len: int, discriminator: BehaviourDiscriminator = "cnn", gru_hidden: int = 64,
-                 weight_f: float = 1.0, weight_t: float = 0.0, gate_low: float = 0.0, gate_high: float = 1.0,
-                 gp_weight: float = 10.0, gan_loss: str = "bce", label_smoothing: float = 0.0) -> None:
-        """`max_len` is accepted for the common builder signature: passes run as long as each real batch."""
-        if discriminator not in BEHAVIOUR_DISCRIMINATORS:
-            raise ValueError(f"discriminator must be one of {', '.join(BEHAVIOUR_DISCRIMINATORS)}, "
-                             f"got {discriminator!r}")
-        if weight_f < 0 or weight_t < 0:
-            raise ValueError(f"weight_f and weight_t must be >= 0, got {weight_f} and {weight_t}")
-        if not 0.0 <= gate_low <= gate_high <= 1.0:
-            raise ValueError(f"need 0 <= gate_low <= gate_high <= 1, got gate_low={gate_low}, gate_high={gate_high}")
-        if gp_weight < 0:
-            raise ValueError(f"gp_weight must be >= 0, got {gp_weight}")
-        losses.check_label_smoothing(gan_loss, label_smoothing)  # type: ignore[arg-type]
-        self.max_len, self.discriminator, self.gru_hidden = max_len, discriminator, gru_hidden
-        self.weight_f, self.weight_t, self.gate_low, self.gate_high = weight_f, weight_t, gate_low, gate_high
-        self.gp_weight, self.gan_loss, self.label_smoothing = gp_weight, gan_loss, label_smoothing
+    def __init__(self, options: ProfessorOptions, context: EstimatorContext) -> None:
+        self.options = options
+        self.gan_loss, self.label_smoothing = context.gan_loss, context.label_smoothing
 
-    def build_discriminator(self, vocab_size: int, feature_size: int) -> nn.Module | None:
-        """The bidirectional-GRU behaviour discriminator, or None: the configured CNN on features."""
-        if self.discriminator == "gru":
-            return GRUBehaviourDiscriminator(feature_size=feature_size, hidden_size=self.gru_hidden,
-                                             mlp_hidden=self.gru_hidden)
-        return None
+    def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
+        """The bidirectional-GRU behaviour discriminator, or the configured CNN on hidden-state features."""
+        if self.options.discriminator == "gru":
+            return GRUBehaviourDiscriminator(feature_size=shelf.feature_size, hidden_size=self.options.gru_hidden,
+                                             mlp_hidden=self.options.gru_hidden)
+        return shelf.cnn("features")
+
+    def prepare_generator_step(self, generator: nn.Module, step: int) -> None:
+        pass  # stateless: the gate is decided afresh on every batch
 
     # ---- the two behaviours ----------------------------------------------------------------------------------
-    def behaviours(self, generator: nn.Module, real: TokenBatch) -> tuple[Behaviour, Behaviour, torch.Tensor]:
+    def behaviours(self, generator: nn.Module, real: TokenBatch) -> tuple[TeacherForced, FreeRunning, torch.Tensor]:
         """Teacher-forced and free-running passes over `real` through `generator`'s forward (DDP-safe), and the
         common lengths (B,) at which each row's pair is cut."""
         inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
-        teacher = generator(inputs, routine=partial(teacher_forced, targets=real.tokens))
+        teacher = generator(inputs, routine=partial(teacher_forced_nll, targets=real.tokens))
         free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
         return teacher, free, torch.minimum(real.lengths, free.lengths)  # (B,)
 
     def _score(self, discriminator: nn.Module, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """(B,) logits of masked behaviour sequences (B, T, H); the GRU also skips the padding."""
-        return discriminator(features, lengths) if self.discriminator == "gru" else discriminator(features)
+        return discriminator(features, lengths) if self.options.discriminator == "gru" else discriminator(features)
 
     # ---- losses ----------------------------------------------------------------------------------------------
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
+        no_labels(real, "professor")
         teacher, free, lengths = self.behaviours(generator, real)
-        assert teacher.nll is not None
         nll = teacher.nll / (real.tokens != PAD_ID).sum()  # mean per real token, as training.mle.mle_loss
         d = unwrap(discriminator)
         with frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
             real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths)  # (B,)
             fake_logits = self._score(d, mask_steps(free.hidden, lengths), lengths)     # (B,)
         kind = self.gan_loss
-        c_f = losses.generator_loss(kind, real_logits.detach(), fake_logits)  # type: ignore[arg-type]
-        c_t = losses.generator_loss(kind, -fake_logits.detach(), -real_logits)  # type: ignore[arg-type]
+        c_f = losses.generator_loss(kind, real_logits.detach(), fake_logits)
+        c_t = losses.generator_loss(kind, -fake_logits.detach(), -real_logits)
         acc = accuracy_logs(real_logits.detach(), fake_logits.detach())
         d_acc = (acc["d_acc_real"] + acc["d_acc_fake"]) / 2
-        gate = 1.0 if self.gate_low <= d_acc <= self.gate_high else 0.0
+        o = self.options
+        gate = 1.0 if o.gate_low <= d_acc <= o.gate_high else 0.0
         # A closed gate multiplies by 0 rather than dropping the term: the graph (and DDP's view of it) is the
         # same at every step.
-        loss = nll + gate * (self.weight_f * c_f + self.weight_t * c_t)
-        assert free.lengths is not None
+        loss = nll + gate * (o.weight_f * c_f + o.weight_t * c_t)
         return loss, {"g_loss": float(loss.detach()), "nll": float(nll.detach()), "c_f": float(c_f.detach()),
                       "c_t": float(c_t.detach()), "d_acc": d_acc, "gate_open": gate,
                       "free_len": float(free.lengths.float().mean())}
@@ -196,19 +183,16 @@ class ProfessorForcing:
         real_features, fake_features = mask_steps(teacher.hidden, lengths), mask_steps(free.hidden, lengths)
         real_logits = self._score(discriminator, real_features, lengths)  # (B,)
         fake_logits = self._score(discriminator, fake_features, lengths)  # (B,)
-        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits,  # type: ignore[arg-type]
-                                         label_smoothing=self.label_smoothing)
+        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits, label_smoothing=self.label_smoothing)
         logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
-        if self.gan_loss == "wgan-gp" and self.gp_weight > 0 and torch.is_grad_enabled():
-            critic = partial(self._score, unwrap(discriminator), lengths=lengths)
-            # Both behaviours share the lengths, so interpolating them keeps the same padding.
-            penalty = losses.gradient_penalty(critic, real_features, fake_features)
-            loss = loss + self.gp_weight * penalty
-            logs["gradient_penalty"] = float(penalty.detach())
+        # Both behaviours share the lengths, so interpolating them keeps the same padding.
+        loss = with_gradient_penalty(loss, logs, gan_loss=self.gan_loss, weight=self.options.gp_weight,
+                                     critic=partial(self._score, unwrap(discriminator), lengths=lengths),
+                                     inputs=lambda: (real_features, fake_features))
         return loss, logs
 
     def state_dict(self) -> dict[str, Any]:
         return {}  # stateless: the gate is decided afresh on every batch
 
-    def load_state_dict(self, state: dict[str, Any], generator: nn.Module | None = None) -> None:
+    def load_state_dict(self, state: dict[str, Any], generator: nn.Module) -> None:
         pass

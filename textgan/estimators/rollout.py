@@ -14,7 +14,7 @@ into Q[b_r, t_r - 1] with an explicit index, never by reshaping.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
@@ -22,7 +22,17 @@ from textgan.data.tokenizers import PAD_ID
 from textgan.models.generator import RNNGenerator
 
 
-Scorer = Callable[[torch.Tensor, "tuple[torch.Tensor, torch.Tensor] | None"], torch.Tensor]
+class RolloutScorer(Protocol):
+    """Rewards of the sampled sequences and of their rollout completions (no grad, D in eval mode)."""
+
+    def sequence_rewards(self) -> torch.Tensor:
+        """(B,) rewards of the sampled sequences themselves."""
+        ...
+
+    def completion_rewards(self, completions: torch.Tensor, rows_b: torch.Tensor,
+                           rows_t: torch.Tensor) -> torch.Tensor:
+        """(R,) rewards of completions (R, max_len); row r keeps the prefix y_{b_r, 1..t_r} (rows sorted by t_r)."""
+        ...
 
 
 @torch.no_grad()
@@ -67,7 +77,7 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
     for s, n in zip(range(first, max_len), active_counts.tolist()):  # s: 0-based position being filled
         output, new_state = policy.advance(token[:n], state[:, :n])  # rows with t_r <= s are the first n
         state[:, :n] = new_state
-        sampled = policy.sample_next(output)[0].masked_fill(finished[:n], PAD_ID)
+        sampled = policy.sample_next(output).masked_fill(finished[:n], PAD_ID)
         completions[:n, s] = sampled
         token[:n] = sampled
         if policy.eos_id is not None:
@@ -79,23 +89,21 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
 
 @torch.no_grad()
 def rollout_rewards(policy: RNNGenerator, tokens: torch.Tensor, lengths: torch.Tensor, states: torch.Tensor,
-                    score: Scorer, *, num_rollouts: int, max_len: int,
-                    chunk_rows: int) -> torch.Tensor:
+                    scorer: RolloutScorer, *, num_rollouts: int, max_len: int, chunk_rows: int) -> torch.Tensor:
     """Q (B, T): Q[b, t-1] is the reward of prefix y_b,1..t; 0 after each sequence's end.
 
-    `score(sequences, rows)` maps sequences (R, max_len) to rewards (R,) (e.g. D's probability, in eval mode);
-    for rollout completions `rows` is (rows_b, rows_t), sorted by t: row r keeps the prefix y_{b_r, 1..t_r}
-    (a scorer may share the work of that prefix); for the sampled sequences themselves it is None.
+    Completions are scored by `scorer.completion_rewards` (which may share the work of each row's prefix), the
+    sampled sequences themselves by `scorer.sequence_rewards`.
     """
     batch, width = tokens.shape
     totals = torch.zeros(batch, width, device=tokens.device)
     rows_b, rows_t = prefix_rows(lengths, num_rollouts)
     for start in range(0, rows_b.numel(), chunk_rows):
         b, t = rows_b[start:start + chunk_rows], rows_t[start:start + chunk_rows]
-        rewards = score(rollout_chunk(policy, tokens, states, b, t, max_len), (b, t))  # (R,)
+        rewards = scorer.completion_rewards(rollout_chunk(policy, tokens, states, b, t, max_len), b, t)  # (R,)
         totals.index_put_((b, t - 1), rewards.to(totals.dtype), accumulate=True)
     q = totals / num_rollouts
-    full = score(tokens, None)  # (B,) reward of each whole sequence
+    full = scorer.sequence_rewards()  # (B,) reward of each whole sequence
     q[torch.arange(batch, device=tokens.device), lengths - 1] = full.to(q.dtype)
     steps = torch.arange(width, device=tokens.device)
     return q.masked_fill(steps.unsqueeze(0) >= lengths.unsqueeze(1), 0.0)

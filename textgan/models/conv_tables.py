@@ -5,10 +5,8 @@ For the token front-end, a width-w convolution over embeddings is a sum of w tab
 with T_k = E @ W[:, :, k].T (V x C), one table per offset k. Building the tables costs as much as convolving
 ~V / T sequences; scoring then does w row additions per position and channel instead of w * E multiply-adds,
 fused by `F.embedding_bag(mode="sum")`. Monte-Carlo rollouts score ~20,000 sequences per generator step with
-one fixed D, so the tables pay back many times. Measured on this CPU (quiet, 1 thread, SeqGAN's discriminator,
-V=5,004, T=20, the 19,456 completions of one REINFORCE step): 8.2 s through `d.score`, 4.0 s through the tables
-(build 0.14-0.26 s), 3.6 s through `RolloutScorer`. Of those ~4 s, ~2.7 s is the highway layer (1,720 -> 3,440, a
-GEMM as large as all the convolutions were), which no table removes.
+one fixed D, so the tables pay back many times (measured in `docs/benchmarks.md`). After pooling, scoring goes
+through the discriminator's own `head_logits`, so any change to the head reaches rollout rewards.
 
 Valid only while D's weights do not change and in eval mode (no dropout): build one per scoring pass.
 """
@@ -78,12 +76,8 @@ class TokenConvTables:
         return [self._windows(tokens, i).amax(1) for i in range(len(self.tables))]
 
     def _head(self, pooled: list[torch.Tensor]) -> torch.Tensor:
-        """Logits (R,) from per-filter maxima: bias, ReLU, highway, head (dropout is off in eval mode)."""
-        d = self.d
-        h = F.relu(torch.cat([p + conv.bias for p, conv in zip(pooled, d.convs)], dim=1))  # (R, sum C)
-        if d.highway is not None:
-            h = d.highway(h)
-        return d.head(h).squeeze(-1)  # (R,)
+        """Logits (R,) from per-filter maxima (pre-bias): add the biases, then the discriminator's own head."""
+        return self.d.head_logits(torch.cat([p + conv.bias for p, conv in zip(pooled, self.d.convs)], dim=1))
 
 
 class RolloutScorer:

@@ -10,58 +10,21 @@ One module, three front-ends chosen by the caller:
   states for professor forcing).
 
 ``embed`` and ``forward_embedded`` are split so a WGAN-GP penalty (Gulrajani et al. 2017) can
-interpolate between real and fake sequences in embedding space.
-
-Speed notes (CPU, 2 threads, SEQGAN_PRESET, 19,456 x T=20, measured while writing this):
-the conv stack is compute bound (~15 MFLOP per sequence, ~295 GFLOP in total, against
-~130 GFLOPS fp32 matmul peak on this machine). One ``Conv1d`` per width on a contiguous
-``(B, E, T)`` tensor ran at ~2.6 s when fed in chunks of 512-1024 sequences (``score``) and
-~3-6 s as a single 19k batch (cache misses on the large activations). A Conv2d over a
-channels-last ``(B, 1, T, E)`` tensor was within noise of that (~2.4-2.7 s); a single conv
-zero-padded to the widest filter (20) was ~7x slower (it does ~3x the FLOPs at every
-position); an unfold + matmul formulation was ~2x slower. Running ``score`` under
-``torch.autocast("cpu", dtype=torch.bfloat16)`` gave ~1.7 s on a bf16-capable CPU at ~1-2%
-relative error in the logits -- a caller's choice, not done here.
+interpolate between real and fake sequences in embedding space; ``head_logits`` is the part after pooling, so
+the conv-table rollout scorer (``models/conv_tables.py``) shares it. Speed notes: ``docs/benchmarks.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Iterator, Sequence
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 InputMode = Literal["tokens", "distributions", "features"]
-INPUT_MODES: tuple[str, ...] = ("tokens", "distributions", "features")
-
-# SeqGAN's published discriminator (Yu et al. 2017, appendix / reference code):
-# window sizes 1..10, 15, 20 with 100/200/.../160 feature maps, embedding 64,
-# dropout keep-probability 0.75 and L2 weight 0.2 on the output layer only.
-# ``l2_reg`` is not a constructor argument: it is the weight decay the trainer puts on
-# ``head_parameters()`` (see ``CNNDiscriminator.head_parameters``).
-SEQGAN_PRESET: dict[str, Any] = {
-    "filter_sizes": (1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 15, 20),
-    "num_filters": (100, 200, 200, 200, 200, 100, 100, 100, 100, 100, 160, 160),
-    "embedding_size": 64,
-    "dropout": 0.25,
-    "highway": True,
-    "l2_reg": 0.2,
-}
-
-# A smaller discriminator for real data / fast CPU runs (~15x fewer conv FLOPs than SeqGAN's).
-SMALL_PRESET: dict[str, Any] = {
-    "filter_sizes": (2, 3, 4, 5),
-    "num_filters": (64, 64, 64, 64),
-    "embedding_size": 64,
-    "dropout": 0.25,
-    "highway": True,
-    "l2_reg": 0.0,
-}
-
-# Keys of a preset that are not constructor arguments.
-_PRESET_EXTRA_KEYS = ("l2_reg",)
+INPUT_MODES: tuple[str, ...] = get_args(InputMode)
 
 
 class Highway(nn.Module):
@@ -152,22 +115,6 @@ class CNNDiscriminator(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.head = nn.Linear(pooled, 1)
 
-    @classmethod
-    def from_preset(
-        cls,
-        preset: Mapping[str, Any],
-        *,
-        input_mode: InputMode,
-        vocab_size: int = 0,
-        feature_size: int = 0,
-        pad_id: int = 0,
-        **overrides: Any,
-    ) -> CNNDiscriminator:
-        """Build from ``SEQGAN_PRESET``/``SMALL_PRESET`` (``l2_reg`` is ignored: it is the trainer's head weight decay)."""
-        kwargs = {k: v for k, v in preset.items() if k not in _PRESET_EXTRA_KEYS}
-        kwargs.update(overrides)
-        return cls(input_mode=input_mode, vocab_size=vocab_size, feature_size=feature_size, pad_id=pad_id, **kwargs)
-
     # ------------------------------------------------------------------ front-end
     def embed(self, x: Tensor) -> Tensor:
         """Map the input to a (B, T, E) sequence: embedding lookup, soft embedding, or identity for features."""
@@ -208,6 +155,11 @@ class CNNDiscriminator(nn.Module):
         # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
         # the (B, C) result instead of the (B, C, T) activation: same values, less work.
         pooled = torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1)  # (B, sum(num_filters))
+        return self.head_logits(pooled)
+
+    def head_logits(self, pooled: Tensor) -> Tensor:
+        """Logits (B,) of max-pooled convolution outputs (B, sum(num_filters)) (bias added, before the ReLU):
+        ReLU, highway, dropout, output layer. Every scorer of this discriminator ends here."""
         h = F.relu(pooled)
         if self.highway is not None:
             h = self.highway(h)  # (B, sum(num_filters))
@@ -218,18 +170,6 @@ class CNNDiscriminator(nn.Module):
         """Score raw input (see ``input_mode``); returns (B,) logits, real = positive."""
         return self.forward_embedded(self.embed(x))
 
-    @torch.no_grad()
-    def score(self, x: Tensor, *, chunk_size: int = 1024) -> Tensor:
-        """No-grad ``forward`` over a large batch in chunks (faster on CPU); returns (B,) logits.
-
-        Does not change train/eval mode: call ``eval()`` first for deterministic rewards.
-        """
-        if chunk_size <= 0:
-            raise ValueError(f"chunk_size must be > 0, got {chunk_size}")
-        if x.shape[0] <= chunk_size:
-            return self.forward(x)
-        return torch.cat([self.forward(c) for c in x.split(chunk_size)])  # (B,)
-
     # ------------------------------------------------------------------ parameter groups
     def head_parameters(self) -> Iterator[nn.Parameter]:
         """Parameters of the output layer (weight and bias).
@@ -237,12 +177,6 @@ class CNNDiscriminator(nn.Module):
         SeqGAN regularises only this layer: loss += l2_reg * (tf.nn.l2_loss(W) + tf.nn.l2_loss(b)),
         where tf.nn.l2_loss(W) = ||W||^2 / 2. ``torch.optim.Adam(weight_decay=l2_reg)`` on this
         group adds l2_reg * W to the gradient, which is exactly the gradient of that term
-        (coupled L2, not AdamW's decoupled decay), e.g.
-        ``Adam([{"params": d.body_parameters()}, {"params": d.head_parameters(), "weight_decay": 0.2}])``.
+        (coupled L2, not AdamW's decoupled decay).
         """
         return self.head.parameters()
-
-    def body_parameters(self) -> Iterator[nn.Parameter]:
-        """All parameters except the output layer's (embedding, convolutions, highway)."""
-        head_ids = {id(p) for p in self.head.parameters()}
-        return (p for p in self.parameters() if id(p) not in head_ids)

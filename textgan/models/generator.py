@@ -16,17 +16,17 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
-from textgan.models.gumbel_sampling import GumbelArgs, GumbelSample, gumbel_sample
 from textgan.models.sampling import sample_logits, sample_outputs
+
+Routine = Callable[["RNNGenerator", torch.Tensor, "torch.Tensor | None"], Any]
 
 
 @dataclass
 class Samples:
-    """Sampled sequences in the batch layout (y_1..y_L then PAD), with per-token model log-probabilities."""
+    """Sampled sequences in the batch layout (y_1..y_L then PAD)."""
 
     tokens: torch.Tensor                 # (B, T) long
     lengths: torch.Tensor                # (B,) tokens incl. EOS
-    log_probs: torch.Tensor              # (B, T) log G(y_t | y_<t) at temperature 1; 0 on padding
     states: torch.Tensor | None = None   # (T, S, B, H): states[t-1] is h_t, the state after reading x_t
 
 
@@ -90,18 +90,13 @@ class RNNGenerator(nn.Module):
         return F.linear(self.drop(outputs), self.head.weight, self.head.bias + self.logit_mask)
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None, *,
-                gumbel: GumbelArgs | None = None,
-                routine: Callable[[RNNGenerator, torch.Tensor, torch.Tensor | None], Any] | None = None
-                ) -> tuple[torch.Tensor, torch.Tensor] | GumbelSample | Any:
+                routine: Routine | None = None) -> Any:
         """Teacher-forced logits (B, T, V) of input ids (B, T), and the final state.
 
-        With `gumbel`, instead a differentiable Gumbel-softmax sample from first inputs (B, 1) (see
-        `models/gumbel_sampling.py`); done here so a DDP wrapper sees it and averages its gradients.
-        With `routine`, instead `routine(self, inputs, state)`: any other differentiable pass (professor forcing's
-        teacher-forced and free-running behaviours), run inside forward for the same reason.
+        With `routine`, instead `routine(self, inputs, state)`: any other differentiable pass (the fused MLE loss,
+        a Gumbel-softmax sample, professor forcing's behaviours), run inside forward so that a DDP wrapper sees it
+        and averages its gradients.
         """
-        if gumbel is not None:
-            return gumbel_sample(self, inputs, state, gumbel)
         if routine is not None:
             return routine(self, inputs, state)
         outputs, state = self.run(inputs, state)
@@ -117,9 +112,9 @@ class RNNGenerator(nn.Module):
         outputs, state = self.run(token.unsqueeze(1), state)
         return outputs[:, 0], state
 
-    def sample_next(self, output: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Draw the next ids (B,) from outputs (B, H) at temperature 1, with their log-probabilities (B,)
-        (the fused, blocked sampler: the same distribution as sampling `project(output)`, faster)."""
+    def sample_next(self, output: torch.Tensor) -> torch.Tensor:
+        """Draw the next ids (B,) from outputs (B, H) at temperature 1 (the fused, blocked sampler: the same
+        distribution as sampling `project(output)`, faster)."""
         return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask)
 
     @staticmethod
@@ -134,8 +129,7 @@ class RNNGenerator(nn.Module):
                return_states: bool = False) -> Samples:
         """Draw `num` sequences of at most `max_len` tokens (exactly max_len when eos_id is None).
 
-        Runs in eval mode (dropout off) and restores the previous mode. Log-probabilities are those of the
-        model at temperature 1, whatever temperature was sampled at.
+        Runs in eval mode (dropout off) and restores the previous mode.
         """
         was_training = self.training
         self.eval()
@@ -149,19 +143,17 @@ class RNNGenerator(nn.Module):
         token = torch.full((num,), BOS_ID, dtype=torch.long, device=device)
         state = self.initial_state(num)
         finished = torch.zeros(num, dtype=torch.bool, device=device)
-        tokens, log_probs, states = [], [], []
+        tokens, states = [], []
         fast = temperature == 1.0 and top_k == 0
         for _ in range(max_len):
             if fast:
                 output, state = self.advance(token, state)  # (B, H)
-                token, logp = self.sample_next(output)
+                token = self.sample_next(output)
             else:
                 logits, _, state = self.step(token, state)  # (B, V)
                 token = sample_logits(logits, temperature, top_k)
-                logp = torch.log_softmax(logits, dim=-1).gather(-1, token.unsqueeze(-1)).squeeze(-1)
             token = token.masked_fill(finished, PAD_ID)
             tokens.append(token)
-            log_probs.append(logp.masked_fill(finished, 0.0))
             if return_states:
                 states.append(state)
             if self.eos_id is not None:
@@ -170,5 +162,4 @@ class RNNGenerator(nn.Module):
                     break
         out = torch.stack(tokens, dim=1)  # (B, T)
         lengths = (out != PAD_ID).sum(1)
-        return Samples(out, lengths, torch.stack(log_probs, dim=1),
-                       torch.stack(states) if return_states else None)
+        return Samples(out, lengths, torch.stack(states) if return_states else None)

@@ -1,18 +1,7 @@
-"""Fast categorical sampling from logits, and from recurrent outputs through the output layer.
+"""Fast categorical sampling by inverse CDF (faster than `torch.multinomial` over large vocabularies).
 
-`torch.multinomial` over a 5,000-way softmax was measured ~7x slower on this CPU than inverse-CDF sampling:
-softmax, cumulative sum, one uniform per row, `searchsorted`. We sample that way (`sample_logits`).
-
-`sample_outputs` is the hot path of sampling and rollouts (temperature 1, no top-k): it fuses the output
-projection into the sampler and works on blocks of rows, so each (rows, V) logit block stays in cache. Measured
-on this CPU (1 thread, 8,192 rows, V = 5,004): the projection, softmax and cumsum of one (8192, V) tensor took
-~166 + 104 + 113 ms, the same ops on 1,024-row pieces ~107 + 28 + 40 ms: a tensor over 32 MB is handed back to
-the OS when freed (glibc's mmap threshold), so every step pays page faults on a fresh one. The cumulative sum is
-also two-level (block sums, then one block's cumsum), since a cumsum along V runs at ~1 ns per element while a
-sum vectorises. The exponentials are taken base 2 on logits pre-scaled by log2(e) (folded into the head's weight
-and bias, so it costs no pass): exp(l - m) = 2^(l log2 e - m log2 e). torch 2.13's `exp_` ran ~3x slower than
-`exp2_` here (0.85 vs 0.29 ns per element, AVX-512, measured with torch.utils.benchmark), and the exponential
-was the sampler's largest cost (37% of a rollout's sampling time).
+`sample_outputs`, the hot path of sampling and rollouts, fuses the output projection into the sampler, works on
+cache-sized blocks of rows, takes a two-level cumulative sum and base-2 exponentials (`docs/benchmarks.md`).
 """
 
 from __future__ import annotations
@@ -52,10 +41,8 @@ def _padded_head(weight: torch.Tensor, bias: torch.Tensor) -> tuple[torch.Tensor
     return F.pad(weight, (0, 0, 0, pad)), F.pad(bias, (0, pad), value=float("-inf"))
 
 
-def _sample_block(outputs: torch.Tensor, weight2: torch.Tensor, bias2: torch.Tensor,
-                  u: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Ids (R,) and log-probs (R,) for outputs (R, H) through the padded head scaled by log2(e) (weight2, bias2),
-    with uniforms u (R, 1)."""
+def _sample_block(outputs: torch.Tensor, weight2: torch.Tensor, bias2: torch.Tensor, u: torch.Tensor) -> torch.Tensor:
+    """Ids (R,) for outputs (R, H) through the padded head scaled by log2(e) (weight2, bias2), uniforms u (R, 1)."""
     rows = outputs.size(0)
     e = torch.addmm(bias2, outputs, weight2.t())  # (R, Vp) logits * log2(e)
     top = e.amax(1, keepdim=True)  # (R, 1)
@@ -71,21 +58,16 @@ def _sample_block(outputs: torch.Tensor, weight2: torch.Tensor, bias2: torch.Ten
     within = torch.searchsorted(inner, target - before, right=True)  # (R, 1)
     # Round-off between the block sum and its cumsum can push `within` past the block's last positive id.
     last_positive = torch.searchsorted(inner, inner[:, -1:].contiguous(), right=False)
-    ids = (block * BLOCK_IDS + torch.minimum(within, last_positive)).squeeze(1)  # (R,)
-    chosen = (outputs * weight2[ids]).sum(1) + bias2[ids]  # (R,) the chosen logits * log2(e), recomputed exactly
-    log_probs = (chosen - top.squeeze(1)) / LOG2_E - total.squeeze(1).log()
-    return ids, log_probs
+    return (block * BLOCK_IDS + torch.minimum(within, last_positive)).squeeze(1)  # (R,)
 
 
 def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                   block_rows: int = BLOCK_ROWS) -> tuple[torch.Tensor, torch.Tensor]:
-    """Draw one id per row from softmax(outputs @ weight.T + bias) at temperature 1, without materialising all
-    logits; returns ids (R,) and their log-probabilities (R,). outputs (R, H), weight (V, H), bias (V,) (-inf for
-    ids that must never be drawn). Same distribution as `sample_logits(F.linear(outputs, weight, bias))`."""
+                   block_rows: int = BLOCK_ROWS) -> torch.Tensor:
+    """Draw one id (R,) per row from softmax(outputs @ weight.T + bias) at temperature 1, without materialising
+    all logits. outputs (R, H), weight (V, H), bias (V,) (-inf for ids that must never be drawn). Same
+    distribution as `sample_logits(F.linear(outputs, weight, bias))`."""
     weight, bias = _padded_head(weight, bias)
     weight2, bias2 = weight * LOG2_E, bias * LOG2_E  # base-2 logits (-inf stays -inf)
     u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
     parts = [_sample_block(o, weight2, bias2, uu) for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
-    if len(parts) == 1:
-        return parts[0]
-    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
+    return parts[0] if len(parts) == 1 else torch.cat(parts)

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Iterator
 
 import torch
-from torch import nn
 from tqdm.auto import tqdm
 
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
+from textgan.models.wrapping import evaluating
+from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.distributed import per_rank_batches
-from textgan.training.metrics_log import MetricsLog
-from textgan.training.mle import clip_and_step, mle_loss
+from textgan.training.mle import check_finite, clip_and_step, mle_loss
+from textgan.training.schedules import AdversarialSchedule, DiscriminatorSchedule, RoundProgress
 
 
 def _mean_logs(logs: list[dict[str, float]]) -> dict[str, float]:
@@ -48,11 +48,13 @@ def endless_batches(data: TokenData, batch_size: int, seed: int, first_epoch: in
         epoch += 1
 
 
-def train_discriminator(estimator: Estimator, generator: nn.Module, discriminator: nn.Module,
-                        optimizer: torch.optim.Optimizer, real: TokenData, *, epochs: int, num_samples: int,
-                        batch_size: int, clip: float, seed: int, epoch_base: int, step: int, device: torch.device,
-                        rank: int = 0, world_size: int = 1) -> dict[str, float]:
+def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *, epochs: int, num_samples: int,
+                        batch_size: int, clip: float, seed: int, epoch_base: int, step: int,
+                        runtime: Runtime) -> dict[str, float]:
     """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs."""
+    discriminator, optimizer = models.discriminator, models.d_optimizer
+    assert discriminator is not None and optimizer is not None, "the discriminator phases need models.discriminator"
+    rank, world_size = runtime.rank, runtime.world_size
     discriminator.train()
     per_rank_batches(real.num_batches(batch_size), world_size, "discriminator training")  # every rank has a batch
     batches_per_epoch = max(1, -(-min(num_samples, len(real)) // batch_size) // world_size)  # equal on every rank
@@ -62,7 +64,7 @@ def train_discriminator(estimator: Estimator, generator: nn.Module, discriminato
                               world_size=world_size)
         for _, batch in zip(range(batches_per_epoch), stream):
             optimizer.zero_grad(set_to_none=True)
-            loss, entry = estimator.discriminator_loss(generator, discriminator, batch.to(device), step)
+            loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch.to(runtime.device), step)
             _finite(loss, "the discriminator loss")
             loss.backward()
             clip_and_step(discriminator, optimizer, clip)
@@ -70,95 +72,97 @@ def train_discriminator(estimator: Estimator, generator: nn.Module, discriminato
     return _mean_logs(logs)
 
 
-def held_out_accuracy(estimator: Estimator, generator: nn.Module, discriminator: nn.Module, real: TokenData,
-                      batch_size: int, device: torch.device, max_batches: int = 8) -> dict[str, float]:
+def held_out_accuracy(estimator: Estimator, models: Models, real: TokenData, batch_size: int,
+                      device: torch.device, max_batches: int = 8) -> dict[str, float]:
     """D accuracy on held-out real data and fresh fakes, dropout off. Not under no_grad: an estimator's D loss
     may need autograd itself (a WGAN-GP penalty); only the detached logs are kept."""
-    was_training = discriminator.training
-    discriminator.eval()
-    logs = [entry for _, batch in zip(range(max_batches), real.batches(batch_size, shuffle=False))
-            for entry in [estimator.discriminator_loss(generator, discriminator, batch.to(device), 0)[1]]]
-    discriminator.train(was_training)
+    assert models.discriminator is not None
+    with evaluating(models.discriminator):
+        logs = [estimator.discriminator_loss(models.generator, models.discriminator, batch.to(device), 0)[1]
+                for _, batch in zip(range(max_batches), real.batches(batch_size, shuffle=False))]
     return {f"heldout_{k}": v for k, v in _mean_logs(logs).items() if k.startswith(("d_acc", "d_auc"))}
 
 
-def pretrain_discriminator(estimator: Estimator, generator: nn.Module, discriminator: nn.Module,
-                           optimizer: torch.optim.Optimizer, train: TokenData, valid: TokenData, *, rounds: int,
-                           epochs: int, num_samples: int, batch_size: int, clip: float, seed: int,
-                           device: torch.device, log: MetricsLog, state: dict[str, Any],
-                           on_round_end: Callable[[dict[str, Any]], None], progress: bool = True, rank: int = 0,
-                           world_size: int = 1,
-                           reduce_metrics: Callable[[dict[str, float]], dict[str, float]] = lambda m: m) -> None:
-    """SeqGAN's D pretraining: `rounds` x `epochs` on real vs fresh generator samples; held-out accuracy logged."""
-    state.setdefault("round", 0)
-    bar = tqdm(total=rounds, initial=state["round"], desc="D pretraining", disable=not progress or rank != 0,
+def pretrain_discriminator(estimator: Estimator, models: Models, train: TokenData, valid: TokenData,
+                           schedule: DiscriminatorSchedule, progress: RoundProgress, runtime: Runtime | None = None,
+                           hooks: Hooks | None = None) -> RoundProgress:
+    """SeqGAN's D pretraining: `rounds` x `epochs` on real vs fresh generator samples; held-out accuracy logged;
+    `hooks.checkpoint()` after every round."""
+    runtime, hooks = runtime or Runtime(), hooks or Hooks()
+    bar = tqdm(total=schedule.rounds, initial=progress.round, desc="D pretraining", disable=not runtime.bars,
                leave=False, dynamic_ncols=True)
-    while state["round"] < rounds:
-        r = state["round"]
-        metrics = train_discriminator(estimator, generator, discriminator, optimizer, train, epochs=epochs,
-                                      num_samples=num_samples, batch_size=batch_size, clip=clip, seed=seed + 7,
-                                      epoch_base=r * epochs, step=0, device=device, rank=rank, world_size=world_size)
-        metrics = reduce_metrics({**metrics, **held_out_accuracy(estimator, generator, discriminator, valid,
-                                                                 batch_size, device)})
-        state["round"] = r + 1
-        log.log("d_pretrain", state["round"], **metrics)
+    while progress.round < schedule.rounds:
+        r = progress.round
+        metrics = train_discriminator(estimator, models, train, epochs=schedule.epochs,
+                                      num_samples=schedule.num_samples, batch_size=schedule.batch_size,
+                                      clip=schedule.clip, seed=schedule.seed + 7, epoch_base=r * schedule.epochs,
+                                      step=0, runtime=runtime)
+        metrics = runtime.reduce_metrics({**metrics, **held_out_accuracy(estimator, models, valid,
+                                                                         schedule.batch_size, runtime.device)})
+        progress.round = r + 1
+        runtime.record("d_pretrain", progress.round, **metrics)
         bar.update(1)
         bar.set_postfix(acc_real=f"{metrics.get('heldout_d_acc_real', 0):.2f}",
                         acc_fake=f"{metrics.get('heldout_d_acc_fake', 0):.2f}")
-        on_round_end(state)
+        check_finite(models.discriminator)  # type: ignore[arg-type]
+        hooks.checkpoint()
     bar.close()
+    return progress
 
 
-def train_adversarial(estimator: Estimator, generator: nn.Module, discriminator: nn.Module,
-                      g_optimizer: torch.optim.Optimizer, d_optimizer: torch.optim.Optimizer, train: TokenData, *,
-                      rounds: int, g_steps: int, d_steps: int, d_epochs: int, d_num_samples: int, batch_size: int,
-                      clip: float, mle_steps: int, eval_every: int, seed: int, device: torch.device,
-                      log: MetricsLog, state: dict[str, Any], on_round_end: Callable[[dict[str, Any]], None],
-                      evaluate: Callable[[], dict[str, float]] | None = None, progress: bool = True,
-                      rank: int = 0, world_size: int = 1,
-                      reduce_metrics: Callable[[dict[str, float]], dict[str, float]] = lambda m: m) -> None:
+def train_adversarial(estimator: Estimator, models: Models, train: TokenData, schedule: AdversarialSchedule,
+                      progress: RoundProgress, runtime: Runtime | None = None,
+                      hooks: Hooks | None = None) -> RoundProgress:
     """R rounds of {(1) g_steps G updates, (1b) mle_steps teacher-forcing steps, (2) d_steps x d_epochs of D}."""
-    state.setdefault("round", 0)
-    state.setdefault("g_step", 0)
-    per_rank_batches(train.num_batches(batch_size), world_size, "adversarial training")  # every rank has a batch
-    bar = tqdm(total=rounds, initial=state["round"], desc="adversarial", disable=not progress or rank != 0,
-               leave=False, dynamic_ncols=True)
-    while state["round"] < rounds:
-        r = state["round"]
-        real = endless_batches(train, batch_size, seed + 11, first_epoch=r * 1000, rank=rank, world_size=world_size)
+    runtime, hooks = runtime or Runtime(), hooks or Hooks()
+    generator, g_optimizer, s = models.generator, models.g_optimizer, schedule
+    per_rank_batches(train.num_batches(s.batch_size), runtime.world_size, "adversarial training")  # a batch per rank
+    bar = tqdm(total=s.rounds, initial=progress.round, desc="adversarial", disable=not runtime.bars, leave=False,
+               dynamic_ncols=True)
+    while progress.round < s.rounds:
+        r = progress.round
+        real = endless_batches(train, s.batch_size, s.seed + 11, first_epoch=r * 1000, rank=runtime.rank,
+                               world_size=runtime.world_size)
         # (1) update G
         generator.train()
         g_logs = []
-        for _ in range(g_steps):
+        for _ in range(s.g_steps):
+            estimator.prepare_generator_step(generator, progress.g_step)
             g_optimizer.zero_grad(set_to_none=True)
-            loss, entry = estimator.generator_loss(generator, discriminator, next(real).to(device), state["g_step"])
+            loss, entry = estimator.generator_loss(generator, models.discriminator, next(real).to(runtime.device),
+                                                   progress.g_step)
             _finite(loss, "the generator loss")
             loss.backward()
-            entry["g_grad_norm"] = clip_and_step(generator, g_optimizer, clip)
-            state["g_step"] += 1
+            entry["g_grad_norm"] = clip_and_step(generator, g_optimizer, s.clip)
+            progress.g_step += 1
             g_logs.append(entry)
         # (1b) optional interleaved teacher forcing
-        for _ in range(mle_steps):
+        for _ in range(s.mle_steps):
             g_optimizer.zero_grad(set_to_none=True)
-            loss = mle_loss(generator, next(real).to(device))
+            loss = mle_loss(generator, next(real).to(runtime.device))
             loss.backward()
-            clip_and_step(generator, g_optimizer, clip)
+            clip_and_step(generator, g_optimizer, s.clip)
             g_logs.append({"mle_loss": float(loss.detach())})
         # (2) update D on fresh samples
         d_metrics = {}
-        if d_steps:
-            d_metrics = train_discriminator(estimator, generator, discriminator, d_optimizer, train,
-                                            epochs=d_steps * d_epochs, num_samples=d_num_samples,
-                                            batch_size=batch_size, clip=clip, seed=seed + 13,
-                                            epoch_base=r * d_steps * d_epochs, step=state["g_step"], device=device,
-                                            rank=rank, world_size=world_size)
-        metrics = reduce_metrics({**_mean_logs(g_logs), **d_metrics})
-        state["round"] = r + 1
-        if evaluate is not None and (state["round"] % eval_every == 0 or state["round"] == rounds):
-            metrics.update(evaluate())
-        log.log("adversarial", state["round"], **metrics)
+        if s.d_steps:
+            d_metrics = train_discriminator(estimator, models, train, epochs=s.d_steps * s.d_epochs,
+                                            num_samples=s.d_num_samples, batch_size=s.batch_size, clip=s.clip,
+                                            seed=s.seed + 13, epoch_base=r * s.d_steps * s.d_epochs,
+                                            step=progress.g_step, runtime=runtime)
+        metrics = runtime.reduce_metrics({**_mean_logs(g_logs), **d_metrics})
+        progress.round = r + 1
+        last = progress.round == s.rounds
+        if hooks.evaluate is not None and runtime.rank == 0 and (progress.round % s.eval_every == 0 or last):
+            metrics.update(hooks.evaluate())
+        runtime.record("adversarial", progress.round, **metrics)
         bar.update(1)
         bar.set_postfix({k: f"{v:.3f}" for k, v in metrics.items() if k in ("g_loss", "reward", "d_loss",
                                                                             "nll_oracle")})
-        on_round_end(state)
+        if progress.round % s.checkpoint_every == 0 or last:
+            check_finite(generator)
+            if models.discriminator is not None:
+                check_finite(models.discriminator)
+            hooks.checkpoint()
     bar.close()
+    return progress

@@ -26,20 +26,21 @@ import torch.distributed as dist
 from torch import nn
 
 from textgan.errors import UserError
-from textgan.models.wrapping import unwrap  # noqa: F401  (re-exported for training code)
 
 T = TypeVar("T")
 
 
-def init_from_environment(device_name: str = "cpu") -> None:
-    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA); no-op for one process."""
+def init_from_environment(device_name: str = "cpu") -> bool:
+    """Join the process group torchrun describes (gloo on CPU, NCCL on CUDA); no-op for one process or when the
+    caller already set a group up. Returns whether it joined one (then `shutdown` is the caller's to call)."""
     if int(os.environ.get("WORLD_SIZE", "1")) <= 1 or dist.is_initialized():
-        return
+        return False
     use_cuda = device_name.startswith("cuda") or (device_name == "auto" and torch.cuda.is_available())
     if use_cuda:
         # NCCL collectives (and broadcast_object_list) run on the current device: make it this rank's GPU.
         torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
     dist.init_process_group(backend="nccl" if use_cuda else "gloo")
+    return True
 
 
 def shutdown() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from functools import partial
 from itertools import islice
 from typing import Any
@@ -14,18 +13,12 @@ from tqdm.auto import tqdm
 
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.data.tokenizers import BOS_ID, PAD_ID
-from textgan.models.fused_loss import generator_nll
-from textgan.models.generator import RNNGenerator
-from textgan.models.wrapping import unwrap
+from textgan.errors import UserError
+from textgan.models.teacher_forcing import teacher_forced_nll
+from textgan.models.wrapping import evaluating, unwrap
+from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.distributed import per_rank_batches
-from textgan.training.metrics_log import MetricsLog
-
-
-def _teacher_forced_nll(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *,
-                        targets: torch.Tensor) -> torch.Tensor:
-    """A `routine` for the generator's forward: summed NLL of targets (B, T) read from inputs (B, T)."""
-    outputs, _ = generator.run(inputs, state)  # (B, T, H)
-    return generator_nll(generator, outputs, targets)  # fused projection + cross-entropy, no (B, T, V) logits
+from textgan.training.schedules import MLEProgress, MLESchedule
 
 
 def mle_loss(generator: nn.Module, batch: TokenBatch, reduction: str = "mean") -> torch.Tensor:
@@ -34,21 +27,19 @@ def mle_loss(generator: nn.Module, batch: TokenBatch, reduction: str = "mean") -
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     inputs = torch.cat([torch.full_like(batch.tokens[:, :1], BOS_ID), batch.tokens[:, :-1]], dim=1)  # (B, T)
     # inside the (possibly DDP-wrapped) generator's forward, so a wrapper sees the pass and averages its gradients
-    total = generator(inputs, routine=partial(_teacher_forced_nll, targets=batch.tokens))
+    total = generator(inputs, routine=partial(teacher_forced_nll, targets=batch.tokens)).nll
     return total if reduction == "sum" else total / (batch.tokens != PAD_ID).sum()
 
 
 @torch.no_grad()
 def evaluate_nll(generator: nn.Module, data: TokenData, batch_size: int, device: torch.device) -> dict[str, float]:
     """NLL per token (EOS included, padding excluded; natural log) and perplexity = exp(NLL), dropout off."""
-    was_training = generator.training
-    generator.eval()
     total, count = 0.0, 0
-    for batch in data.batches(batch_size, shuffle=False):
-        batch = batch.to(device)
-        total += float(mle_loss(generator, batch, reduction="sum"))
-        count += int(batch.lengths.sum())
-    generator.train(was_training)
+    with evaluating(generator):
+        for batch in data.batches(batch_size, shuffle=False):
+            batch = batch.to(device)
+            total += float(mle_loss(generator, batch, reduction="sum"))
+            count += int(batch.lengths.sum())
     nll = total / max(count, 1)
     return {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": count}
 
@@ -60,77 +51,77 @@ def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: floa
     return float(norm)
 
 
-def validation_nll(generator: nn.Module, valid: TokenData, batch_size: int, device: torch.device, rank: int,
-                   world_size: int, reduce_metrics: Callable[[dict[str, float]], dict[str, float]]) -> dict[str, float]:
+def validation_nll(generator: nn.Module, valid: TokenData, batch_size: int, runtime: Runtime) -> dict[str, float]:
     """valid_nll / valid_ppl of the (unwrapped) generator; with several ranks each scores every world_size-th
     sequence and the per-token NLL is the ratio of the summed NLL and token counts over ranks."""
+    rank, world_size, device = runtime.rank, runtime.world_size, runtime.device
     if world_size == 1:
         return {f"valid_{k}": v for k, v in evaluate_nll(generator, valid, batch_size, device).items() if k != "tokens"}
     part = evaluate_nll(generator, valid.subset(torch.arange(rank, len(valid), world_size)), batch_size, device)
-    sums = reduce_metrics({"total": part["nll"] * part["tokens"], "tokens": float(part["tokens"])})  # means
+    sums = runtime.reduce_metrics({"total": part["nll"] * part["tokens"], "tokens": float(part["tokens"])})  # means
     nll = sums["total"] / max(sums["tokens"], 1e-12)
     return {"valid_nll": nll, "valid_ppl": math.exp(min(nll, 700.0))}
 
 
-def mle_finished(state: dict[str, Any], epochs: int, patience: int) -> bool:
-    """Whether MLE with progress `state` is over: `epochs` done, or early-stopped after `patience` bad epochs."""
-    return state.get("epoch", 0) >= epochs or bool(patience and state.get("bad_epochs", 0) >= patience)
+def train_mle(models: Models, train: TokenData, valid: TokenData, schedule: MLESchedule, progress: MLEProgress,
+              runtime: Runtime | None = None, hooks: Hooks | None = None) -> MLEProgress:
+    """Teacher-force `models.generator` until the schedule is done (continuing from `progress`), validating after
+    each epoch, then `hooks.checkpoint()`; `hooks.evaluate` adds metrics (e.g. NLL-oracle).
 
-
-def train_mle(generator: nn.Module, optimizer: torch.optim.Optimizer, train: TokenData, valid: TokenData, *,
-              epochs: int, batch_size: int, clip: float, patience: int, seed: int, device: torch.device,
-              log: MetricsLog, state: dict[str, Any], on_epoch_end: Callable[[dict[str, Any]], None],
-              evaluate: Callable[[], dict[str, float]] | None = None, progress: bool = True,
-              rank: int = 0, world_size: int = 1,
-              reduce_metrics: Callable[[dict[str, float]], dict[str, float]] = lambda m: m) -> dict[str, Any]:
-    """Train for `epochs` epochs (continuing from `state`), validating after each.
-
-    `state` ({"epoch", "best", "bad_epochs", "step"}) is updated in place and handed to `on_epoch_end`, which
-    saves the checkpoint; `evaluate` adds metrics (e.g. NLL-oracle). Stops early after `patience` epochs
-    without a better validation NLL (0: never). With early stopping on, the weights of the best validation epoch
-    are kept in `state["best_weights"]` (so in the checkpoint) and the generator ends with them.
+    With early stopping on, the weights of the best validation epoch are kept in `progress.best_weights` (so in
+    the checkpoint) and the generator ends with them.
     """
-    state.setdefault("epoch", 0)
-    state.setdefault("step", 0)
-    state.setdefault("best", float("inf"))
-    state.setdefault("bad_epochs", 0)
-    steps = per_rank_batches(train.num_batches(batch_size), world_size, "MLE pretraining")  # equal on every rank
-    while not mle_finished(state, epochs, patience):
-        epoch = state["epoch"]
+    runtime, hooks = runtime or Runtime(), hooks or Hooks()
+    generator, optimizer = models.generator, models.g_optimizer
+    rank, world_size = runtime.rank, runtime.world_size
+    steps = per_rank_batches(train.num_batches(schedule.batch_size), world_size, "MLE pretraining")  # equal on every rank
+    while not progress.finished(schedule):
+        epoch = progress.epoch
         generator.train()
-        batches = train.batches(batch_size, shuffle=True, seed=seed, epoch=epoch, rank=rank, world_size=world_size)
-        bar = tqdm(islice(batches, steps), total=steps, desc=f"MLE epoch {epoch + 1}/{epochs}",
-                   disable=not progress or rank != 0, leave=False, dynamic_ncols=True)
+        batches = train.batches(schedule.batch_size, shuffle=True, seed=schedule.seed, epoch=epoch, rank=rank,
+                                world_size=world_size)
+        bar = tqdm(islice(batches, steps), total=steps, desc=f"MLE epoch {epoch + 1}/{schedule.epochs}",
+                   disable=not runtime.bars, leave=False, dynamic_ncols=True)
         running = 0.0
         for batch in bar:
-            batch = batch.to(device)
+            batch = batch.to(runtime.device)
             optimizer.zero_grad(set_to_none=True)
             loss = mle_loss(generator, batch)
             loss.backward()
-            clip_and_step(generator, optimizer, clip)
-            state["step"] += 1
+            clip_and_step(generator, optimizer, schedule.clip)
+            progress.step += 1
             running = 0.9 * running + 0.1 * loss.item() if running else loss.item()
             bar.set_postfix(loss=f"{running:.3f}")
-        metrics = validation_nll(unwrap(generator), valid, batch_size, device, rank, world_size, reduce_metrics)
-        if evaluate is not None:
-            metrics.update(evaluate())
-        metrics["train_loss"] = running if world_size == 1 else reduce_metrics({"train_loss": running})["train_loss"]
-        state["epoch"] = epoch + 1
-        if metrics["valid_nll"] < state["best"] - 1e-6:
-            state["best"], state["bad_epochs"], state["best_epoch"] = metrics["valid_nll"], 0, state["epoch"]
-            if patience:
-                state["best_weights"] = {k: v.detach().clone() for k, v in unwrap(generator).state_dict().items()}
+        metrics = validation_nll(unwrap(generator), valid, schedule.batch_size, runtime)
+        if hooks.evaluate is not None and rank == 0:
+            metrics.update(hooks.evaluate())
+        metrics["train_loss"] = running if world_size == 1 else runtime.reduce_metrics({"train_loss": running})["train_loss"]
+        progress.epoch = epoch + 1
+        if metrics["valid_nll"] < progress.best - 1e-6:
+            progress.best, progress.bad_epochs, progress.best_epoch = metrics["valid_nll"], 0, progress.epoch
+            if schedule.patience:
+                progress.best_weights = {k: v.detach().clone() for k, v in unwrap(generator).state_dict().items()}
         else:
-            state["bad_epochs"] += 1
-        record = log.log("mle", state["epoch"], **metrics)
-        if rank == 0 and progress:
+            progress.bad_epochs += 1
+        record = runtime.record("mle", progress.epoch, **metrics)
+        if runtime.bars:
             tqdm.write("  ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
                                  for k, v in record.items() if k not in ("event", "time")))
-        on_epoch_end(state)
-    if patience and state["bad_epochs"] and "best_weights" in state:
-        unwrap(generator).load_state_dict(state["best_weights"])
-        log.log("mle_best", state["epoch"], restored_epoch=state["best_epoch"], valid_nll=state["best"])
-        if rank == 0 and progress:
-            tqdm.write(f"early stopping: restored the weights of epoch {state['best_epoch']} "
-                       f"(valid_nll={state['best']:.4f})")
-    return state
+        check_finite(generator, metrics)
+        hooks.checkpoint()
+    if schedule.patience and progress.bad_epochs and progress.best_weights is not None:
+        unwrap(generator).load_state_dict(progress.best_weights)
+        runtime.record("mle_best", progress.epoch, restored_epoch=progress.best_epoch, valid_nll=progress.best)
+        if runtime.bars:
+            tqdm.write(f"early stopping: restored the weights of epoch {progress.best_epoch} "
+                       f"(valid_nll={progress.best:.4f})")
+    return progress
+
+
+def check_finite(model: nn.Module, metrics: dict[str, Any] | None = None) -> None:
+    """Stop with a clear message (the last good checkpoint intact) when training produced NaN/inf."""
+    bad = [k for k, v in (metrics or {}).items() if isinstance(v, float) and not math.isfinite(v)]
+    if bad or not all(bool(torch.isfinite(p).all()) for p in model.parameters()):
+        what = ", ".join(bad) if bad else "model parameters"
+        raise UserError(f"training diverged ({what} not finite); the last good checkpoint is intact: lower the "
+                        f"learning rate or raise the clip, then --resume")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -38,16 +39,18 @@ def config_differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     return sorted(k for k in a.keys() | b.keys() if a.get(k) != b.get(k))
 
 
-def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool) -> Path:
+def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool,
+                 normalize: Callable[[dict[str, Any]], dict[str, Any]] = lambda tree: tree) -> Path:
     """Create (or, with resume, reopen) a run directory for `config`; refuse to mix runs. Returns the directory.
-    (Under torchrun only rank 0 calls it: see `cli.run.open_session`.)"""
+    `normalize` brings a stored config to the current layout (keys added since at their defaults) before the
+    comparison. (Under torchrun only rank 0 calls it: see `api.run.TrainingRun.open`.)"""
     run = Path(path)
     config_file = run / "config.yaml"
     if config_file.is_file():
         if not resume:
             raise UserError(f"run directory {run} already holds a run; pass --resume to continue it, "
                             f"or choose a new one with run.dir=PATH")
-        old = yaml.safe_load(config_file.read_text(encoding="utf-8")) or {}
+        old = normalize(yaml.safe_load(config_file.read_text(encoding="utf-8")) or {})
         blocking = [k for k in config_differences(old, config) if not k.startswith(RESUMABLE_CHANGES)]
         if blocking:
             shown = ", ".join(f"{k}: {flatten(old).get(k)!r} -> {flatten(config).get(k)!r}" for k in blocking[:4])

@@ -24,22 +24,20 @@ PAD one-hot (no gradient). Real data reaches the discriminator as F.one_hot(toke
 PAD one-hot, and the discriminator's distribution front-end maps PAD mass to the zero vector, so padding looks
 the same for real and fake sequences.
 
-`RNNGenerator.forward(inputs, gumbel=GumbelArgs(...))` dispatches here, so the differentiable sample is produced
-inside the (possibly DistributedDataParallel-wrapped) generator's forward call and its gradients are averaged.
+`generator(inputs, routine=partial(gumbel_sample, args=GumbelArgs(...)))` runs it inside the (possibly
+DistributedDataParallel-wrapped) generator's forward call, so its gradients are averaged.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, get_args
+from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 
 from textgan.data.tokenizers import PAD_ID
-
-if TYPE_CHECKING:
-    from textgan.models.generator import RNNGenerator
+from textgan.models.generator import RNNGenerator
 
 GumbelMode = Literal["soft", "straight_through"]
 GUMBEL_MODES: tuple[str, ...] = get_args(GumbelMode)
@@ -86,7 +84,8 @@ def gumbel_sample(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Te
                   args: GumbelArgs) -> GumbelSample:
     """Sample args.max_len steps (fewer if every row ended) from first inputs (B, 1) (BOS) and `state` (None: zeros).
 
-    Call it through `generator(inputs, gumbel=args)` when the generator may be DDP-wrapped.
+    Call it through `generator(inputs, routine=partial(gumbel_sample, args=args))` when the generator may be
+    DDP-wrapped.
     """
     if inputs.dim() != 2 or inputs.size(1) != 1:
         raise ValueError(f"gumbel sampling starts from one input id per row, shape (B, 1); got {tuple(inputs.shape)}")

@@ -1,21 +1,33 @@
-"""The evaluation callables the CLI hands to the training loops (training never imports evaluation itself)."""
+"""The evaluation callables a run hands to the training loops (training never imports evaluation itself)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Protocol
 
 import torch
 
-from textgan.cli.run import Session
+from textgan.api.builders import PreparedData
+from textgan.config import Config
 from textgan.data.batching import strip_special
 from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.evaluation.text_metrics import tokenize_for_bleu
-from textgan.training.distributed import unwrap
+from textgan.models.wrapping import unwrap
+from textgan.training.context import Models, Runtime
 
 
-def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:
+class Evaluated(Protocol):
+    """What the periodic evaluator reads of a run (the generator at call time: it may be re-wrapped)."""
+
+    cfg: Config
+    data: PreparedData
+    models: Models
+    runtime: Runtime
+
+
+def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
     """Metrics logged after each MLE epoch / every few adversarial rounds: NLL-oracle and NLL-test (oracle
     data), NLL-test and perplexity (text with a test file), and on text with a test file test-BLEU-2..5 and
     self-BLEU-2..5 of `evaluation.bleu_samples` samples (against all test lines, or the first
@@ -26,13 +38,13 @@ def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:
     references: list[list[str]] = []  # tokenized once, on first use (Treebank tokenization takes seconds)
 
     def evaluate() -> dict[str, float]:
-        generator = unwrap(session.generator)
+        generator = unwrap(session.models.generator)
         metrics: dict[str, float] = {}
         if data.oracle is not None:
             metrics["nll_oracle"] = nll_oracle(generator, data.oracle, cfg.num_samples, data.max_len,
                                                batch_size=cfg.batch_size)
         if data.test is not None:
-            test = heldout_nll(generator, data.test, batch_size=cfg.batch_size, device=session.device)
+            test = heldout_nll(generator, data.test, batch_size=cfg.batch_size, device=session.runtime.device)
             metrics["nll_test"], metrics["ppl_test"] = test["nll"], test["ppl"]
         if data.oracle is None and data.test_lines and cfg.bleu_samples > 0:
             if not references:
@@ -44,7 +56,8 @@ def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:
     def _samples(generator: torch.nn.Module) -> list[list[str]]:
         # A fixed seed in a forked RNG: the same draws at every evaluation (less noise between epochs) and the
         # training random stream is left exactly as it was.
-        devices = [session.device] if session.device.type == "cuda" else []
+        device = session.runtime.device
+        devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(session.cfg.run.seed)
             drawn = generator.sample(cfg.bleu_samples, data.max_len, temperature=cfg.temperature)

@@ -1,4 +1,5 @@
-"""Builders at the edge: the only code that reads `Config` objects and turns them into data and models."""
+"""Builders at the edge: the only code that reads `Config` objects and turns them into data, models, optimizers
+and the estimator."""
 
 from __future__ import annotations
 
@@ -8,18 +9,21 @@ from typing import Any
 
 import torch
 
-from textgan.config import Config
+from textgan.config import Config, DiscriminatorConfig
 from textgan.data.batching import TokenData, encode_lines, pad_rows
 from textgan.data.corpus import read_splits
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import (EOS_ID, SPECIALS, OracleTokenizer, SentencePieceTokenizer, Tokenizer,
                                      WordTokenizer, tokenizer_from_state)
 from textgan.errors import UserError
+from textgan.estimators.interface import DiscriminatorShelf, Estimator, EstimatorContext
+from textgan.estimators.registry import build_estimator as registry_build
+from textgan.models.discriminator import CNNDiscriminator, InputMode
 from textgan.models.generator import RNNGenerator
 
 
 @dataclass
-class Prepared:
+class PreparedData:
     """Everything the data side hands to training and evaluation."""
 
     tokenizer: Tokenizer
@@ -34,8 +38,10 @@ class Prepared:
     report: dict[str, Any] = field(default_factory=dict)
 
 
-def resolve_device(name: str) -> torch.device:
-    """'cpu', 'cuda', 'cuda:N' or 'auto'; a one-line error when CUDA is asked for but absent."""
+def resolve_device(name: str | torch.device) -> torch.device:
+    """'cpu', 'cuda', 'cuda:N', 'auto' or a torch.device; a one-line error when CUDA is asked for but absent."""
+    if isinstance(name, torch.device):
+        name = str(name)
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
@@ -52,7 +58,7 @@ def build_oracle(cfg: Config) -> Oracle:
     return Oracle(o.vocab_size, o.embedding_size, o.hidden_size, o.init_std, o.seed)
 
 
-def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, Any] | None = None) -> Prepared:
+def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, Any] | None = None) -> PreparedData:
     """Load and encode the configured data; reuse `tokenizer_state` (resume, checkpoints) instead of fitting."""
     d = cfg.data
     if d.source == "oracle":
@@ -70,11 +76,11 @@ def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, A
     report = {"blank_lines": splits.blank_lines, "valid_from_train": splits.valid_from_train,
               "truncated": {k: v.truncated for k, v in encoded.items()},
               "sizes": {k: len(v) for k, v in encoded.items()}, "vocab_size": tokenizer.vocab_size}
-    return Prepared(tokenizer, encoded["train"], encoded["valid"], encoded.get("test"), d.max_len, False,
+    return PreparedData(tokenizer, encoded["train"], encoded["valid"], encoded.get("test"), d.max_len, False,
                     train_lines=splits.train, test_lines=splits.test, report=report)
 
 
-def _oracle_data(cfg: Config) -> Prepared:
+def _oracle_data(cfg: Config) -> PreparedData:
     o = cfg.data.oracle
     oracle = build_oracle(cfg)
     offset = len(SPECIALS)
@@ -84,7 +90,7 @@ def _oracle_data(cfg: Config) -> Prepared:
     test = pad_rows((oracle.generate(o.num_test, o.seq_len, seed=o.seed + 3) + offset).tolist())
     report = {"sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
               "vocab_size": o.vocab_size, "oracle_nll_of_own_test_samples": oracle.nll(test.tokens - offset)}
-    return Prepared(OracleTokenizer(o.vocab_size), train, valid, test, o.seq_len, True, oracle=oracle, report=report)
+    return PreparedData(OracleTokenizer(o.vocab_size), train, valid, test, o.seq_len, True, oracle=oracle, report=report)
 
 
 def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
@@ -105,43 +111,45 @@ def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, A
                         f"and tokenizer settings")
 
 
-def build_discriminator(cfg: Config, vocab_size: int, input_mode: str, feature_size: int = 0) -> torch.nn.Module:
-    """The CNN discriminator with the front-end the estimator asks for (tokens, distributions or features)."""
-    from textgan.models.discriminator import CNNDiscriminator
-
-    d = cfg.discriminator
+def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0,
+              feature_size: int = 0) -> CNNDiscriminator:
+    """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end."""
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
                             dropout=d.dropout, highway=d.highway)
 
 
-def discriminator_optimizer(cfg: Config, discriminator: torch.nn.Module, lr: float) -> torch.optim.Optimizer:
-    """Adam; SeqGAN's L2 on the output layer only, as weight decay of the head's parameter group."""
-    head = list(discriminator.head_parameters()) if hasattr(discriminator, "head_parameters") else []
+def build_estimator(cfg: Config, max_len: int) -> Estimator:
+    """The configured estimator (`adversarial.estimator`) from its config section and the run's context."""
+    a = cfg.adversarial
+    context = EstimatorContext(max_len=max_len, gan_loss=a.gan_loss, label_smoothing=a.label_smoothing,
+                               total_generator_steps=a.rounds * a.g_steps)
+    return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
+
+
+def build_discriminator(cfg: Config, estimator: Estimator, vocab_size: int, feature_size: int) -> torch.nn.Module:
+    """The model `estimator` trains against the generator (the configured CNN with its front end, or its own)."""
+    shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size,
+                               cnn=lambda mode: build_cnn(cfg.discriminator, mode, vocab_size, feature_size))
+    return estimator.build_discriminator(shelf)
+
+
+def adam(params: Any, lr: float, betas: list[float] | tuple[float, float]) -> torch.optim.Adam:
+    """Adam with the given learning rate and betas (every optimizer of a run)."""
+    return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])))
+
+
+def discriminator_optimizer(cfg: Config, discriminator: torch.nn.Module) -> torch.optim.Optimizer:
+    """Adam at the D-pretraining rate; on the configured CNN SeqGAN's L2 on the output layer only, as weight decay
+    of the head's parameter group."""
+    head = list(discriminator.head_parameters()) if isinstance(discriminator, CNNDiscriminator) else []
     head_ids = {id(p) for p in head}
     body = [p for p in discriminator.parameters() if id(p) not in head_ids]
     groups = [{"params": body}] + ([{"params": head, "weight_decay": cfg.discriminator.l2_head}] if head else [])
-    return torch.optim.Adam(groups, lr=lr)
+    return adam(groups, cfg.d_pretrain.lr, cfg.d_pretrain.betas)
 
 
-def build_estimator(cfg: Config, max_len: int, total_generator_steps: int) -> Any:
-    """The configured estimator from the registry, with its own config section as keyword arguments."""
-    import dataclasses
-
-    from textgan.estimators.registry import ESTIMATORS
-
-    name = cfg.adversarial.estimator
-    options = dataclasses.asdict(getattr(cfg, name)) if hasattr(cfg, name) else {}
-    common = {"max_len": max_len, "gan_loss": cfg.adversarial.gan_loss,
-              "label_smoothing": cfg.adversarial.label_smoothing}
-    cls = ESTIMATORS[name]
-    accepted = cls.__init__.__code__.co_varnames
-    if "total_steps" in accepted:
-        common["total_steps"] = total_generator_steps
-    try:
-        from textgan.estimators.losses import check_label_smoothing
-
-        check_label_smoothing(cfg.adversarial.gan_loss, cfg.adversarial.label_smoothing)
-        return cls(**common, **options)
-    except ValueError as err:
-        raise UserError(f"{name} estimator: {err}") from None
+def set_rate(optimizer: torch.optim.Optimizer, lr: float, betas: list[float]) -> None:
+    """Every parameter group of `optimizer` to learning rate `lr` and Adam `betas` (a new phase's settings)."""
+    for group in optimizer.param_groups:
+        group["lr"], group["betas"] = lr, (float(betas[0]), float(betas[1]))
