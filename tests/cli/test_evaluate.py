@@ -170,3 +170,17 @@ def test_json_is_never_overwritten_without_permission(tiny_coco_files: tuple[Pat
     assert out.read_text() == "keep me"
     assert main(["evaluate", "--samples", test, "--json", str(out), "--overwrite", "--metrics", "lengths"]) == 0
     assert list(json.loads(out.read_text())["metrics"]) == ["mean_length", "max_length"]
+
+
+def test_training_and_evaluate_split_lines_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from textgan.data.corpus import read_splits
+
+    # U+0085 (NEL), U+2028 and a form feed inside sentences, CRLF endings: 4 lines for every reader
+    text = "a man\u0085on a horse\r\ntwo dogs\u2028play\r\na plate\x0cof food\r\nthe end\r\n"
+    path = tmp_path / "lines.txt"
+    path.write_bytes(text.encode("utf-8"))
+    splits = read_splits(str(path), str(path), str(path), valid_fraction=0.1, seed=0)
+    report, _ = evaluate(capsys, tmp_path, "--samples", str(path), "--references", str(path),
+                         "--metrics", "lengths,corpus_bleu")
+    assert len(splits.train) == len(splits.test) == report["samples"]["count"] == 4
+    assert report["metrics"]["corpus_bleu"] == pytest.approx(100.0)  # aligned line by line with itself

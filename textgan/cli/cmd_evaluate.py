@@ -19,7 +19,7 @@ from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.cli.loaded import LoadedGenerator, load_generator
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
-from textgan.data.corpus import expand_files, read_lines
+from textgan.data.corpus import expand_files, read_lines, read_text_lines
 from textgan.errors import UserError
 from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.report import metric_table
@@ -258,7 +258,7 @@ def _choose_metrics(requested: list[str] | None, inputs: Inputs,
 
 def _raw_lines(path: str, flag: str) -> list[str]:
     """Every line of a file, blank ones included (an empty sample is a real output; alignment needs all)."""
-    return [line.strip() for line in Path(_given_file(path, flag)).read_text(encoding="utf-8").splitlines()]
+    return [line.strip() for line in read_text_lines(_given_file(path, flag))]
 
 
 def _samples(args: argparse.Namespace, loaded: LoadedGenerator | None, ev: EvaluationConfig,
