@@ -21,10 +21,10 @@ from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines
 from textgan.errors import UserError
-from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.report import metric_table
 from textgan.evaluation.suite import METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
 from textgan.training.checkpoint import resolve_checkpoint
+from textgan.training.mle import evaluate_nll
 
 TEXYGEN_FIRST = 500  # Texygen's get_bleu_fast: first 500 references, first 500 samples for self-BLEU
 
@@ -292,7 +292,7 @@ def _nll(args: argparse.Namespace, loaded: LoadedGenerator | None, source: str |
         data = encode_lines(lines, loaded.tokenizer.encode, loaded.max_len, add_eos=not loaded.fixed_length)
         sentences, truncated = len(lines), data.truncated
     device = next(loaded.generator.parameters()).device
-    result = heldout_nll(loaded.generator, data, batch_size=args.batch_size, device=device)
+    result = evaluate_nll(loaded.generator, data, batch_size=args.batch_size, device=device)
     report["data"] = {"source": "oracle held-out sequences" if source == "oracle" else source,
                       "sentences": sentences, "tokens": result["tokens"], "eos_counted": not loaded.fixed_length,
                       "truncated": truncated}

@@ -8,7 +8,7 @@ import torch
 
 from textgan.cli.run import Session
 from textgan.data.batching import strip_special
-from textgan.evaluation.heldout import heldout_nll
+from textgan.training.mle import evaluate_nll as heldout_nll
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.evaluation.text_metrics import tokenize_for_bleu
