@@ -215,8 +215,9 @@ def _dump(obj: Any, depth: int, lines: list[str]) -> None:
             lines.append(f"{pad}{f.name}:")
             _dump(value, depth + 1, lines)
         else:
-            text = yaml.safe_dump(value, default_flow_style=True).strip()
+            text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()  # one line per key
             if text.endswith("\n..."):
                 text = text[: -len("\n...")]
             text = text.removesuffix("...").strip()
-            lines.append(f"{pad}{f.name}: {text}  # {f.metadata.get('help', '')}")
+            help_text = f.metadata.get("help", "").strip()
+            lines.append(f"{pad}{f.name}: {text}" + (f"  # {help_text}" if help_text else ""))
