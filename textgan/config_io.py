@@ -52,7 +52,8 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise UserError(f"config {file} is not valid YAML ({str(err).splitlines()[0]}); fix the file") from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise UserError(f"config {file} must be a mapping of sections (run:, data:, ...), not {type(loaded).__name__}")
+            raise UserError(f"config {file} must be a mapping of sections (run:, data:, ...), "
+                            f"not {type(loaded).__name__}")
         tree = loaded or {}
     errors: list[str] = []
     for item in overrides:

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textgan.data.tokenizers import (UNK_ID, OracleTokenizer, SentencePieceTokenizer, WordTokenizer,
-                                     tokenizer_from_state)
+from textgan.data.tokenizers import UNK_ID, OracleTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_state
 
 LINES = ["a man riding a horse .", "two dogs play in the snow", "a plate of food on a table", "A Man"]
 

@@ -8,11 +8,11 @@ import torch
 
 from textgan.cli.run import Session
 from textgan.data.batching import strip_special
-from textgan.training.mle import evaluate_nll as heldout_nll
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.training.distributed import unwrap
+from textgan.training.mle import evaluate_nll as heldout_nll
 
 
 def periodic_evaluator(session: Session) -> Callable[[], dict[str, float]]:

@@ -63,7 +63,8 @@ def _check_utf8(path: Path, role: str) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise UserError(f"{role} file {path} is not UTF-8 text (truncated character at the end); convert it") from None
+            raise UserError(f"{role} file {path} is not UTF-8 text (truncated character at the end); "
+                            f"convert it") from None
 
 
 def read_text_lines(path: str | os.PathLike[str]) -> list[str]:

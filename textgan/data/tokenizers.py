@@ -147,7 +147,8 @@ class OracleTokenizer:
         try:
             ids = [int(w) + len(SPECIALS) for w in text.split()]
         except ValueError:
-            raise UserError(f"oracle text must be integers 0..{self.oracle_vocab_size - 1}, got {text[:40]!r}") from None
+            raise UserError(f"oracle text must be integers 0..{self.oracle_vocab_size - 1}, "
+                            f"got {text[:40]!r}") from None
         return [i if len(SPECIALS) <= i < self.vocab_size else UNK_ID for i in ids]
 
     def decode(self, ids: Sequence[int]) -> str:

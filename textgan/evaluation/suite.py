@@ -17,8 +17,14 @@ import torch
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import SPECIALS
 from textgan.evaluation.bleu import DEFAULT_ORDERS, self_bleu, test_bleu
-from textgan.evaluation.text_metrics import (BleuTokenization, copied_fraction, corpus_bleu, distinct_n,
-                                             length_stats, tokenize_for_bleu)
+from textgan.evaluation.text_metrics import (
+    BleuTokenization,
+    copied_fraction,
+    corpus_bleu,
+    distinct_n,
+    length_stats,
+    tokenize_for_bleu,
+)
 
 __all__ = ["METRICS", "NEEDS", "DISTINCT_ORDERS", "parse_metrics", "text_metrics", "bleu_metrics",
            "nll_oracle_of_lines"]
