@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import re
+
 import pytest
 
-from textgan.config_io import config_to_dict, dump_config, load_config, shipped_configs
+from textgan.cli.main import main
+from textgan.config_io import config_to_dict, load_config, shipped_configs
 from textgan.errors import UserError
 
 
@@ -47,7 +51,21 @@ def test_cross_checks_and_choices() -> None:
         load_config("no/such/file.yaml", [])
 
 
-def test_dump_documents_every_key() -> None:
-    text = dump_config(load_config("oracle", []))
-    assert "num_rollouts: 16  # Monte-Carlo rollouts" in text
-    assert all("#" in line for line in text.splitlines() if line.startswith("    ") and ":" in line)
+def leaf_keys(obj: object, prefix: str = "") -> list[str]:
+    """Dotted names of every non-section field of a config dataclass."""
+    keys = []
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        keys += leaf_keys(value, f"{prefix}{f.name}.") if dataclasses.is_dataclass(value) else [prefix + f.name]
+    return keys
+
+
+def test_dump_documents_every_key(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["config", "--config", "oracle"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    keys = [line for line in lines if not re.fullmatch(r" *\w+:", line)]  # all but the section headers
+    # every key line is `name: value  # help` with a non-empty help
+    undocumented = [line for line in keys if not re.fullmatch(r" *\w+: \S.*?  # \S.*", line)]
+    assert not undocumented
+    assert keys and len(keys) == len(leaf_keys(load_config("oracle", [])))  # one line per key, none missing
+    assert "  num_rollouts: 16  # Monte-Carlo rollouts per prefix (SeqGAN: 16)" in keys

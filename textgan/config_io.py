@@ -54,7 +54,8 @@ def load_config(path: str | None, overrides: Sequence[str] = (),
         except (yaml.YAMLError, UnicodeDecodeError) as err:
             raise UserError(f"config {file} is not valid YAML ({str(err).splitlines()[0]}); fix the file") from None
         if loaded is not None and not isinstance(loaded, dict):
-            raise UserError(f"config {file} must be a mapping of sections (run:, data:, ...), not {type(loaded).__name__}")
+            raise UserError(f"config {file} must be a mapping of sections (run:, data:, ...), "
+                            f"not {type(loaded).__name__}")
         tree = loaded or {}
     errors: list[str] = []
     for item in overrides:
@@ -270,8 +271,9 @@ def _dump(obj: Any, depth: int, lines: list[str]) -> None:
             lines.append(f"{pad}{f.name}:")
             _dump(value, depth + 1, lines)
         else:
-            text = yaml.safe_dump(value, default_flow_style=True).strip()
+            text = yaml.safe_dump(value, default_flow_style=True, width=1 << 30).strip()  # one line per key
             if text.endswith("\n..."):
                 text = text[: -len("\n...")]
             text = text.removesuffix("...").strip()
-            lines.append(f"{pad}{f.name}: {text}  # {f.metadata.get('help', '')}")
+            help_text = f.metadata.get("help", "").strip()
+            lines.append(f"{pad}{f.name}: {text}" + (f"  # {help_text}" if help_text else ""))

@@ -14,27 +14,6 @@ from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.training.metrics_log import read_metrics
 
 
-@pytest.fixture(scope="session")
-def tiny_text_run(tiny_coco_files: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A COCO-config checkpoint after one MLE epoch on 300 captions (test file: 100 captions)."""
-    from tests.conftest import TINY_MODELS
-
-    train, test = tiny_coco_files
-    run = tmp_path_factory.mktemp("eval") / "coco"
-    assert main(["pretrain", "--config", "coco", f"run.dir={run}", "data.source=text", f"data.train={train}",
-                 f"data.test={test}", "data.max_len=20", *TINY_MODELS, "evaluation.bleu_samples=20"]) == 0
-    return run
-
-
-@pytest.fixture(scope="session")
-def tiny_oracle_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    from tests.conftest import TINY_ORACLE
-
-    run = tmp_path_factory.mktemp("eval") / "oracle"
-    assert main(["pretrain", "--config", "oracle", f"run.dir={run}", *TINY_ORACLE]) == 0
-    return run
-
-
 def evaluate(capsys: pytest.CaptureFixture[str], tmp_path: Path, *argv: str) -> tuple[dict, str]:
     out = tmp_path / f"eval-{len(list(tmp_path.iterdir()))}.json"
     assert main(["evaluate", *argv, "--json", str(out)]) == 0, capsys.readouterr().err
@@ -170,3 +149,17 @@ def test_json_is_never_overwritten_without_permission(tiny_coco_files: tuple[Pat
     assert out.read_text() == "keep me"
     assert main(["evaluate", "--samples", test, "--json", str(out), "--overwrite", "--metrics", "lengths"]) == 0
     assert list(json.loads(out.read_text())["metrics"]) == ["mean_length", "max_length"]
+
+
+def test_training_and_evaluate_split_lines_alike(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from textgan.data.corpus import read_splits
+
+    # U+0085 (NEL), U+2028 and a form feed inside sentences, CRLF endings: 4 lines for every reader
+    text = "a man\u0085on a horse\r\ntwo dogs\u2028play\r\na plate\x0cof food\r\nthe end\r\n"
+    path = tmp_path / "lines.txt"
+    path.write_bytes(text.encode("utf-8"))
+    splits = read_splits(str(path), str(path), str(path), valid_fraction=0.1, seed=0)
+    report, _ = evaluate(capsys, tmp_path, "--samples", str(path), "--references", str(path),
+                         "--metrics", "lengths,corpus_bleu")
+    assert len(splits.train) == len(splits.test) == report["samples"]["count"] == 4
+    assert report["metrics"]["corpus_bleu"] == pytest.approx(100.0)  # aligned line by line with itself

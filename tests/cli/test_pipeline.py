@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
+import math
 from pathlib import Path
 
 import pytest
 import torch
 
 from textgan.cli.main import main
+from textgan.data.tokenizers import SPECIALS, tokenizer_from_state
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
 
@@ -37,17 +40,35 @@ def test_sample_and_evaluate_coco(tmp_path: Path, tiny_coco_args: list[str], tin
     run = tmp_path / "coco"
     assert main(["pretrain", "--config", "coco", f"run.dir={run}", *tiny_coco_args, "pretrain.epochs=2"]) == 0
     capsys.readouterr()
-    out_file = tmp_path / "samples.txt"
-    assert main(["sample", "--checkpoint", str(run), "-n", "20", "--out", str(out_file), "--seed", "1"]) == 0
-    lines = out_file.read_text().splitlines()
-    assert len(lines) == 20 and all(isinstance(x, str) for x in lines)
-    words = {w for line in tiny_coco_files[0].read_text().split("\n") for w in line.split()} | {"<unk>"}
-    assert all(w in words for line in lines for w in line.split())  # samples are corpus words
+    tokenizer = tokenizer_from_state(json.loads((run / "tokenizer.json").read_text(encoding="utf-8")))
+    vocabulary = set(tokenizer.words[len(SPECIALS):]) | {"<unk>"}
+
+    def sample(seed: int, name: str) -> list[str]:
+        out_file = tmp_path / name
+        assert main(["sample", "--checkpoint", str(run), "-n", "20", "--out", str(out_file), "--seed", str(seed)]) == 0
+        return out_file.read_text(encoding="utf-8").split("\n")[:-1]  # one line per sample, newline-terminated
+
+    lines = sample(1, "a.txt")
+    assert len(lines) == 20 and all(0 < len(line.split()) <= 20 for line in lines)  # data.max_len=20
+    assert all(w in vocabulary for line in lines for w in line.split())  # decoded with the run's vocabulary
+    assert sample(1, "b.txt") == lines  # the same seed, the same samples
+    assert sample(2, "c.txt") != lines
     assert main(["sample", "--checkpoint", str(run), "-n", "3", "--temperature", "0"]) == 0
     greedy = capsys.readouterr().out.splitlines()
     assert len(greedy) == 3 and len(set(greedy)) == 1  # greedy decoding is deterministic
-    assert main(["evaluate", "--checkpoint", str(run), "--data", str(tiny_coco_files[1])]) == 0
+
+    report = tmp_path / "eval.json"
+    assert main(["evaluate", "--checkpoint", str(run), "--data", str(tiny_coco_files[1]), "--num-samples", "30",
+                 "--json", str(report)]) == 0
     assert "perplexity" in capsys.readouterr().out
+    metrics = json.loads(report.read_text())["metrics"]
+    # two epochs on 300 captions: better than uniform over the vocabulary, far from perfect
+    assert 0 < metrics["nll"] < math.log(tokenizer.vocab_size) and math.isfinite(metrics["nll"])
+    assert metrics["perplexity"] == pytest.approx(math.exp(metrics["nll"]))
+    for key in [f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in (2, 3, 4, 5)] + ["copied_fraction"]:
+        assert 0.0 <= metrics[key] <= 1.0, key
+    assert metrics["bleu_2"] >= metrics["bleu_3"] >= metrics["bleu_4"] >= metrics["bleu_5"] > 0
+    assert 0 < metrics["mean_length"] <= metrics["max_length"]
 
 
 def test_discriminator_pretraining_beats_chance(tmp_path: Path, tiny_oracle_args: list[str]) -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.cli.test_evaluate import run_failing, tiny_oracle_run, tiny_text_run  # noqa: F401  (shared fixtures)
+from tests.cli.test_evaluate import run_failing
 from textgan.cli.main import main
 from textgan.training.metrics_log import read_metrics
 

@@ -1,4 +1,4 @@
-"""Text loading through `datasets`: blank lines, validation carving, truncation, file errors."""
+"""Text loading: line splitting, blank lines, validation carving, truncation, file errors."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from textgan.data.batching import encode_lines
-from textgan.data.corpus import read_splits
+from textgan.data.corpus import read_splits, read_text_lines
 from textgan.data.tokenizers import EOS_ID, WordTokenizer
 from textgan.errors import UserError
 
@@ -41,3 +41,15 @@ def test_file_errors(tmp_path: Path, content: bytes | None, pattern: str, messag
         (tmp_path / pattern).write_bytes(content)
     with pytest.raises(UserError, match=message):
         read_splits(str(tmp_path / pattern), "", "", valid_fraction=0.1, seed=0, cache_dir=str(tmp_path / "c"))
+
+
+@pytest.mark.parametrize("text, lines", [
+    ("a\nb\n", ["a", "b"]),
+    ("a\r\nb", ["a", "b"]),  # CRLF, no final newline
+    ("a\u0085b\u2028c\x0cd\x1ce\n\n", ["a\u0085b\u2028c\x0cd\x1ce", ""]),  # only "\n" splits
+    ("\n", [""]),
+])
+def test_read_text_lines_splits_on_newline_only(tmp_path: Path, text: str, lines: list[str]) -> None:
+    path = tmp_path / "f.txt"
+    path.write_bytes(text.encode("utf-8"))
+    assert read_text_lines(path) == lines

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from textgan.data.tokenizers import (UNK_ID, OracleTokenizer, SentencePieceTokenizer, WordTokenizer,
-                                     tokenizer_from_state)
+from textgan.data.tokenizers import UNK_ID, OracleTokenizer, SentencePieceTokenizer, WordTokenizer, tokenizer_from_state
 
 LINES = ["a man riding a horse .", "two dogs play in the snow", "a plate of food on a table", "A Man"]
 
@@ -50,3 +49,28 @@ def test_state_round_trip(tok) -> None:
     again = tokenizer_from_state(tok.state())
     assert again.state() == tok.state() and again.encode(LINES[1] if tok.kind == "word" else "1 2") == \
         tok.encode(LINES[1] if tok.kind == "word" else "1 2")
+
+
+SP_LINES = LINES * 30 + [f"line number {i} with words" for i in range(200)]
+
+
+@pytest.mark.parametrize("fit", [
+    lambda lines, lower: WordTokenizer.fit(lines, lowercase=lower),
+    lambda lines, lower: SentencePieceTokenizer.fit(lines, vocab_size=60, model_type="bpe", lowercase=lower),
+    lambda lines, lower: SentencePieceTokenizer.fit(lines, vocab_size=60, model_type="unigram", lowercase=lower),
+], ids=["word", "sp-bpe", "sp-unigram"])
+def test_two_fits_give_equal_signatures(fit) -> None:
+    first, second = fit(SP_LINES, False), fit(SP_LINES, False)
+    signature = first.vocabulary_signature()
+    assert signature == second.vocabulary_signature()
+    assert signature["vocab_size"] == first.vocab_size == len(signature["pieces"])
+    assert first.state() == second.state()  # sentencepiece: the proto names no temporary path
+    assert tokenizer_from_state(first.state()).vocabulary_signature() == signature
+    assert fit(SP_LINES, True).vocabulary_signature() != signature  # lowercasing changes the encoding
+    assert fit(SP_LINES[:-50], False).vocabulary_signature() != signature  # other data, other vocabulary
+
+
+def test_oracle_signature() -> None:
+    assert OracleTokenizer(7).vocabulary_signature() == OracleTokenizer(7).vocabulary_signature()
+    assert OracleTokenizer(7).vocabulary_signature()["pieces"][4:] == [str(k) for k in range(7)]
+    assert OracleTokenizer(7).vocabulary_signature() != OracleTokenizer(8).vocabulary_signature()

@@ -46,14 +46,21 @@ def test_rollout_keeps_prefix_and_starts_from_its_state() -> None:
 
 def test_rollouts_stop_at_eos() -> None:
     g = make(eos=True)
-    g.logit_mask[EOS_ID] = 2.0
+    g.logit_mask[EOS_ID] = 2.0  # EOS favoured, so most rows end well before max_len
     s = g.sample(6, 12, return_states=True)
     b, t = prefix_rows(s.lengths, num_rollouts=4)
-    completions = rollout_chunk(g, s.tokens, s.states, b, t, max_len=12)
+    completions = rollout_chunk(g, s.tokens, s.states, b, t, max_len=12)  # (R, 12)
+    ends = [row.index(EOS_ID) for row in completions.tolist() if EOS_ID in row]
+    assert sum(end < 11 for end in ends) >= len(completions) // 4  # many rollouts reach EOS early
     for row in completions.tolist():
         if EOS_ID in row:
-            end = row.index(EOS_ID)
-            assert all(x == PAD_ID for x in row[end + 1:])
+            assert all(x == PAD_ID for x in row[row.index(EOS_ID) + 1:])
+    # Rewards: every prefix of a sequence up to its EOS gets one, no position after it does.
+    score = lambda seqs, rows: 1.0 + (seqs != PAD_ID).sum(1).float()  # noqa: E731  > 0 for every sequence
+    q = rollout_rewards(g, s.tokens, s.lengths, s.states, score, num_rollouts=4, max_len=12, chunk_rows=64)
+    after_end = torch.arange(q.size(1)).unsqueeze(0) >= s.lengths.unsqueeze(1)  # (B, T)
+    assert bool(after_end.any())  # some sampled sequences ended before max_len
+    assert bool((q[after_end] == 0).all()) and bool((q[~after_end] > 0).all())
 
 
 class FunctionScorer:
@@ -90,10 +97,10 @@ def test_rollouts_reproducible() -> None:
     s = g.sample(4, 8, return_states=True)
     score = FunctionScorer(lambda seqs: seqs.float().mean(1), s.tokens)
     runs = []
-    for chunk in (1000, 1000, 1000):  # three runs from one seed
+    for _ in range(3):  # three runs from the same seed, same settings
         torch.manual_seed(11)
         runs.append(rollout_rewards(g, s.tokens, s.lengths, s.states, score, num_rollouts=3, max_len=8,
-                                    chunk_rows=chunk))
+                                    chunk_rows=1000))
     assert torch.equal(runs[0], runs[1]) and torch.equal(runs[1], runs[2])
 
 

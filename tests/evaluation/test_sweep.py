@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 from pathlib import Path
 
 import pytest
@@ -12,8 +13,11 @@ from textgan.data.batching import pad_rows
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.evaluation.plots import training_series
-from textgan.evaluation.sweep import oracle_point, parse_temperatures, text_point, write_csv
+from textgan.evaluation.sweep import oracle_point, parse_temperatures, tempered_nll, text_point, write_csv
 from textgan.models.generator import RNNGenerator
+from textgan.training.mle import evaluate_nll
+
+CPU = torch.device("cpu")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
@@ -40,6 +44,23 @@ def tiny_generator(vocab: int = 12, eos: bool = True) -> RNNGenerator:
                         eos_id=EOS_ID if eos else None)
 
 
+def test_tempered_nll_is_uniform_at_high_temperature() -> None:
+    data = pad_rows([[5, 6, 7, EOS_ID], [4, EOS_ID]])
+    # softmax(logits / T) -> uniform over the 10 ids that are not banned (PAD, BOS)
+    assert tempered_nll(tiny_generator(), data, 1e6, batch_size=8, device=CPU) == pytest.approx(math.log(10), abs=1e-4)
+
+
+def test_tempered_nll_depends_on_temperature_and_is_the_model_at_one() -> None:
+    model = tiny_generator()
+    data = pad_rows([[5, 6, 7, EOS_ID], [4, EOS_ID], [8, 9, 10, 11, 5, EOS_ID]])
+    values = [tempered_nll(model, data, t, batch_size=2, device=CPU) for t in (0.5, 1.0, 2.0)]
+    assert len(set(values)) == 3
+    assert values[1] == pytest.approx(evaluate_nll(model, data, batch_size=2, device=CPU)["nll"], rel=1e-6)
+    assert model.training  # the caller's mode is restored
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        tempered_nll(model, data, 0.0, batch_size=8, device=CPU)
+
+
 def test_oracle_point_traces_the_curve() -> None:
     oracle = Oracle(vocab_size=20, embedding_size=8, hidden_size=8, init_std=1.0, seed=1)
     test = pad_rows((oracle.generate(50, 6, seed=2) + 4).tolist())
@@ -48,7 +69,7 @@ def test_oracle_point_traces_the_curve() -> None:
     for temperature in (0.5, 2.0):
         torch.manual_seed(0)
         points[temperature] = oracle_point(generator, oracle, test, temperature, num_samples=40, seq_len=6,
-                                           batch_size=16, device=torch.device("cpu"))
+                                           batch_size=16, device=CPU)
     assert set(points[0.5]) == {"nll_oracle", "nll_test"}
     assert points[0.5]["nll_test"] != points[2.0]["nll_test"]  # NLL-test depends on T (not a flat line)
 

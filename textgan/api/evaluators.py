@@ -10,12 +10,12 @@ import torch
 from textgan.api.builders import PreparedData
 from textgan.config import Config
 from textgan.data.batching import strip_special
-from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.models.wrapping import unwrap
 from textgan.training.context import Models, Runtime
+from textgan.training.mle import evaluate_nll
 
 
 class Evaluated(Protocol):
@@ -44,7 +44,7 @@ def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
             metrics["nll_oracle"] = nll_oracle(generator, data.oracle, cfg.num_samples, data.max_len,
                                                batch_size=cfg.batch_size)
         if data.test is not None:
-            test = heldout_nll(generator, data.test, batch_size=cfg.batch_size, device=session.runtime.device)
+            test = evaluate_nll(generator, data.test, cfg.batch_size, session.runtime.device)
             metrics["nll_test"], metrics["ppl_test"] = test["nll"], test["ppl"]
         if data.oracle is None and data.test_lines and cfg.bleu_samples > 0:
             if not references:

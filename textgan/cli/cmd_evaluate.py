@@ -19,12 +19,12 @@ from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.api.trained import TrainedGenerator, load
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
-from textgan.data.corpus import expand_files, read_lines
+from textgan.data.corpus import expand_files, read_lines, read_text_lines
 from textgan.errors import UserError
-from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.report import metric_table
 from textgan.evaluation.suite import METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
 from textgan.training.checkpoint import resolve_checkpoint
+from textgan.training.mle import evaluate_nll
 
 TEXYGEN_FIRST = 500  # Texygen's get_bleu_fast: first 500 references, first 500 samples for self-BLEU
 
@@ -258,7 +258,7 @@ def _choose_metrics(requested: list[str] | None, inputs: Inputs,
 
 def _raw_lines(path: str, flag: str) -> list[str]:
     """Every line of a file, blank ones included (an empty sample is a real output; alignment needs all)."""
-    return [line.strip() for line in Path(_given_file(path, flag)).read_text(encoding="utf-8").splitlines()]
+    return [line.strip() for line in read_text_lines(_given_file(path, flag))]
 
 
 def _samples(args: argparse.Namespace, loaded: TrainedGenerator | None, ev: EvaluationConfig,
@@ -291,7 +291,7 @@ def _nll(args: argparse.Namespace, loaded: TrainedGenerator | None, source: str 
         data = encode_lines(lines, loaded.tokenizer.encode, loaded.max_len, add_eos=not loaded.fixed_length)
         sentences, truncated = len(lines), data.truncated
     device = next(loaded.generator.parameters()).device
-    result = heldout_nll(loaded.generator, data, batch_size=args.batch_size, device=device)
+    result = evaluate_nll(loaded.generator, data, batch_size=args.batch_size, device=device)
     report["data"] = {"source": "oracle held-out sequences" if source == "oracle" else source,
                       "sentences": sentences, "tokens": result["tokens"], "eos_counted": not loaded.fixed_length,
                       "truncated": truncated}

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import re
+from collections.abc import Sequence
 from pathlib import Path
 
 from textgan.errors import UserError
@@ -16,6 +18,21 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help=OVERRIDES_HELP)
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in run.dir from its last checkpoint (starts fresh if it has none)")
+
+
+_OVERRIDE = re.compile(r"^[A-Za-z_][\w.]*=")  # section.key=value
+
+
+def parse_args(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """`parser.parse_args`, except that key=value overrides may also stand after options (argparse takes a
+    positional list only once, so the later ones come back unrecognized and are appended here, in order)."""
+    args, extras = parser.parse_known_args(argv)
+    if hasattr(args, "overrides"):
+        args.overrides = [*args.overrides, *(a for a in extras if _OVERRIDE.match(a))]
+        extras = [a for a in extras if not _OVERRIDE.match(a)]
+    if extras:
+        parser.error(f"unrecognized arguments: {' '.join(extras)}")
+    return args
 
 
 def check_output_path(path: str | None, overwrite: bool) -> Path | None:

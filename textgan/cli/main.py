@@ -7,6 +7,7 @@ import sys
 from collections.abc import Sequence
 
 from textgan import __version__
+from textgan.cli.common import parse_args
 from textgan.errors import UserError
 
 DESCRIPTION = """\
@@ -52,7 +53,7 @@ def extra_commands() -> list:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point: parse, run, turn UserError into a one-line message and exit code 2."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parse_args(parser, argv)
     try:
         return int(args.handler(args) or 0)
     except UserError as err:

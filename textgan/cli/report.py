@@ -5,11 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-
-def format_value(value: Any) -> str:
-    if isinstance(value, float):
-        return f"{value:.4f}"
-    return str(value)
+from textgan.evaluation.report import format_value
 
 
 def print_metrics(title: str, metrics: Mapping[str, Any]) -> None:

@@ -27,11 +27,6 @@ class TokenBatch:
         return TokenBatch(self.tokens.to(device, non_blocking=True), self.lengths.to(device, non_blocking=True),
                           labels)
 
-    def mask(self) -> torch.Tensor:
-        """(B, T) bool, True on real tokens (EOS included)."""
-        steps = torch.arange(self.tokens.size(1), device=self.tokens.device)
-        return steps.unsqueeze(0) < self.lengths.unsqueeze(1)
-
 
 @dataclass
 class TokenData:

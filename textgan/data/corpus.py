@@ -1,8 +1,9 @@
-"""Read local text corpora (one sentence per line) through the `datasets` library, offline.
+"""Read local text corpora, one sentence per line.
 
-Files are checked first (exists, glob matches, non-empty, UTF-8) so users get one-line errors instead of
-tracebacks from deep inside `datasets`. Blank lines are dropped and counted. Without a validation file a seeded
-fraction of the training split is held out.
+Every text input (training data, references, samples) is split into lines by `read_text_lines`: on "\n" only,
+so a U+0085 or U+2028 inside a sentence never splits it. Files are checked first (exists, glob matches,
+non-empty, UTF-8) so users get one-line errors. Blank lines are dropped and counted. Without a validation file
+a seeded fraction of the training split is held out (`datasets`' train_test_split, offline).
 """
 
 from __future__ import annotations
@@ -62,31 +63,33 @@ def _check_utf8(path: Path, role: str) -> None:
         try:
             decoder.decode(b"", final=True)
         except UnicodeDecodeError:
-            raise UserError(f"{role} file {path} is not UTF-8 text (truncated character at the end); convert it") from None
+            raise UserError(f"{role} file {path} is not UTF-8 text (truncated character at the end); "
+                            f"convert it") from None
+
+
+def read_text_lines(path: str | os.PathLike[str]) -> list[str]:
+    """Every line of a UTF-8 file, split on "\\n" only, a trailing "\\r" removed (CRLF files read like LF ones)."""
+    with open(path, encoding="utf-8", newline="") as handle:  # newline="": no universal-newline translation
+        lines = handle.read().split("\n")
+    if lines[-1] == "":
+        lines.pop()  # the newline that ends the last line starts no new one
+    return [line[:-1] if line.endswith("\r") else line for line in lines]
 
 
 def read_splits(train: str, valid: str, test: str, *, valid_fraction: float, seed: int,
-                cache_dir: str | None) -> TextSplits:
-    """Load train/valid/test lines with `datasets.load_dataset("text")`; carve valid from train if not given."""
+                cache_dir: str | None = None) -> TextSplits:
+    """Train/valid/test lines (`read_lines`); valid carved from train, seeded, if not given.
+
+    `cache_dir` is accepted for callers and unused: the lines are read directly, nothing is cached."""
     import datasets
 
     if not sys.stderr.isatty():
         datasets.disable_progress_bars()
-    data_files = {"train": expand_files(train, "train")}
-    if valid:
-        data_files["validation"] = expand_files(valid, "valid")
-    if test:
-        data_files["test"] = expand_files(test, "test")
-    loaded = datasets.load_dataset("text", data_files=data_files, cache_dir=cache_dir)
     blank: dict[str, int] = {}
     lines: dict[str, list[str]] = {}
-    for split, dataset in loaded.items():
-        texts = dataset["text"]
-        kept = [t.strip() for t in texts if t.strip()]
-        blank[split] = len(texts) - len(kept)
-        lines[split] = kept
-        if not kept:
-            raise UserError(f"{split} data has only blank lines; give a file with one sentence per line")
+    for split, role, pattern in (("train", "train", train), ("validation", "valid", valid), ("test", "test", test)):
+        if pattern:
+            lines[split], blank[split] = read_lines(pattern, role)
     valid_lines = lines.get("validation")
     carved = valid_lines is None
     if carved:
@@ -102,12 +105,11 @@ def read_lines(pattern: str, role: str = "data") -> tuple[list[str], int]:
     lines: list[str] = []
     blank = 0
     for name in expand_files(pattern, role):
-        with open(name, encoding="utf-8") as handle:
-            for line in handle:
-                if line.strip():
-                    lines.append(line.strip())
-                else:
-                    blank += 1
+        for line in read_text_lines(name):
+            if line.strip():
+                lines.append(line.strip())
+            else:
+                blank += 1
     if not lines:
         raise UserError(f"{role} {pattern} has only blank lines; give one sentence per line")
     return lines, blank

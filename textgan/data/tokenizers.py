@@ -2,15 +2,15 @@
 
 Every vocabulary starts with the same four specials, so models and batches never depend on the tokenizer:
 PAD=0, BOS=1, EOS=2, UNK=3. A tokenizer's whole state is a plain dict (`state()`), stored in the run directory
-and in every checkpoint and rebuilt with `tokenizer_from_state` (no pickled code).
+and in every checkpoint and rebuilt with `tokenizer_from_state` (no pickled code). `vocabulary_signature()` is
+what decides whether two tokenizers encode alike (the pieces and the settings), whatever their serialisation.
 """
 
 from __future__ import annotations
 
-import tempfile
+import io
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from pathlib import Path
 from typing import Any, Protocol
 
 from textgan.errors import UserError
@@ -34,6 +34,11 @@ class Tokenizer(Protocol):
         ...
 
     def state(self) -> dict[str, Any]: ...
+
+    def vocabulary_signature(self) -> dict[str, Any]:
+        """Kind, vocabulary size, the id -> piece list and the settings that change encoding: equal signatures
+        encode and decode alike (a checkpoint made with one can be read with the other)."""
+        ...
 
 
 class WordTokenizer:
@@ -72,6 +77,10 @@ class WordTokenizer:
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "words": self.words[len(SPECIALS):], "lowercase": self.lowercase}
 
+    def vocabulary_signature(self) -> dict[str, Any]:
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "pieces": list(self.words),
+                "lowercase": self.lowercase}
+
 
 class SentencePieceTokenizer:
     """BPE or unigram subwords trained on the training split; the model bytes travel with the run."""
@@ -93,19 +102,18 @@ class SentencePieceTokenizer:
         """Train a sentencepiece model with our special-id layout (pad 0, bos 1, eos 2, unk 3)."""
         import sentencepiece as spm
 
-        with tempfile.TemporaryDirectory() as tmp:
-            corpus = Path(tmp) / "train.txt"
-            corpus.write_text("\n".join(line.lower() if lowercase else line for line in lines), encoding="utf-8")
-            prefix = Path(tmp) / "sp"
-            try:
-                spm.SentencePieceTrainer.train(
-                    input=str(corpus), model_prefix=str(prefix), vocab_size=vocab_size, model_type=model_type,
-                    pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID, unk_id=UNK_ID, character_coverage=1.0,
-                    hard_vocab_limit=False, minloglevel=2, num_threads=1)
-            except RuntimeError as err:
-                raise UserError(f"sentencepiece training failed ({str(err).splitlines()[-1]}); "
-                                f"try a smaller data.sp_vocab_size") from None
-            return cls(prefix.with_suffix(".model").read_bytes(), lowercase)
+        # Trained from memory into memory: the model proto then names no temporary path, so two fits on the same
+        # lines give the same bytes (one thread: the same merge order).
+        model = io.BytesIO()
+        try:
+            spm.SentencePieceTrainer.train(
+                sentence_iterator=iter([line.lower() if lowercase else line for line in lines]), model_writer=model,
+                vocab_size=vocab_size, model_type=model_type, pad_id=PAD_ID, bos_id=BOS_ID, eos_id=EOS_ID,
+                unk_id=UNK_ID, character_coverage=1.0, hard_vocab_limit=False, minloglevel=2, num_threads=1)
+        except RuntimeError as err:
+            raise UserError(f"sentencepiece training failed ({str(err).splitlines()[-1]}); "
+                            f"try a smaller data.sp_vocab_size") from None
+        return cls(model.getvalue(), lowercase)
 
     def encode(self, text: str) -> list[int]:
         return list(self.processor.encode(text.lower() if self.lowercase else text))
@@ -118,6 +126,12 @@ class SentencePieceTokenizer:
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "model_proto": self.model_proto, "lowercase": self.lowercase}
+
+    def vocabulary_signature(self) -> dict[str, Any]:
+        pieces = [self.processor.id_to_piece(i) for i in range(self.vocab_size)]
+        scores = [self.processor.get_score(i) for i in range(self.vocab_size)]  # unigram segmentation reads them
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "pieces": pieces, "scores": scores,
+                "lowercase": self.lowercase}
 
 
 class OracleTokenizer:
@@ -133,7 +147,8 @@ class OracleTokenizer:
         try:
             ids = [int(w) + len(SPECIALS) for w in text.split()]
         except ValueError:
-            raise UserError(f"oracle text must be integers 0..{self.oracle_vocab_size - 1}, got {text[:40]!r}") from None
+            raise UserError(f"oracle text must be integers 0..{self.oracle_vocab_size - 1}, "
+                            f"got {text[:40]!r}") from None
         return [i if len(SPECIALS) <= i < self.vocab_size else UNK_ID for i in ids]
 
     def decode(self, ids: Sequence[int]) -> str:
@@ -144,6 +159,10 @@ class OracleTokenizer:
 
     def state(self) -> dict[str, Any]:
         return {"kind": self.kind, "oracle_vocab_size": self.oracle_vocab_size}
+
+    def vocabulary_signature(self) -> dict[str, Any]:
+        pieces = [*SPECIALS, *(str(k) for k in range(self.oracle_vocab_size))]
+        return {"kind": self.kind, "vocab_size": self.vocab_size, "pieces": pieces}
 
 
 def tokenizer_from_state(state: dict[str, Any]) -> Tokenizer:

@@ -2,7 +2,7 @@
 
 The model-free metrics (BLEU family, distinct-n, lengths, copying) are computed here from lines of text; the
 likelihood metrics (`nll`, `nll_oracle`) need a generator or an oracle and are computed by the caller with
-`textgan.evaluation.heldout.heldout_nll` / `nll_oracle_of_lines` below. Metric keys in the returned dict (and in
+`textgan.training.mle.evaluate_nll` / `nll_oracle_of_lines` below. Metric keys in the returned dict (and in
 `textgan evaluate --json`, `metrics.jsonl` and `sweep.csv`) are: nll, perplexity, nll_oracle, bleu_2..bleu_5,
 self_bleu_2..self_bleu_5, corpus_bleu (0..100), distinct_1..distinct_4, mean_length, max_length, copied_fraction.
 """
@@ -17,8 +17,14 @@ import torch
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import SPECIALS
 from textgan.evaluation.bleu import DEFAULT_ORDERS, self_bleu, test_bleu
-from textgan.evaluation.text_metrics import (BleuTokenization, copied_fraction, corpus_bleu, distinct_n,
-                                             length_stats, tokenize_for_bleu)
+from textgan.evaluation.text_metrics import (
+    BleuTokenization,
+    copied_fraction,
+    corpus_bleu,
+    distinct_n,
+    length_stats,
+    tokenize_for_bleu,
+)
 
 __all__ = ["METRICS", "NEEDS", "DISTINCT_ORDERS", "parse_metrics", "text_metrics", "bleu_metrics",
            "nll_oracle_of_lines"]

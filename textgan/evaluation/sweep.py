@@ -24,16 +24,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 
 from textgan.data.batching import TokenData
 from textgan.data.oracle import Oracle
-from textgan.evaluation.heldout import heldout_nll
+from textgan.data.tokenizers import PAD_ID
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.models.generator import RNNGenerator
+from textgan.models.wrapping import evaluating
 
 __all__ = ["SweepAxes", "text_axes", "ORACLE_AXES", "parse_temperatures", "text_point", "oracle_point",
-           "write_csv"]
+           "tempered_nll", "write_csv"]
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,29 @@ def oracle_point(generator: RNNGenerator, oracle: Oracle, test: TokenData, tempe
     """One oracle point: NLL-oracle of `num_samples` samples at T, NLL-test of `test` under softmax(logits / T)."""
     return {"nll_oracle": nll_oracle(generator, oracle, num_samples, seq_len, batch_size=batch_size,
                                      temperature=temperature),
-            "nll_test": heldout_nll(generator, test, temperature=temperature, batch_size=batch_size,
-                                    device=device)["nll"]}
+            "nll_test": tempered_nll(generator, test, temperature, batch_size=batch_size, device=device)}
+
+
+@torch.no_grad()
+def tempered_nll(generator: RNNGenerator, data: TokenData, temperature: float, *, batch_size: int,
+                 device: torch.device) -> float:
+    """NLL per token of `data` (EOS included, padding excluded) under softmax(logits / T), dropout off.
+
+    At T = 1 this is `textgan.training.mle.evaluate_nll`; other temperatures score the distribution that sampling
+    at T draws from, which is what traces the oracle sweep's curve.
+    """
+    if not temperature > 0:
+        raise ValueError(f"temperature must be > 0, got {temperature}")
+    total, count = 0.0, 0
+    with evaluating(generator):
+        for batch in data.batches(batch_size, shuffle=False):
+            tokens = batch.tokens.to(device)  # (B, T)
+            outputs, _ = generator.run(generator.shift_right(tokens))  # (B, T, H)
+            real = tokens != PAD_ID  # (B, T)
+            logits = generator.project(outputs[real])  # (N, V): real positions only
+            total += float(F.cross_entropy(logits / temperature, tokens[real], reduction="sum"))
+            count += int(real.sum())
+    return total / max(count, 1)
 
 
 def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
