@@ -56,7 +56,7 @@ def test_rollouts_stop_at_eos() -> None:
         if EOS_ID in row:
             assert all(x == PAD_ID for x in row[row.index(EOS_ID) + 1:])
     # Rewards: every prefix of a sequence up to its EOS gets one, no position after it does.
-    score = lambda seqs, rows: 1.0 + (seqs != PAD_ID).sum(1).float()  # noqa: E731  > 0 for every sequence
+    score = FunctionScorer(lambda seqs: 1.0 + (seqs != PAD_ID).sum(1).float(), s.tokens)  # > 0 for every sequence
     q = rollout_rewards(g, s.tokens, s.lengths, s.states, score, num_rollouts=4, max_len=12, chunk_rows=64)
     after_end = torch.arange(q.size(1)).unsqueeze(0) >= s.lengths.unsqueeze(1)  # (B, T)
     assert bool(after_end.any())  # some sampled sequences ended before max_len
