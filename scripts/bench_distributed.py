@@ -44,11 +44,12 @@ def worker(epochs: int, batch_size: int, out: Path) -> None:
     """One rank: oracle data, the oracle-config generator (DDP-wrapped with 2 ranks), timed `train_mle` epochs."""
     import torch
 
-    from textgan.cli.builders import build_data, build_generator
-    from textgan.config_io import load_config
+    from textgan.api.builders import build_data, build_generator
+    from textgan.api.configs import config as load_config
     from textgan.training import distributed
-    from textgan.training.metrics_log import MetricsLog
+    from textgan.training.context import Hooks, Models, Runtime
     from textgan.training.mle import train_mle
+    from textgan.training.schedules import MLEProgress, MLESchedule
 
     distributed.init_from_environment("cpu")
     rank, world_size = distributed.rank_and_world()
@@ -58,11 +59,10 @@ def worker(epochs: int, batch_size: int, out: Path) -> None:
     generator = distributed.wrap(build_generator(cfg, data.tokenizer, data.fixed_length), torch.device("cpu"))
     optimizer = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
     stamps = [time.perf_counter()]
-    train_mle(generator, optimizer, data.train, data.valid, epochs=epochs + 1, batch_size=batch_size,
-              clip=cfg.pretrain.clip, patience=0, seed=0, device=torch.device("cpu"),
-              log=MetricsLog(out / "unused.jsonl", enabled=False), state={},
-              on_epoch_end=lambda state: stamps.append(time.perf_counter()), progress=False, rank=rank,
-              world_size=world_size, reduce_metrics=distributed.mean_metrics)
+    runtime = Runtime(torch.device("cpu"), rank, world_size, None, False, distributed.mean_metrics)
+    train_mle(Models(generator, optimizer), data.train, data.valid,
+              MLESchedule(epochs + 1, batch_size, clip=cfg.pretrain.clip), MLEProgress(), runtime,
+              Hooks(checkpoint=lambda: stamps.append(time.perf_counter())))
     steps = distributed.per_rank_batches(data.train.num_batches(batch_size), world_size, "benchmark")
     sequences = min(steps * world_size * batch_size, len(data.train))  # every batch but a dropped tail is full
     tokens = sequences * data.max_len  # oracle sequences all have max_len tokens

@@ -26,10 +26,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from textgan.cli.builders import build_data, build_generator
-from textgan.config_io import load_config
+from textgan.api.builders import build_data, build_generator
+from textgan.api.configs import config as load_config
+from textgan.training.context import Models, Runtime
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import train_mle
+from textgan.training.schedules import MLEProgress, MLESchedule
 
 
 class HandWritten(nn.Module):
@@ -73,13 +75,12 @@ def main() -> None:
     num_tokens = data.train.num_tokens()
     times: dict[str, list[float]] = {"textgan": [], "hand-written": []}
     with tempfile.TemporaryDirectory() as tmp:
-        log = MetricsLog(Path(tmp) / "metrics.jsonl")
-        state: dict = {}
+        runtime = Runtime(log=MetricsLog(Path(tmp) / "metrics.jsonl"), progress=False)
+        progress = MLEProgress()
         for repeat in range(args.repeats + 1):  # the first round warms up both sides and is not counted
             start = time.perf_counter()
-            train_mle(ours, ours_opt, data.train, data.valid, epochs=repeat + 1, batch_size=args.batch_size,
-                      clip=5.0, patience=0, seed=0, device=torch.device("cpu"), log=log, state=state,
-                      on_epoch_end=lambda s: None, progress=False)
+            train_mle(Models(ours, ours_opt), data.train, data.valid, MLESchedule(repeat + 1, args.batch_size),
+                      progress, runtime)
             t_ours = time.perf_counter() - start
             start = time.perf_counter()
             hand_written_epoch(theirs, theirs_opt, tokens, args.batch_size)

@@ -28,10 +28,14 @@ from collections.abc import Callable
 
 import torch
 
+from textgan.api.builders import build_cnn
+from textgan.config import DISCRIMINATOR_PRESETS
+from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
-from textgan.estimators.reinforce import Reinforce
+from textgan.estimators.interface import EstimatorContext
+from textgan.estimators.reinforce import Reinforce, ReinforceOptions
 from textgan.models.conv_tables import TokenConvTables
-from textgan.models.discriminator import SEQGAN_PRESET, SMALL_PRESET, CNNDiscriminator
+from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
 
 B, N, V, EMB, HID = 64, 16, 5000 + 4, 32, 32
@@ -41,16 +45,14 @@ def build(seed: int = 0, discriminator: str = "seqgan") -> tuple[RNNGenerator, C
     torch.manual_seed(seed)
     g = RNNGenerator(vocab_size=V, embedding_size=EMB, hidden_size=HID, banned_ids=[PAD_ID, BOS_ID, UNK_ID, EOS_ID],
                      eos_id=None)
-    chosen = SEQGAN_PRESET if discriminator == "seqgan" else SMALL_PRESET
-    preset = {k: v for k, v in chosen.items() if k != "l2_reg"}
-    d = CNNDiscriminator(input_mode="tokens", vocab_size=V, **preset).eval()
+    d = build_cnn(DISCRIMINATOR_PRESETS[discriminator], "tokens", vocab_size=V).eval()
     return g, d
 
 
 def textgan_step(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
     """(a) one generator step as the adversarial loop runs it (loss + backward)."""
-    estimator = Reinforce(max_len=seq_len, num_rollouts=N)
-    real = type("Batch", (), {"tokens": torch.zeros(B, seq_len, dtype=torch.long)})()
+    estimator = Reinforce(ReinforceOptions(num_rollouts=N), EstimatorContext(max_len=seq_len))
+    real = TokenBatch(torch.zeros(B, seq_len, dtype=torch.long), torch.full((B,), seq_len))
     loss, _ = estimator.generator_loss(g, d, real, 0)
     loss.backward()
     g.zero_grad(set_to_none=True)
@@ -152,7 +154,8 @@ def main() -> None:
     if min(lengths + [args.seq_len]) < 2 or args.repeats < 1:
         parser.error("sequence lengths must be at least 2 and --repeats at least 1")
     g, d = build(discriminator=args.discriminator)
-    print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, {args.discriminator} CNN discriminator "
+    print(f"REINFORCE generator step: B={B}, N={N}, V={V}, emb/hidden {EMB}/{HID}, {args.discriminator} CNN "
+          "discriminator "
           f"({sum(p.numel() for p in d.parameters()):,} parameters); torch {torch.__version__}, "
           f"{torch.get_num_threads()} threads; medians of {args.repeats} interleaved rounds")
     fns = {"a": lambda: textgan_step(g, d, args.seq_len), "c": lambda: bare_work(g, d, args.seq_len),
@@ -171,7 +174,7 @@ def main() -> None:
               "(the most (b)/(a) can be while (a) does the bare work (c))")
         print(f"  (b)/(d) = {median_ratio(times, 'b', 'd'):.1f}   (the most (b)/(a) can be at fp32 on this machine)")
     for seq_len in lengths:
-        t = statistics.median(rounds({"a": lambda: textgan_step(g, d, seq_len)}, 1)["a"])
+        t = statistics.median(rounds({"a": lambda seq_len=seq_len: textgan_step(g, d, seq_len)}, 1)["a"])
         print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "
               f"{B * N * seq_len * (seq_len - 1) // 2:,} sampled tokens)")
 

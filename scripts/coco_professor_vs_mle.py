@@ -27,33 +27,28 @@ import time
 from pathlib import Path
 from typing import Any
 
-import torch
-
-from textgan.cli.builders import build_data
-from textgan.cli.loaded import load_generator
-from textgan.cli.main import main as textgan
-from textgan.config_io import load_config
-from textgan.data.batching import encode_lines
+import textgan
 from textgan.data.corpus import read_lines
 from textgan.evaluation.bleu import self_bleu, test_bleu
 from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.training.metrics_log import read_metrics
-from textgan.training.mle import evaluate_nll
 
 ORDERS = (2, 3, 4, 5)
 BUCKETS = ((1, 10), (11, 15), (16, 20), (21, 40), (41, None))  # sample length in Treebank tokens, inclusive
 
 
-def run_stage(name: str, checkpoint: Path, argv: list[str], times: dict[str, float]) -> None:
-    """Run one CLI stage unless its checkpoint already exists; record its wall time."""
+def run_stage(name: str, checkpoint: Path, overrides: list[str], times: dict[str, float],
+              init_from: Path | None = None) -> None:
+    """Run one stage (MLE alone without `init_from`) unless its checkpoint already exists; record its wall time."""
     if checkpoint.is_file():
         print(f"[{name}] reusing {checkpoint}", flush=True)
         return
-    print(f"[{name}] textgan {' '.join(argv)}", flush=True)
+    print(f"[{name}] coco_professor {' '.join(overrides)}", flush=True)
     start = time.time()
-    code = textgan(argv)
-    if code:
-        sys.exit(code)
+    if init_from is None:
+        textgan.pretrain("coco_professor", overrides)
+    else:
+        textgan.train("coco_professor", overrides, init_from=init_from)
     times[name] = time.time() - start
 
 
@@ -71,20 +66,16 @@ def bleu_by_length(samples: list[list[str]], references: list[list[str]]) -> dic
 def evaluate(checkpoint: Path, test_lines: list[str], references: list[list[str]], num_samples: int,
              seed: int) -> dict[str, Any]:
     """Validation / test perplexity, BLEU and self-BLEU, and BLEU by length of long samples, of one checkpoint."""
-    loaded = load_generator(str(checkpoint), "cpu")
-    cpu = torch.device("cpu")
-    valid = build_data(loaded.cfg, None, loaded.payload["tokenizer"]).valid  # the run's seeded validation split
-    test = encode_lines(test_lines, loaded.tokenizer.encode, loaded.max_len)
-    out: dict[str, Any] = {"ppl_valid": evaluate_nll(loaded.generator, valid, 512, cpu)["ppl"],
-                           "ppl_test": evaluate_nll(loaded.generator, test, 512, cpu)["ppl"]}
-    torch.manual_seed(seed)
-    samples = tokenize_for_bleu(loaded.sample_text(num_samples), "treebank")
+    loaded = textgan.load(checkpoint, "cpu")
+    valid = textgan.build_data(loaded.cfg, None, loaded.payload["tokenizer"]).valid  # the run's seeded split
+    out: dict[str, Any] = {"ppl_valid": textgan.evaluate_nll(loaded.generator, valid, 512, loaded.device)["ppl"],
+                           "ppl_test": loaded.score(test_lines)["ppl"]}
+    samples = tokenize_for_bleu(loaded.sample(num_samples, seed=seed), "treebank")
     bleu, diversity = test_bleu(samples, references, ORDERS).scores, self_bleu(samples, ORDERS).scores
     out.update({f"bleu{n}": bleu[n] for n in ORDERS})
     out.update({f"self_bleu{n}": diversity[n] for n in ORDERS})
     out["mean_len"] = sum(map(len, samples)) / len(samples)
-    torch.manual_seed(seed + 1)
-    long = tokenize_for_bleu(loaded.sample_text(num_samples, max_len=2 * loaded.max_len), "treebank")
+    long = tokenize_for_bleu(loaded.sample(num_samples, max_len=2 * loaded.max_len, seed=seed + 1), "treebank")
     out["long_mean_len"] = sum(map(len, long)) / len(long)
     out["long_by_length"] = bleu_by_length(long, references)
     return out
@@ -121,20 +112,19 @@ def main() -> int:
     parser.add_argument("overrides", nargs="*", help="config overrides KEY=VALUE for every stage")
     args = parser.parse_args()
     root, data_dir = Path(args.run), Path(args.data_dir)
-    common = ["--config", "coco_professor", f"data.train={data_dir / 'image_coco.txt'}", "data.test=",
-              "run.progress=false", *args.overrides]
-    cfg = load_config("coco_professor", common[2:])
+    common = [f"data.train={data_dir / 'image_coco.txt'}", "data.test=", "run.progress=false", *args.overrides]
+    cfg = textgan.config("coco_professor", common)
     steps = cfg.adversarial.rounds * cfg.adversarial.g_steps
     mle_ckpt = root / "mle" / "checkpoints" / "mle.pt"
     times: dict[str, float] = {}
     start = time.time()
-    run_stage("MLE pretraining", mle_ckpt, ["pretrain", *common, f"run.dir={root / 'mle'}"], times)
+    run_stage("MLE pretraining", mle_ckpt, [*common, f"run.dir={root / 'mle'}"], times)
     run_stage("professor arm", root / "professor" / "checkpoints" / "adversarial.pt",
-              ["train", "--init-from", str(mle_ckpt), *common, f"run.dir={root / 'professor'}"], times)
+              [*common, f"run.dir={root / 'professor'}"], times, init_from=mle_ckpt)
     run_stage("MLE arm", root / "mle_continued" / "checkpoints" / "adversarial.pt",
-              ["train", "--init-from", str(mle_ckpt), *common, f"run.dir={root / 'mle_continued'}",
-               "adversarial.g_steps=0", f"adversarial.mle_steps={cfg.adversarial.g_steps}", "adversarial.d_steps=0",
-               "d_pretrain.rounds=0"], times)
+              [*common, f"run.dir={root / 'mle_continued'}", "adversarial.g_steps=0",
+               f"adversarial.mle_steps={cfg.adversarial.g_steps}", "adversarial.d_steps=0", "d_pretrain.rounds=0"],
+              times, init_from=mle_ckpt)
     test_lines, _ = read_lines(str(data_dir / "test_coco.txt"), "test")
     references = tokenize_for_bleu(test_lines, "treebank")
     eval_start = time.time()

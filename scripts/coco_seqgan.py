@@ -18,16 +18,10 @@ import sys
 import time
 from pathlib import Path
 
-import torch
-
-from textgan.cli.loaded import load_generator
-from textgan.cli.main import main as textgan
-from textgan.config_io import load_config
-from textgan.data.batching import encode_lines
+import textgan
 from textgan.data.corpus import read_lines
 from textgan.evaluation.bleu import self_bleu, test_bleu
 from textgan.evaluation.text_metrics import tokenize_for_bleu
-from textgan.training.mle import evaluate_nll
 
 PUBLISHED = {  # BLEU-2..5 and self-BLEU-2..5 (RelGAN Table 2 / Texygen)
     "published MLE": ([0.731, 0.497, 0.305, 0.189], [0.916, 0.769, 0.583, 0.408]),
@@ -38,11 +32,9 @@ PUBLISHED = {  # BLEU-2..5 and self-BLEU-2..5 (RelGAN Table 2 / Texygen)
 def evaluate_checkpoint(path: Path, test_lines: list[str], references: list[list[str]], num_samples: int,
                         seed: int) -> dict[str, float]:
     """Test NLL / perplexity, test-BLEU-2..5 and self-BLEU-2..5 of one checkpoint."""
-    loaded = load_generator(str(path), "cpu")
-    data = encode_lines(test_lines, loaded.tokenizer.encode, loaded.max_len)
-    nll = evaluate_nll(loaded.generator, data, 512, torch.device("cpu"))
-    torch.manual_seed(seed)
-    samples = tokenize_for_bleu(loaded.sample_text(num_samples), "treebank")
+    loaded = textgan.load(path, "cpu")
+    nll = loaded.score(test_lines)
+    samples = tokenize_for_bleu(loaded.sample(num_samples, seed=seed), "treebank")
     bleu = test_bleu(samples, references).scores
     diversity = self_bleu(samples).scores
     out = {"nll_test": nll["nll"], "ppl_test": nll["ppl"]}
@@ -63,11 +55,9 @@ def main() -> int:
     overrides = [f"data.train={data_dir / 'image_coco.txt'}", f"data.test={data_dir / 'test_coco.txt'}",
                  *args.overrides]
     start = time.time()
-    code = textgan(["train", "--config", "coco", "--resume", *overrides])
-    if code:
-        return code
+    textgan.train("coco", overrides, resume=True)
     train_time = time.time() - start
-    run = Path(load_config("coco", overrides).run.dir)
+    run = Path(textgan.config("coco", overrides).run.dir)
     test_lines, _ = read_lines(str(data_dir / "test_coco.txt"), "test")
     references = tokenize_for_bleu(test_lines, "treebank")
     rows = {}
@@ -82,7 +72,7 @@ def main() -> int:
     for label, r in rows.items():
         print(f"{label:18}{r['nll_test']:>9.3f}{r['ppl_test']:>8.1f}  "
               + "".join(f"{r[f'bleu{n}']:>7.3f}" for n in (2, 3, 4, 5)) + "  "
-              + "".join(f"{r[f'self_bleu{n}']:>7.3f}" if n > 2 else f"{r[f'self_bleu{n}']:>8.3f}" for n in (2, 3, 4, 5)))
+              + "".join(f"{r[f'self_bleu{n}']:>{7 if n > 2 else 8}.3f}" for n in (2, 3, 4, 5)))
     for label, (bleu, selfb) in PUBLISHED.items():
         print(f"{label:18}{'':>9}{'':>8}  " + "".join(f"{v:>7.3f}" for v in bleu) + "  "
               + "".join(f"{v:>7.3f}" if i else f"{v:>8.3f}" for i, v in enumerate(selfb)))

@@ -2,7 +2,8 @@
 
     (1) textgan pretrain --config oracle_budget                              -> ROOT/mle        (shared MLE)
     (2) textgan train --config oracle_budget --init-from ROOT/mle/.../mle.pt -> ROOT/reinforce  (D pretraining, rounds)
-    (3) textgan train --config oracle_gumbel --init-from ROOT/mle/.../mle.pt -> ROOT/gumbel     (RelGAN: no D pretraining)
+    (3) textgan train --config oracle_gumbel --init-from ROOT/mle/.../mle.pt -> ROOT/gumbel     (RelGAN: no D
+                                                                                                 pretraining)
 
 then prints NLL-oracle and NLL-test after MLE and after adversarial training for both arms, with the wall time
 of each step. Every step runs with --resume, so a rerun continues (or just re-reads) what is done.
@@ -21,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from textgan.cli.main import main as textgan
+import textgan
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
 
@@ -59,13 +60,13 @@ def main() -> int:
     mle_checkpoint = root / "mle" / "checkpoints" / "mle.pt"
     wall: dict[str, float] = {}
     for step in ("mle", "reinforce", "gumbel"):
-        command = ["pretrain"] if step == "mle" else ["train", "--init-from", str(mle_checkpoint)]
         overrides = shared + (QUICK[step] if args.quick else []) + [f"run.dir={root / step}", "run.progress=false"]
         start = time.time()
-        code = textgan([*command, "--config", CONFIGS[step], "--resume", *overrides])
+        if step == "mle":
+            textgan.pretrain(CONFIGS[step], overrides, resume=True)
+        else:
+            textgan.train(CONFIGS[step], overrides, resume=True, init_from=mle_checkpoint)
         wall[step] = time.time() - start
-        if code:
-            return code
 
     mle = last_scored(root / "mle", "mle")
     print(f"\nOracle: REINFORCE vs Gumbel-softmax from one MLE generator ({'quick' if args.quick else 'full'} budget, "

@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from textgan.cli.main import main as textgan
+import textgan
 from textgan.training.metrics_log import read_metrics
 
 PAPER = {"random": 10.310, "MLE": 9.038, "scheduled sampling": 8.985, "PG-BLEU": 8.946, "SeqGAN": 8.736}
@@ -45,18 +45,15 @@ def main() -> int:
     config = "oracle" if args.paper else "oracle_budget"
     overrides = list(args.overrides) + ([f"run.dir={args.run_dir}"] if args.run_dir else [])
     start = time.time()
-    code = textgan(["train", "--config", config, "--resume", *overrides])
-    if code:
-        return code
-    from textgan.config_io import load_config
-
-    run = Path(load_config(config, overrides).run.dir)
+    textgan.train(config, overrides, resume=True)
+    run = Path(textgan.config(config, overrides).run.dir)
     s = summarise(run)
     print(f"\nSeqGAN oracle ({config}), wall time of this invocation {time.time() - start:.0f} s; "
           f"phase end times (s from start of run): MLE {s.get('mle_end_time', 0):.0f}, "
           f"D pretraining {s.get('d_pretrain_end_time', 0):.0f}, adversarial {s.get('adversarial_end_time', 0):.0f}")
     print(f"{'':24}{'NLL-oracle':>12}{'NLL-test':>10}")
-    print(f"{'textgan MLE':24}{s.get('mle_nll_oracle', float('nan')):>12.3f}{s.get('mle_nll_test', float('nan')):>10.3f}")
+    print(f"{'textgan MLE':24}{s.get('mle_nll_oracle', float('nan')):>12.3f}"
+          f"{s.get('mle_nll_test', float('nan')):>10.3f}")
     print(f"{'textgan SeqGAN':24}{s.get('adversarial_nll_oracle', float('nan')):>12.3f}"
           f"{s.get('adversarial_nll_test', float('nan')):>10.3f}")
     for name, value in PAPER.items():

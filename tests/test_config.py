@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from textgan.cli.main import main
 from textgan.api.configs import config as load_run_config
+from textgan.cli.main import main
 from textgan.config_io import config_to_dict, load_config, shipped_configs
 from textgan.errors import UserError
 

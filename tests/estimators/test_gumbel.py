@@ -12,18 +12,18 @@ import torch
 import torch.nn.functional as F
 from torch.func import functional_call
 
+from tests.helpers import estimator
 from textgan.cli.main import main
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.errors import UserError
 from textgan.estimators.gumbel import one_hot_batch
+from textgan.estimators.gumbel_sampling import GumbelArgs, gumbel_noise, gumbel_sample
 from textgan.estimators.schedules import inverse_temperature
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
-from textgan.estimators.gumbel_sampling import GumbelArgs, gumbel_noise, gumbel_sample
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
-from tests.helpers import estimator
 
 VOCAB = 9
 BANNED = [PAD_ID, BOS_ID, UNK_ID]

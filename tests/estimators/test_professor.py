@@ -9,19 +9,20 @@ import pytest
 import torch
 from torch import nn
 
+from tests.helpers import estimator as make_estimator
 from textgan.cli.main import main
 from textgan.data.batching import TokenBatch, pad_rows
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.errors import UserError
+from textgan.estimators.interface import Estimator
 from textgan.estimators.professor import free_running, free_running_lengths, mask_steps
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
+from textgan.models.teacher_forcing import teacher_forced_nll
 from textgan.training.checkpoint import load_checkpoint
 from textgan.training.metrics_log import read_metrics
-from textgan.models.teacher_forcing import teacher_forced_nll
 from textgan.training.mle import mle_loss
-from tests.helpers import estimator as make_estimator
 
 VOCAB, HIDDEN = 20, 12
 
@@ -100,7 +101,7 @@ def test_mask_steps_zeroes_beyond_the_length() -> None:
     assert masked.sum(-1).tolist() == [[3, 0, 0, 0], [3, 3, 3, 0]]
 
 
-def _generator_grads(estimator: ProfessorForcing | None, d: nn.Module,
+def _generator_grads(estimator: Estimator | None, d: nn.Module,
                      real: TokenBatch) -> tuple[list[torch.Tensor], dict[str, float]]:
     """Gradients of a fresh float64 generator under plain MLE (estimator None) or the professor loss."""
     g = make_generator(dtype=torch.float64)

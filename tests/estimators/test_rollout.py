@@ -7,12 +7,12 @@ from collections.abc import Callable
 
 import torch
 
+from tests.helpers import estimator as make_estimator
+from tests.helpers import preset_cnn
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.estimators.rollout import prefix_rows, rollout_chunk, rollout_rewards
 from textgan.models.generator import RNNGenerator
-from tests.helpers import estimator as make_estimator
-from tests.helpers import preset_cnn
 
 
 def make(eos: bool, vocab: int = 20, seed: int = 0) -> RNNGenerator:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from textgan.estimators.schedules import SCHEDULES, inverse_temperature
 from tests.helpers import estimator
+from textgan.estimators.schedules import SCHEDULES, inverse_temperature
 
 # beta_max = 100, N = 1000; values worked out by hand from RelGAN's formulas (p = n / N):
 #   sigmoid: 1 + 99 / (1 + e^{20 (1/2 - p)}): p=0 -> 1 + 99 / (1 + e^10), p=1 -> 1 + 99 / (1 + e^-10)

@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 import torch
 
-from textgan.models.conv_tables import TokenConvTables, table_bytes
 from tests.helpers import preset_cnn
+from textgan.models.conv_tables import TokenConvTables, table_bytes
+from textgan.models.discriminator import CNNDiscriminator
 
 V = 30
 

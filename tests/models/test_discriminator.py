@@ -8,10 +8,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
-from textgan.config import DISCRIMINATOR_PRESETS
-from textgan.models.discriminator import CNNDiscriminator
 from tests.helpers import preset_cnn
+from textgan.config import DISCRIMINATOR_PRESETS
+from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
+from textgan.models.discriminator import CNNDiscriminator
 
 V = 12  # PAD, BOS, EOS, UNK + 8 real tokens
 

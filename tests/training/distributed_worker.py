@@ -23,10 +23,9 @@ import torch.distributed as dist
 
 from textgan.data.batching import TokenData
 from textgan.estimators.registry import ESTIMATORS
-from textgan.models.wrapping import unwrap
 from textgan.models.generator import RNNGenerator
+from textgan.models.wrapping import unwrap
 from textgan.training import distributed
-from textgan.training.metrics_log import MetricsLog
 
 # Variants of the library check, (registry key, config overrides): every registered estimator as configured by
 # default, then cases DDP treats differently: a per-rank moving baseline and rollout copy, a wgan-gp penalty
@@ -85,7 +84,7 @@ def library(out: Path, mle_batch: int) -> None:
         data = build_data(cfg, None)
         estimator = build_estimator(cfg, data.max_len)
         generator = build_generator(cfg, data.tokenizer, data.fixed_length)
-        discriminator = build_discriminator(cfg, estimator, data.tokenizer.vocab_size, 8)
+        discriminator = build_discriminator(cfg.discriminator, estimator, data.tokenizer.vocab_size, 8)
         g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=0.01)
         wrapped_g = distributed.wrap(generator, device)
@@ -93,7 +92,7 @@ def library(out: Path, mle_batch: int) -> None:
         torch.manual_seed(100 + rank)
         local: list[dict[str, float]] = []
 
-        def reduce(metrics: dict[str, float]) -> dict[str, float]:
+        def reduce(metrics: dict[str, float], local: list[dict[str, float]] = local) -> dict[str, float]:
             local.append(dict(metrics))  # this rank's own numbers, before averaging
             return distributed.mean_metrics(metrics)
 

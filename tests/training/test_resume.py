@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.conftest import TINY_ORACLE
 from textgan.api import run as run_module
 from textgan.cli.main import main
 from textgan.training.checkpoint import load_checkpoint
-from tests.conftest import TINY_ORACLE
 
 
 def params(run: Path) -> dict[str, dict[str, torch.Tensor]]:

@@ -13,10 +13,18 @@ from textgan.config import Config, DiscriminatorConfig
 from textgan.data.batching import TokenData, encode_lines, pad_rows
 from textgan.data.corpus import read_splits
 from textgan.data.oracle import Oracle
-from textgan.data.tokenizers import (EOS_ID, SPECIALS, OracleTokenizer, SentencePieceTokenizer, Tokenizer,
-                                     WordTokenizer, tokenizer_from_state)
+from textgan.data.tokenizers import (
+    EOS_ID,
+    SPECIALS,
+    OracleTokenizer,
+    SentencePieceTokenizer,
+    Tokenizer,
+    WordTokenizer,
+    tokenizer_from_state,
+)
 from textgan.errors import UserError
 from textgan.estimators.interface import DiscriminatorShelf, Estimator, EstimatorContext
+from textgan.estimators.registry import ESTIMATORS
 from textgan.estimators.registry import build_estimator as registry_build
 from textgan.models.discriminator import CNNDiscriminator, InputMode
 from textgan.models.generator import RNNGenerator
@@ -90,7 +98,8 @@ def _oracle_data(cfg: Config) -> PreparedData:
     test = pad_rows((oracle.generate(o.num_test, o.seq_len, seed=o.seed + 3) + offset).tolist())
     report = {"sizes": {"train": len(train), "valid": len(valid), "test": len(test)},
               "vocab_size": o.vocab_size, "oracle_nll_of_own_test_samples": oracle.nll(test.tokens - offset)}
-    return PreparedData(OracleTokenizer(o.vocab_size), train, valid, test, o.seq_len, True, oracle=oracle, report=report)
+    return PreparedData(OracleTokenizer(o.vocab_size), train, valid, test, o.seq_len, True, oracle=oracle,
+                        report=report)
 
 
 def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
@@ -127,10 +136,27 @@ def build_estimator(cfg: Config, max_len: int) -> Estimator:
     return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
 
 
-def build_discriminator(cfg: Config, estimator: Estimator, vocab_size: int, feature_size: int) -> torch.nn.Module:
-    """The model `estimator` trains against the generator (the configured CNN with its front end, or its own)."""
+def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoothing: float = 0.0,
+                   total_generator_steps: int = 0, **options: Any) -> Estimator:
+    """A registered estimator by hand: `make_estimator("reinforce", max_len=20, num_rollouts=8)` (options as in
+    its config section, validated the same way)."""
+    if name not in ESTIMATORS:
+        raise UserError(f"unknown estimator {name!r}; registered: {', '.join(ESTIMATORS)}")
+    try:
+        chosen = ESTIMATORS[name].Options(**options)
+    except TypeError as err:  # an option the dataclass does not have
+        raise UserError(f"{name} estimator: {err}") from None
+    context = EstimatorContext(max_len=max_len, gan_loss=gan_loss, label_smoothing=label_smoothing,
+                               total_generator_steps=total_generator_steps)
+    return registry_build(name, chosen, context)
+
+
+def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size: int,
+                        feature_size: int) -> torch.nn.Module:
+    """The model `estimator` trains against the generator: the CNN of config section `d` with the front end the
+    estimator reads, or a model of its own."""
     shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size,
-                               cnn=lambda mode: build_cnn(cfg.discriminator, mode, vocab_size, feature_size))
+                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size))
     return estimator.build_discriminator(shelf)
 
 

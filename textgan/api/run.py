@@ -12,15 +12,25 @@ already set one up); rank 0 alone writes.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from textgan.api.builders import (PreparedData, adam, build_data, build_discriminator, build_estimator,
-                                  build_generator, check_same_vocabulary, discriminator_optimizer, resolve_device,
-                                  set_rate)
+from textgan.api.builders import (
+    PreparedData,
+    adam,
+    build_data,
+    build_discriminator,
+    build_estimator,
+    build_generator,
+    check_same_vocabulary,
+    discriminator_optimizer,
+    resolve_device,
+    set_rate,
+)
 from textgan.api.evaluators import periodic_evaluator
 from textgan.config import Config
 from textgan.config_io import config_to_dict
@@ -35,8 +45,13 @@ from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import train_mle
 from textgan.training.run_dir import discard_new_run_dir, open_run_dir, outermost_missing, write_tokenizer
-from textgan.training.schedules import (AdversarialSchedule, DiscriminatorSchedule, MLEProgress, MLESchedule,
-                                        RoundProgress)
+from textgan.training.schedules import (
+    AdversarialSchedule,
+    DiscriminatorSchedule,
+    MLEProgress,
+    MLESchedule,
+    RoundProgress,
+)
 
 PHASES = ("mle", "d_pretrain", "adversarial", "done")
 
@@ -110,7 +125,7 @@ class TrainingRun:
     def _build_adversary(self) -> None:
         cfg, data = self.cfg, self.data
         self.estimator = build_estimator(cfg, data.max_len)
-        discriminator = build_discriminator(cfg, self.estimator, data.tokenizer.vocab_size,
+        discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
                                             cfg.generator.hidden_size).to(self.runtime.device)
         self.models.discriminator, self.models.d_optimizer = discriminator, discriminator_optimizer(cfg, discriminator)
         payload = self.resumed
@@ -194,10 +209,13 @@ class TrainingRun:
         self.save()
 
     def train_adversarial(self) -> None:
-        """Phase 3: adversarial rounds; checkpoints as adversarial.checkpoint_every says, adversarial.pt at the end."""
+        """Phase 3: adversarial rounds; checkpoints as adversarial.checkpoint_every says, adversarial.pt at the end.
+        A finished run resumed with more adversarial.rounds continues its rounds."""
+        a = self.cfg.adversarial
+        if self.phase == "done" and self.progress.get("adversarial", {}).get("round", 0) < a.rounds:
+            self.phase = "adversarial"
         if self.phase != "adversarial":
             return
-        a = self.cfg.adversarial
         schedule = AdversarialSchedule(a.rounds, a.g_steps, a.d_steps, a.d_epochs, a.d_num_samples, a.batch_size,
                                        a.clip, a.mle_steps, a.eval_every, a.checkpoint_every, self.cfg.run.seed)
         progress = RoundProgress.from_dict(self.progress.get("adversarial"))
@@ -257,7 +275,8 @@ def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, 
                 check_same_vocabulary(source_name, source["tokenizer"], fresh.tokenizer.state())
                 data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=source["tokenizer"])
             else:
-                data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=found["tokenizer"] if found else None)
+                tokenizer_state = found["tokenizer"] if found else None
+                data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=tokenizer_state)
             write_tokenizer(run_dir, data.tokenizer.state())
         except UserError:
             if new_run:  # e.g. a bad data file: leave no half-made run that would block the corrected rerun
@@ -283,3 +302,39 @@ def _rank_state(payload: dict[str, Any], rank: int, world_size: int) -> dict[str
     if saved is not None and len(saved) == world_size:
         return saved[rank]
     return {"rng": payload["rng"] if rank == 0 else None, "extra": payload["extra"]}
+
+
+def train(config: str | Config, overrides: Sequence[str] = (), *, resume: bool = False,
+          init_from: str | Path | None = None, device: str | torch.device | None = None,
+          progress: bool | None = None) -> tuple[dict[str, float], dict[str, float]]:
+    """Train a run end to end (what `textgan train` does): MLE, D pretraining, adversarial rounds, from a config
+    (a `Config`, a YAML path or a shipped config name, plus `section.key=value` overrides). Returns the metrics
+    after MLE and at the end (rank 0; {} on other ranks). With `resume`, continues the run in run.dir."""
+    run = TrainingRun.open(_as_config(config, overrides), resume=resume, init_from=init_from, device=device,
+                           progress=progress)
+    try:
+        return run.train()
+    finally:
+        run.close()
+
+
+def pretrain(config: str | Config, overrides: Sequence[str] = (), *, resume: bool = False,
+             device: str | torch.device | None = None, progress: bool | None = None) -> dict[str, float]:
+    """MLE pretraining only (what `textgan pretrain` does); returns the metrics after it (rank 0)."""
+    run = TrainingRun.open(_as_config(config, overrides), resume=resume, device=device, progress=progress,
+                           adversarial=False)
+    try:
+        run.pretrain()
+        return run.evaluate() if run.runtime.rank == 0 else {}
+    finally:
+        run.close()
+
+
+def _as_config(config: str | Config, overrides: Sequence[str]) -> Config:
+    from textgan.api.configs import config as load
+
+    if isinstance(config, Config):
+        if overrides:
+            raise UserError("overrides go with a config name or path; change a Config object's fields directly")
+        return config
+    return load(config, overrides)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from textgan.cli.common import CONFIG_HELP, OVERRIDES_HELP
 from textgan.api.configs import config
+from textgan.cli.common import CONFIG_HELP, OVERRIDES_HELP
 from textgan.config_io import dump_config, shipped_configs
 
 

@@ -12,11 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import torch
-
 from textgan.api.builders import build_data, build_oracle
-from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.api.trained import TrainedGenerator, load
+from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.api.trained import load
+from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.errors import UserError
 
 

@@ -11,8 +11,8 @@ Discriminator loss:  losses.discriminator_loss(gan_loss, D(one_hot(real)), D(sam
                      real and fake sequences in D's input embedding space (`CNNDiscriminator.embed`).
 
 DDP: the differentiable sample is drawn through the possibly-wrapped generator's forward (`generator(bos,
-routine=partial(gumbel_sample, args=...))`) so its gradients are averaged; the generator loss reads the unwrapped discriminator with its
-parameters frozen (no D gradients are computed or averaged for nothing).
+routine=partial(gumbel_sample, args=...))`) so its gradients are averaged; the generator loss reads the unwrapped
+discriminator with its parameters frozen (no D gradients are computed or averaged for nothing).
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, no_labels, with_gradient_penalty
+from textgan.estimators.common import accuracy_logs, with_gradient_penalty
 from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.schedules import ScheduleName, inverse_temperature

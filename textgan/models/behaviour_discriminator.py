@@ -54,7 +54,8 @@ class GRUBehaviourDiscriminator(nn.Module):
                 raise ValueError(f"lengths must have shape ({batch},), got {tuple(lengths.shape)}")
             lengths_cpu = lengths.detach().to("cpu", torch.long)
             if bool((lengths_cpu < 1).any()) or bool((lengths_cpu > steps).any()):
-                raise ValueError(f"lengths must lie in [1, T={steps}], got min {int(lengths_cpu.min())} max {int(lengths_cpu.max())}")
+                raise ValueError(f"lengths must lie in [1, T={steps}], got min {int(lengths_cpu.min())} "
+                                 f"max {int(lengths_cpu.max())}")
             packed = pack_padded_sequence(features, lengths_cpu, batch_first=True, enforce_sorted=False)
             # With enforce_sorted=False the GRU restores the original batch order in h_n.
             _, h_n = self.rnn(packed)  # h_n: (2, B, H)

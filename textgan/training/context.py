@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -54,8 +55,8 @@ class Runtime:
 
     @property
     def bars(self) -> bool:
-        """Whether this process shows progress bars."""
-        return self.progress and self.rank == 0
+        """Whether this process shows progress bars (rank 0, asked for, on a terminal)."""
+        return self.progress and self.rank == 0 and sys.stderr.isatty()
 
 
 @dataclass

@@ -74,7 +74,8 @@ def train_mle(models: Models, train: TokenData, valid: TokenData, schedule: MLES
     runtime, hooks = runtime or Runtime(), hooks or Hooks()
     generator, optimizer = models.generator, models.g_optimizer
     rank, world_size = runtime.rank, runtime.world_size
-    steps = per_rank_batches(train.num_batches(schedule.batch_size), world_size, "MLE pretraining")  # equal on every rank
+    # the same number of steps on every rank
+    steps = per_rank_batches(train.num_batches(schedule.batch_size), world_size, "MLE pretraining")
     while not progress.finished(schedule):
         epoch = progress.epoch
         generator.train()
@@ -95,7 +96,9 @@ def train_mle(models: Models, train: TokenData, valid: TokenData, schedule: MLES
         metrics = validation_nll(unwrap(generator), valid, schedule.batch_size, runtime)
         if hooks.evaluate is not None and rank == 0:
             metrics.update(hooks.evaluate())
-        metrics["train_loss"] = running if world_size == 1 else runtime.reduce_metrics({"train_loss": running})["train_loss"]
+        if world_size > 1:
+            running = runtime.reduce_metrics({"train_loss": running})["train_loss"]
+        metrics["train_loss"] = running
         progress.epoch = epoch + 1
         if metrics["valid_nll"] < progress.best - 1e-6:
             progress.best, progress.bad_epochs, progress.best_epoch = metrics["valid_nll"], 0, progress.epoch
