@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import numpy as np
 import pytest
 import scipy.linalg
@@ -34,7 +36,7 @@ SHIFTS = [0.0, 0.5, 1.0, 2.0]
 def test_grows_monotonically_with_a_mean_shift() -> None:
     a = features()
     distances = [frechet_distance(a, a + shift) for shift in SHIFTS]
-    assert all(x < y for x, y in zip(distances, distances[1:]))
+    assert all(x < y for x, y in pairwise(distances))
     # same covariance: only the squared mean difference remains, shift^2 per dimension
     assert distances == pytest.approx([8 * shift ** 2 for shift in SHIFTS], abs=1e-6)
 

@@ -19,6 +19,7 @@ import math
 from bisect import bisect_right
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any, Literal
 
 __all__ = ["CurvePoint", "CurveAxes", "ORACLE_CURVE_AXES", "LM_CURVE_AXES", "bleu_curve_axes", "CurveVerdict",
@@ -143,7 +144,7 @@ def matched_temperature(reference: Sequence[CurvePoint], quality: float) -> floa
     if not points:
         raise ValueError("the reference curve has no points")
     matches = [p.temperature for p in points if p.quality == quality]
-    for a, b in zip(points, points[1:]):
+    for a, b in pairwise(points):
         if min(a.quality, b.quality) < quality < max(a.quality, b.quality):
             share = (quality - a.quality) / (b.quality - a.quality)
             matches.append(a.temperature + share * (b.temperature - a.temperature))
