@@ -24,7 +24,7 @@ def features(num: int = 500, dim: int = 8, seed: int = 0) -> torch.Tensor:
     return torch.randn(num, dim, generator=draw) @ torch.randn(dim, dim, generator=draw) + 3.0
 
 
-@pytest.mark.parametrize("num, dim", [(500, 8), (64, 32), (20, 64)])  # the last two: rank-deficient covariances
+@pytest.mark.parametrize("num, dim", [(500, 8), (50, 1), (64, 32), (20, 64)])  # the last two: rank-deficient
 def test_a_set_against_itself_is_zero(num: int, dim: int) -> None:
     a = features(num, dim)
     assert frechet_distance(a, a) == pytest.approx(0.0, abs=1e-6)
@@ -59,6 +59,15 @@ def test_symmetric_and_matches_the_scipy_formula(seed: int) -> None:
     expected = ((a64.mean(0) - b64.mean(0)) ** 2).sum() + np.trace(cov_a + cov_b - 2 * root)
     assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-8)
     assert frechet_distance(b, a) == pytest.approx(frechet_distance(a, b), rel=1e-10)
+
+
+@pytest.mark.parametrize("shift, scale", [(0.0, 2.0), (1.5, 1.0), (-1.0, 0.5)])
+def test_one_dimension_is_the_closed_form_for_two_normals(shift: float, scale: float) -> None:
+    a = features(400, 1).double()
+    b = shift + a.mean(0) + scale * (a - a.mean(0))
+    # 1-D: (mu_a - mu_b)^2 + (sigma_a - sigma_b)^2
+    expected = shift ** 2 + (1 - scale) ** 2 * float(a.var())
+    assert frechet_distance(a, b) == pytest.approx(expected, rel=1e-9, abs=1e-12)
 
 
 def test_fed_reports_the_set_sizes() -> None:

@@ -103,3 +103,20 @@ def test_reverse_lm_score_is_seeded_and_leaves_the_global_rng_alone(captions: Ca
     assert torch.equal(torch.rand(1), after)
     assert reverse_lm_score(*args, seed=5, recipe=recipe)["reverse_lm_score"] != first["reverse_lm_score"]
 
+
+
+def fixed_length(tokens: torch.Tensor) -> TokenData:
+    """Fixed-length rows (N, T) as data without EOS or padding, the oracle's layout."""
+    return TokenData(tokens, torch.full((tokens.size(0),), tokens.size(1)))
+
+
+def test_reverse_lm_score_on_the_oracle_prefers_oracle_samples(one_thread: None) -> None:
+    oracle, _ = oracle_and_generator()
+    banned = [PAD_ID, BOS_ID, EOS_ID, UNK_ID]  # fixed-length data: no EOS
+    samples = oracle.generate(300, 10, seed=1) + len(SPECIALS)  # (300, 10) generator ids
+    test = oracle.generate(100, 10, seed=2) + len(SPECIALS)
+    collapsed = samples[:1].repeat(300, 1)
+    scores = [reverse_lm_score(fixed_length(tokens), fixed_length(test), 20 + len(SPECIALS), banned, None, seed=0)
+              for tokens in (samples, collapsed)]
+    assert scores[0]["reverse_lm_score"] + 0.5 < scores[1]["reverse_lm_score"]
+    assert scores[0]["reverse_lm_tokens"] == 100 * 10

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from textgan.data.batching import TokenData
-from textgan.data.tokenizers import PAD_ID
+from textgan.data.tokenizers import BOS_ID, PAD_ID
 from textgan.errors import UserError
 from textgan.models.generator import RNNGenerator
 
@@ -50,7 +50,8 @@ def frechet_distance(a: torch.Tensor, b: torch.Tensor) -> float:
         raise ValueError("frechet_distance needs at least 2 feature rows per set to fit a covariance")
     a, b = a.detach().to(CPU, torch.float64), b.detach().to(CPU, torch.float64)
     mean_a, mean_b = a.mean(0), b.mean(0)  # (D,)
-    cov_a, cov_b = torch.cov(a.T), torch.cov(b.T)  # (D, D), unbiased (N - 1), as numpy.cov in FID code
+    dim = a.size(1)
+    cov_a, cov_b = torch.cov(a.T).reshape(dim, dim), torch.cov(b.T).reshape(dim, dim)  # unbiased, as numpy.cov
     root_a = _sqrt_psd(cov_a)
     cross = torch.linalg.eigvalsh(root_a @ cov_b @ root_a).clamp(min=0).sqrt().sum()  # Tr((S_a S_b)^(1/2))
     distance = (mean_a - mean_b).square().sum() + cov_a.trace() + cov_b.trace() - 2 * cross
@@ -73,7 +74,7 @@ def sentence_features(lm: RNNGenerator, data: TokenData, *, batch_size: int = 25
     for start in range(0, len(data), batch_size):
         lengths = data.lengths[start:start + batch_size]
         tokens = data.tokens[start:start + batch_size, :int(lengths.max())].to(device)  # (B, T)
-        bos = lm.shift_right(tokens)[:, :1]  # (B, 1)
+        bos = tokens.new_full((tokens.size(0), 1), BOS_ID)  # (B, 1)
         outputs, _ = lm.run(torch.cat([bos, tokens], dim=1))  # (B, T + 1, H); step t + 1 has read y_t
         real = (tokens != PAD_ID).unsqueeze(-1).to(outputs.dtype)  # (B, T, 1)
         pooled = (outputs[:, 1:] * real).sum(1) / real.sum(1).clamp(min=1)  # (B, H)
