@@ -3,8 +3,9 @@
 Stand-in "samples" are N COCO training captions (image_coco.txt, word level, max_len 40); the real test data is
 the 10,000 test captions (test_coco.txt). Times: the reverse-LM score (train the REVERSE_LM_RECIPE LM on the
 samples, score the test file), sentence features of samples and test captions under an LM of the reference size,
-FED, and MAUVE (samples against N test captions). Wall time on a busy machine exceeds CPU time. With --reference also the reference LM's training on all
-10,000 training captions (REFERENCE_LM_RECIPE, once per data set) and its test NLL.
+FED, and MAUVE (samples against N test captions). Wall time on a busy machine exceeds CPU time. With --reference
+also the reference LM's training on all 10,000 training captions (REFERENCE_LM_RECIPE, once per data set) and
+its test NLL.
 
     .venv/bin/python scripts/bench_reverse_lm.py [--samples 2000] [--reference]
 """

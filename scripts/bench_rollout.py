@@ -11,7 +11,7 @@ emb/hidden 32, SeqGAN's CNN discriminator):
       of sequences (with the same fast sampler and D tables, so (a)/(c) is textgan's own overhead);
   (d) the floor: only the two matrix products no fp32 implementation of the step avoids, the generator's
       output layer over every sampled token (H -> V) and D's highway over every scored sequence (F -> 2F),
-      in cache-sized pieces. (b)/(d) bounds (b)/(a) on this machine at this precision.
+      in cache-sized pieces. (b)/(d) bounds (b)/(a) on the machine it runs on, at this precision.
 It prints (b)/(a) (goal >= 20) and (a)/(c) (goal <= 2) as medians of per-round ratios, then how (a) grows
 with T.
 
@@ -120,7 +120,7 @@ def once(fn: Callable[[], None]) -> float:
 
 
 def rounds(fns: dict[str, Callable[[], None]], repeats: int) -> dict[str, list[float]]:
-    """Times of every fn in `repeats` rounds, each round running all of them in turn: this VM's speed drifts by
+    """Times of every fn in `repeats` rounds, each round running all of them in turn: a VM's speed may drift by
     up to ~1.5x over minutes, and interleaving keeps that drift out of the ratios (taken per round)."""
     for name, fn in fns.items():
         if name != "b":  # warm-up (the allocator, the first tables); (b) is long enough to need none
@@ -172,7 +172,7 @@ def main() -> None:
         print(f"  (b)/(a) = {median_ratio(times, 'b', 'a'):.1f}   (goal >= 20)")
         print(f"  (b)/(c) = {median_ratio(times, 'b', 'c'):.1f}   "
               "(the most (b)/(a) can be while (a) does the bare work (c))")
-        print(f"  (b)/(d) = {median_ratio(times, 'b', 'd'):.1f}   (the most (b)/(a) can be at fp32 on this machine)")
+        print(f"  (b)/(d) = {median_ratio(times, 'b', 'd'):.1f}   (the most (b)/(a) can be at fp32 here)")
     for seq_len in lengths:
         t = statistics.median(rounds({"a": lambda seq_len=seq_len: textgan_step(g, d, seq_len)}, 1)["a"])
         print(f"  (a) at T={seq_len:<3}: {t:8.2f} s   ({B * N * (seq_len - 1):,} rollouts, "

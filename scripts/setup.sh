@@ -13,7 +13,7 @@ if ! .venv/bin/python -c "import torch" 2>/dev/null; then
   # shellcheck disable=SC2086
   $PIP install ${TEXTGAN_TORCH:-torch==2.13.0}
 fi
-if ! .venv/bin/python -c "import textgan, pytest, matplotlib, nltk, sacrebleu, datasets, sentencepiece" 2>/dev/null \
+if ! .venv/bin/python -c "import textgan, pytest, matplotlib, nltk, sacrebleu, datasets, sentencepiece, ruff, mauve, scipy" 2>/dev/null \
    || ! .venv/bin/python -m ruff --version >/dev/null 2>&1 || [ setup.cfg -nt .venv/.textgan-installed ]; then
   $PIP install -e ".[test]"
   touch .venv/.textgan-installed

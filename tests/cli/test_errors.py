@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from textgan.cli.main import main
+from textgan.training.checkpoint import load_checkpoint
 
 
 def snapshot(folder: Path) -> dict[str, str]:
@@ -80,6 +81,19 @@ def test_checkpoint_with_another_vocabulary(trained_run: Path, tmp_path: Path,
                                "data.oracle.vocab_size=60", "--init-from", str(trained_run)])
     assert "another vocabulary" in err
     assert snapshot(trained_run) == before
+    assert not (tmp_path / "new").exists()  # the refused start left nothing behind: the corrected rerun just runs
+
+
+def test_init_from_a_sentencepiece_checkpoint_takes_its_tokenizer(tiny_coco_args: list[str], tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    sp = [*tiny_coco_args, "data.tokenizer=sentencepiece", "data.sp_vocab_size=120"]
+    assert main(["pretrain", "--config", "coco", *sp, f"run.dir={tmp_path / 'mle'}"]) == 0
+    mle = tmp_path / "mle" / "checkpoints" / "mle.pt"
+    capsys.readouterr()
+    assert main(["train", "--config", "coco", *sp, f"run.dir={tmp_path / 'gan'}", "--init-from", str(mle)]) == 0
+    assert f"tokenizer taken from {mle}" in capsys.readouterr().out
+    theirs, ours = (load_checkpoint(p)["tokenizer"] for p in (mle, tmp_path / "gan"))
+    assert theirs == ours  # the very model proto of the checkpoint, not a refitted one
 
 
 def test_bad_checkpoint_and_output(trained_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -84,7 +84,8 @@ def test_frechet_distance_rejects_bad_shapes(a: tuple[int, ...], b: tuple[int, .
 
 def lm(vocab_size: int = 12) -> RNNGenerator:
     torch.manual_seed(0)
-    return RNNGenerator(vocab_size=vocab_size, embedding_size=6, hidden_size=8, init_std=0.5, banned_ids=[PAD_ID, BOS_ID])
+    return RNNGenerator(vocab_size=vocab_size, embedding_size=6, hidden_size=8, init_std=0.5,
+                        banned_ids=[PAD_ID, BOS_ID])
 
 
 def test_sentence_features_pool_the_states_after_each_real_token() -> None:

@@ -7,8 +7,16 @@ import math
 
 import pytest
 
-from textgan.evaluation.verdict import (LM_CURVE_AXES, ORACLE_CURVE_AXES, CurveAxes, CurvePoint, bleu_curve_axes,
-                                        curve_from_rows, curve_verdict, matched_temperature)
+from textgan.evaluation.verdict import (
+    LM_CURVE_AXES,
+    ORACLE_CURVE_AXES,
+    CurveAxes,
+    CurvePoint,
+    bleu_curve_axes,
+    curve_from_rows,
+    curve_verdict,
+    matched_temperature,
+)
 
 UP = CurveAxes("quality", "diversity", True, True)  # both axes higher-is-better: the hand tables' orientation
 

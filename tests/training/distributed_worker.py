@@ -154,9 +154,25 @@ def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:
     return code
 
 
+def api(out: Path, argv: list[str]) -> int:
+    """`textgan.train` inside a process group this script set up (the API must use it and leave it open)."""
+    import textgan
+
+    dist.init_process_group("gloo")
+    config, overrides = argv[argv.index("--config") + 1], [a for a in argv if "=" in a]
+    before, after = textgan.train(config, overrides)
+    still_open = dist.is_initialized()
+    rank = dist.get_rank()
+    payload = textgan.load(next(a.split("=", 1)[1] for a in overrides if a.startswith("run.dir="))).payload
+    torch.save({"models": payload["models"], "still_open": still_open, "reported": bool(after)},
+               out / f"api_rank{rank}.pt")
+    dist.destroy_process_group()
+    return 0
+
+
 def entry() -> int:
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["library", "cli"])
+    parser.add_argument("mode", choices=["library", "cli", "api"])
     parser.add_argument("out", type=Path)
     parser.add_argument("--mle-batch", type=int, default=8)
     parser.add_argument("--snapshot", nargs=2, metavar=("N", "DIR"))
@@ -170,6 +186,8 @@ def entry() -> int:
         library(args.out, args.mle_batch)
         dist.destroy_process_group()
         return 0
+    if args.mode == "api":
+        return api(args.out, args.textgan_args)
     snapshot = (int(args.snapshot[0]), args.snapshot[1]) if args.snapshot else None
     return cli(args.out, args.textgan_args, snapshot)
 

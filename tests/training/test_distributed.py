@@ -1,7 +1,8 @@
 """Data-parallel training under torchrun: 2 CPU processes on gloo over loopback (MASTER_ADDR=127.0.0.1).
 
 Each torchrun launch runs `distributed_worker.py` (one rank per process) and leaves its results in files; the
-tests compare them. Three launches in all (library checks, a CLI run, its resumption), about a minute on 2 cores.
+tests compare them. Four launches in all (library checks, a CLI run, its resumption, the same run through the
+Python API), about a minute on 2 cores.
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ def test_cli_resume_under_torchrun_equals_uninterrupted(cli_run: dict) -> None:
     assert resumed["progress"]["adversarial"]["round"] == 2
     for name in ("generator", "discriminator"):
         assert_identical(resumed["models"][name], straight["models"][name])
+
+
+def test_api_under_torchrun_respects_the_group_and_equals_the_cli(cli_run: dict, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    check(torchrun(str(WORKER), "api", str(out), "--", *CLI_ARGS, f"run.dir={tmp_path / 'run'}"))
+    ranks = [torch.load(out / f"api_rank{r}.pt") for r in (0, 1)]
+    assert all(r["still_open"] for r in ranks)  # the caller's process group is left to the caller
+    assert ranks[0]["reported"] and not ranks[1]["reported"]  # metrics on rank 0 only
+    cli_models = torch.load(cli_run["out"] / "models_rank0.pt")
+    for name in ("generator", "discriminator"):
+        assert_identical(ranks[0]["models"][name], cli_models[name])
 
 
 # ---- device per rank (no process group needed: is_distributed is patched) -------------------------------------

@@ -112,9 +112,10 @@ def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RN
 
 
 def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
-    """One-line error when a checkpoint was made with another tokenizer/vocabulary than this run's."""
-    if theirs != ours:
-        a, b = tokenizer_from_state(theirs), tokenizer_from_state(ours)
+    """One-line error when a checkpoint was made with another vocabulary than this run's data and tokenizer settings
+    give (the vocabularies and encoding settings are compared, not the bytes of a serialised model)."""
+    a, b = tokenizer_from_state(theirs), tokenizer_from_state(ours)
+    if a.vocabulary_signature() != b.vocabulary_signature():
         raise UserError(f"checkpoint {source} was made with another vocabulary ({a.kind}, {a.vocab_size} ids; "
                         f"this run: {b.kind}, {b.vocab_size} ids); use a checkpoint trained on the same data "
                         f"and tokenizer settings")

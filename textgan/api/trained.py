@@ -73,7 +73,7 @@ class TrainedGenerator:
 
 def load(path: str | Path, device: str | torch.device | None = None) -> TrainedGenerator:
     """The generator of a run directory (its newest checkpoint) or of a checkpoint file, on `device` (default:
-    the run's device, or the CPU when the run was on CUDA and this machine has none)."""
+    the run's device, or the CPU when the run was on CUDA and none is present)."""
     payload = load_checkpoint(path)
     try:
         cfg = config_from_dict(payload["config"], sections=option_sections(), strict=False)

@@ -16,9 +16,9 @@ import torch
 from textgan.data.batching import TokenData
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import SPECIALS
-from textgan.evaluation.heldout import heldout_nll
 from textgan.evaluation.language_model import REVERSE_LM_RECIPE, LMRecipe, train_lm
 from textgan.models.generator import RNNGenerator
+from textgan.training.mle import evaluate_nll
 
 __all__ = ["lm_score", "oracle_lm_score", "reverse_lm_score"]
 
@@ -28,7 +28,7 @@ CPU = torch.device("cpu")
 def lm_score(reference: RNNGenerator, samples: TokenData, *, batch_size: int = 256,
              device: torch.device = CPU) -> dict[str, float]:
     """{"lm_score", "lm_score_tokens"}: NLL per token of `samples` under the reference LM (lower is better)."""
-    result = heldout_nll(reference, samples, batch_size=batch_size, device=device)
+    result = evaluate_nll(reference, samples, batch_size, device)
     return {"lm_score": result["nll"], "lm_score_tokens": result["tokens"]}
 
 
@@ -51,6 +51,6 @@ def reverse_lm_score(samples: TokenData, test: TokenData, vocab_size: int, banne
     """{"reverse_lm_score", "reverse_lm_samples", "reverse_lm_tokens"}: NLL per token of real `test` data under
     a fresh LM trained on `samples` by `recipe` (lower is better; depends on the sample count, so it is reported)."""
     lm = train_lm(samples, vocab_size, banned_ids, eos_id, recipe=recipe, seed=seed, device=device)
-    result = heldout_nll(lm, test, batch_size=batch_size, device=device)
+    result = evaluate_nll(lm, test, batch_size, device)
     return {"reverse_lm_score": result["nll"], "reverse_lm_samples": len(samples),
             "reverse_lm_tokens": result["tokens"]}

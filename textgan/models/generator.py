@@ -17,6 +17,7 @@ from torch import nn
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
 from textgan.models.sampling import sample_logits, sample_outputs
+from textgan.models.wrapping import evaluating
 
 Routine = Callable[["RNNGenerator", torch.Tensor, "torch.Tensor | None"], Any]
 
@@ -86,7 +87,7 @@ class RNNGenerator(nn.Module):
     def project(self, outputs: torch.Tensor) -> torch.Tensor:
         """Logits (..., V) of recurrent outputs (..., H); banned ids get -inf."""
         # The mask joins the (V,) bias, so one addmm does both: a separate (B, T, V) add cost ~10% of an
-        # MLE step and of a rollout step on this CPU (profiled).
+        # MLE step and of a rollout step on CPU (profiled).
         return F.linear(self.drop(outputs), self.head.weight, self.head.bias + self.logit_mask)
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None, *,
@@ -131,12 +132,8 @@ class RNNGenerator(nn.Module):
 
         Runs in eval mode (dropout off) and restores the previous mode.
         """
-        was_training = self.training
-        self.eval()
-        try:
+        with evaluating(self):
             return self._sample(num, max_len, temperature, top_k, return_states)
-        finally:
-            self.train(was_training)
 
     def _sample(self, num: int, max_len: int, temperature: float, top_k: int, return_states: bool) -> Samples:
         device = self.head.weight.device
