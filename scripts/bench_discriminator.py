@@ -19,7 +19,12 @@ FLOPs spent on padding, the achieved rate against a square fp32 GEMM timed in th
 COCO protocol (120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from
 measured units, beside the peer's figures quoted in issue 20.
 
+With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
+one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
+samples (the effect of bf16 at the same seed).
+
     python scripts/bench_discriminator.py [--rounds 3] [--updates 60] [--skip-oracle] [--skip-protocol]
+    python scripts/bench_discriminator.py --precision-check [--updates 300]
 """
 
 from __future__ import annotations
@@ -195,8 +200,10 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     return seconds, counter.total, counter.sequences, useful_flops(seen)
 
 
-def bench_d_unit(name: str, rounds: int, updates: int, old: types.ModuleType) -> dict[str, float]:
-    """Interleaved rounds of every variant at the sizes of `name`; prints the table, returns median unit seconds."""
+def bench_d_unit(name: str, rounds: int, updates: int,
+                 old: types.ModuleType) -> dict[str, tuple[float, float]]:
+    """Interleaved rounds of every variant at the sizes of `name`; prints the table, returns (median unit seconds,
+    median old / variant) per variant."""
     cfg, real, generator, max_len = setup(name)
     torch.manual_seed(1)
     state = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=unwrap(generator).vocab_size).state_dict()
@@ -228,12 +235,15 @@ def bench_d_unit(name: str, rounds: int, updates: int, old: types.ModuleType) ->
     print(f"  D training FLOPs per sequence, old code: {old_flops / 1e6:.0f} M; at each row's own width "
           f"(max(length, 20)): {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
           f"{1 - statistics.median(useful) / old_flops:.1%}")
+    floor = statistics.median(useful) * 2 * BATCH * UPDATES_PER_UNIT / g32
+    print(f"  fp32 floor: the D FLOPs at each row's own width at the GEMM rate, sampling free: {floor:.1f} s a unit, "
+          f"so old / fp32 can be at most {statistics.median(times['old']) / floor:.2f}x")
     print(f"  {'variant':<12} {'unit s':>8} {'old/variant':>12} {'MFLOP/seq':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
     medians = {}
     for variant in VARIANTS:
         unit = statistics.median(times[variant])
-        medians[variant] = unit
         ratio = statistics.median(o / t for o, t in zip(times["old"], times[variant]))
+        medians[variant] = unit, ratio
         per_seq = statistics.median(flops[variant])
         rate = per_seq * 2 * BATCH * UPDATES_PER_UNIT / unit
         reference = g16 if variant.startswith("bf16") else g32
@@ -253,8 +263,10 @@ def timed(fn: Callable[[], Any], rounds: int) -> float:
     return statistics.median(values)
 
 
-def bench_protocol(rounds: int, d_units: dict[str, float]) -> None:
-    """The SeqGAN COCO protocol from measured units (today's code for the MLE epoch and the G step)."""
+def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None:
+    """The SeqGAN COCO protocol from measured units (today's code for the MLE epoch and the G step): as timed here,
+    and scaled to issue 20's quiet-machine figures for the code at the baseline (its D unit divided by the
+    old / variant ratio measured here, its MLE epoch and G step as they are: this change leaves them alone)."""
     cfg, real, generator, max_len = setup("coco")
     g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
     mle_epoch = timed(lambda: train_mle(Models(generator, g_opt), real, real.subset(torch.arange(64)),
@@ -285,10 +297,69 @@ def bench_protocol(rounds: int, d_units: dict[str, float]) -> None:
           f"{g_steps['fp32']:.1f} s, bf16 {g_steps['bf16']:.1f} s")
     print(f"  peer (issue 20 figures): {peer:.1f} h; textgan at {BASELINE} (issue 20 figures): "
           f"{hours(TEXTGAN_60AC689['mle_epoch'], TEXTGAN_60AC689['g_step'], TEXTGAN_60AC689['d_unit']):.1f} h")
-    for variant, unit in d_units.items():
+    base = TEXTGAN_60AC689
+    for variant, (unit, ratio) in d_units.items():
         g = g_steps["bf16" if variant.startswith("bf16") else "fp32"]
         total = hours(mle_epoch, g, unit)
-        print(f"  textgan {variant:<12} D unit {unit:6.1f} s -> {total:5.1f} h, peer / textgan {peer / total:.2f}x")
+        scaled = hours(base["mle_epoch"], base["g_step"], base["d_unit"] / ratio)
+        print(f"  textgan {variant:<12} timed here: D unit {unit:6.1f} s -> {total:5.1f} h, peer / textgan "
+              f"{peer / total:.2f}x; scaled: D unit {base['d_unit'] / ratio:6.1f} s -> {scaled:5.1f} h, "
+              f"peer / textgan {peer / scaled:.2f}x")
+
+
+def precision_check(name: str, updates: int) -> None:
+    """Loss/accuracy curves and rollout rewards of D trained at fp32 and at bf16 from the same start and seed."""
+    from textgan.training.adversarial import train_discriminator
+
+    cfg, real, generator, max_len = setup(name)
+    torch.manual_seed(1)
+    vocab = unwrap(generator).vocab_size
+    state = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=vocab).state_dict()
+    estimator = build_estimator(cfg, max_len)
+    models, curves = {}, {}
+    for precision in ("fp32", "bf16"):
+        section = copy.deepcopy(cfg.discriminator)
+        for key, value in {**SEQGAN, "precision": precision}.items():
+            setattr(section, key, value)
+        d = build_cnn(section, "tokens", vocab_size=vocab)
+        d.load_state_dict(state)
+        run_cfg = copy.deepcopy(cfg)
+        run_cfg.discriminator = section
+        optimizer = discriminator_optimizer(run_cfg, d)
+        torch.manual_seed(7)
+        curve = []
+        for block in range(0, updates, 25):  # the mean logs of every 25 updates
+            curve.append(train_discriminator(estimator, Models(generator, None, d, optimizer),  # type: ignore[arg-type]
+                                             real, epochs=1, num_samples=25 * BATCH, batch_size=BATCH, clip=5.0,
+                                             seed=0, epoch_base=block, step=0, runtime=Runtime(progress=False)))
+        models[precision], curves[precision] = d, curve
+    print(f"\n[precision, {name}] SeqGAN CNN trained {updates} updates (batch {BATCH} + {BATCH}) from the same "
+          f"weights, batches and seed; means of each 25 updates, fp32 / bf16")
+    for k, (a, b) in enumerate(zip(curves["fp32"], curves["bf16"])):
+        print(f"  updates {25 * k + 1:>4}-{25 * (k + 1):<4} d_loss {a['d_loss']:.4f} / {b['d_loss']:.4f}   "
+              f"acc real {a['d_acc_real']:.3f} / {b['d_acc_real']:.3f}   acc fake {a['d_acc_fake']:.3f} / "
+              f"{b['d_acc_fake']:.3f}")
+    samples = unwrap(generator).sample(64, max_len)
+    rewards = {}
+    for label, d, precision in [("fp32 D, fp32 scoring", models["fp32"], "fp32"),
+                                ("bf16 D, bf16 scoring", models["bf16"], "bf16"),
+                                ("bf16 D, fp32 scoring", models["bf16"], "fp32")]:
+        d.precision = precision
+        torch.manual_seed(11)
+        with torch.no_grad():
+            rewards[label] = estimator.scorer(d.eval(), samples.tokens).sequence_rewards()
+            torch.manual_seed(11)
+            logits = d(samples.tokens)
+        rewards[label + " logits"] = logits
+    base = rewards["fp32 D, fp32 scoring"]
+    for label in ("bf16 D, bf16 scoring", "bf16 D, fp32 scoring"):
+        diff = (rewards[label] - base).abs()
+        print(f"  sequence rewards (D probabilities) of 64 samples, {label} vs fp32: mean |diff| "
+              f"{float(diff.mean()):.4f}, max {float(diff.max()):.4f}, mean reward {float(rewards[label].mean()):.4f}"
+              f" vs {float(base.mean()):.4f}")
+    scoring = (rewards["bf16 D, bf16 scoring logits"] - rewards["bf16 D, fp32 scoring logits"]).abs()
+    print(f"  the same bf16-trained weights scored in bf16 vs fp32: logits mean |diff| {float(scoring.mean()):.4f}, "
+          f"max {float(scoring.max()):.4f}")
 
 
 def main() -> None:
@@ -297,7 +368,11 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=60, help="D updates timed per variant and round (default 60)")
     parser.add_argument("--skip-oracle", action="store_true", help="only the COCO sizes")
     parser.add_argument("--skip-protocol", action="store_true", help="no end-to-end extrapolation")
+    parser.add_argument("--precision-check", action="store_true", help="only the fp32 / bf16 training comparison")
     args = parser.parse_args()
+    if args.precision_check:
+        precision_check("coco", args.updates)
+        return
     old = old_discriminator_module()
     coco = bench_d_unit("coco", args.rounds, args.updates, old)
     if not args.skip_oracle:
