@@ -78,6 +78,13 @@ class DiscriminatorConfig:
     dropout: float = opt(0.25, "dropout before the head (SeqGAN: keep-prob 0.75)", min=0, lt=1)
     highway: bool = opt(True, "highway layer after pooling (SeqGAN)")
     l2_head: float = opt(0.2, "L2 on the output layer only, as Adam weight decay (SeqGAN: 0.2)", min=0)
+    precision: Literal["fp32", "bf16"] = opt(
+        "fp32", "arithmetic of D's convolutions and head in training and scoring: bf16 autocast (CPU or CUDA) is "
+                "faster where the hardware has bf16 units; logits move by ~1e-2 (docs/benchmarks.md)")
+    length_buckets: int = opt(0, "D training: shuffled real batches cut from pools of this many batches sorted by "
+                                 "length, in a seeded random order (less padding; 0: off)", min=0)
+    fused_optimizer: bool = opt(False, "D's Adam as one fused kernel: the same update, a faster step, float "
+                                       "round-off in a different order")
 
 
 # The home of the named discriminator sizes (benchmarks and tests read them from here).

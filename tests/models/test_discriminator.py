@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from tests.helpers import preset_cnn
-from textgan.config import DISCRIMINATOR_PRESETS
+from textgan.config import DISCRIMINATOR_PRESETS, DiscriminatorConfig
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
-from textgan.models.discriminator import CNNDiscriminator
+from textgan.models.discriminator import GROUP_ROWS, CNNDiscriminator, length_groups
 
 V = 12  # PAD, BOS, EOS, UNK + 8 real tokens
 
@@ -81,7 +81,9 @@ def test_distributions_one_hot_equals_tokens() -> None:
     dist.load_state_dict(tok.state_dict())
     x = random_tokens(6, 8)  # includes PAD columns
     one_hot = F.one_hot(x, V).float()
-    torch.testing.assert_close(dist(one_hot), tok(x))
+    # Token rows are scored up to their last non-PAD id; the soft front end is told the lengths.
+    torch.testing.assert_close(dist.forward_embedded(dist.embed(one_hot), tok.token_lengths(x)), tok(x))
+    torch.testing.assert_close(dist(one_hot[:, :6]), tok(x[:, :6]))  # no PAD column: the same without lengths
     torch.testing.assert_close(dist.embed(one_hot), tok.embed(x))
 
 
@@ -259,3 +261,72 @@ def test_behaviour_learns_toy_separation() -> None:
     with torch.no_grad():
         acc = ((d(x, lengths) > 0).float() == y).float().mean().item()
     assert acc > 0.9, acc
+
+
+# ---------------------------------------------------------------------------- one function of a token sequence
+def ragged_tokens(b: int, t: int, seed: int = 0) -> torch.Tensor:
+    """Rows of lengths 1..t (PAD after), in random order."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(4, V, (b, t), generator=g)
+    lengths = torch.randint(1, t + 1, (b,), generator=g)
+    return x.masked_fill(torch.arange(t) >= lengths.unsqueeze(1), 0)
+
+
+@pytest.mark.parametrize("preset,b,t", [("small", 9, 12), ("seqgan", 40, 33), ("seqgan", 6, 7), ("seqgan", 70, 24)])
+def test_token_rows_scored_as_if_alone(preset: str, b: int, t: int) -> None:
+    d = make("tokens", preset).eval()
+    x = ragged_tokens(b, t)
+    alone = torch.cat([d(row[: max(int(n), 1)].unsqueeze(0)) for row, n in zip(x, d.token_lengths(x))])
+    with torch.no_grad():
+        torch.testing.assert_close(d(x), alone, atol=1e-5, rtol=1e-5)
+        more_padding = torch.cat([x, torch.zeros(b, 9, dtype=torch.long)], dim=1)
+        torch.testing.assert_close(d(more_padding), alone, atol=1e-5, rtol=1e-5)
+        # ... and through the embedded path told the lengths (the soft front ends, a gradient penalty)
+        torch.testing.assert_close(d.forward_embedded(d.embed(x), d.token_lengths(x)), alone, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("preset", ["small", "seqgan"])
+def test_without_padding_the_grouped_forward_is_the_plain_one(preset: str) -> None:
+    d = make("tokens", preset)
+    x = torch.randint(4, V, (8, 21), generator=torch.Generator().manual_seed(2))  # no PAD: nothing to remove
+    torch.manual_seed(5)
+    grouped = d(x)
+    torch.manual_seed(5)
+    plain = d.forward_embedded(d.embed(x))  # the whole-batch path, dropout on
+    torch.testing.assert_close(grouped, plain, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("widths", [[20] * 64, list(range(20, 84)), [20] * 50 + [37] * 14, [5, 9], []])
+def test_length_groups_partition_the_rows(widths: list[int]) -> None:
+    groups = length_groups(widths)
+    assert [start for start, _ in groups] == [0, *[stop for _, stop in groups[:-1]]][:len(groups)]
+    assert (groups[-1][1] if groups else 0) == len(widths)
+    assert all(stop % GROUP_ROWS == 0 for _, stop in groups[:-1])
+    if widths and len(set(widths)) == 1:
+        assert len(groups) == 1  # equal lengths: one group, the plain batch
+
+
+def test_precision_is_fp32_by_default_and_checked() -> None:
+    assert DiscriminatorConfig().precision == "fp32" and make("tokens").precision == "fp32"
+    with pytest.raises(ValueError, match="precision"):
+        make("tokens", precision="fp16")
+
+
+BF16_TOLERANCE = 0.05  # logits of SeqGAN's CNN (|logit| < ~2 at init): bf16 keeps 8 significant bits
+
+
+@pytest.mark.parametrize("device", ["cpu", pytest.param("cuda", marks=pytest.mark.skipif(
+    not torch.cuda.is_available(), reason="no CUDA device"))])
+@pytest.mark.parametrize("mode", ["tokens", "distributions"])
+def test_bf16_logits_within_tolerance_of_fp32(device: str, mode: str) -> None:
+    full = make(mode, "seqgan").eval().to(device)
+    half = make(mode, "seqgan", precision="bf16").eval().to(device)
+    half.load_state_dict(full.state_dict())
+    x = ragged_tokens(32, 30, seed=4).to(device)
+    if mode == "distributions":
+        x = F.one_hot(x, V).float()
+    with torch.no_grad():
+        reference, reduced = full(x), half(x)
+    assert reduced.dtype == torch.float32 and reduced.device.type == device
+    torch.testing.assert_close(reduced, reference, atol=BF16_TOLERANCE, rtol=0)
+    assert not torch.equal(reduced, reference)  # bf16 arithmetic did run

@@ -126,7 +126,7 @@ def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0
     """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end."""
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
-                            dropout=d.dropout, highway=d.highway)
+                            dropout=d.dropout, highway=d.highway, precision=d.precision)
 
 
 def build_estimator(cfg: Config, max_len: int) -> Estimator:
@@ -161,9 +161,9 @@ def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size
     return estimator.build_discriminator(shelf)
 
 
-def adam(params: Any, lr: float, betas: list[float] | tuple[float, float]) -> torch.optim.Adam:
-    """Adam with the given learning rate and betas (every optimizer of a run)."""
-    return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])))
+def adam(params: Any, lr: float, betas: list[float] | tuple[float, float], fused: bool = False) -> torch.optim.Adam:
+    """Adam with the given learning rate and betas (every optimizer of a run); `fused`: one fused kernel."""
+    return torch.optim.Adam(params, lr=lr, betas=(float(betas[0]), float(betas[1])), fused=fused or None)
 
 
 def discriminator_optimizer(cfg: Config, discriminator: torch.nn.Module) -> torch.optim.Optimizer:
@@ -173,7 +173,7 @@ def discriminator_optimizer(cfg: Config, discriminator: torch.nn.Module) -> torc
     head_ids = {id(p) for p in head}
     body = [p for p in discriminator.parameters() if id(p) not in head_ids]
     groups = [{"params": body}] + ([{"params": head, "weight_decay": cfg.discriminator.l2_head}] if head else [])
-    return adam(groups, cfg.d_pretrain.lr, cfg.d_pretrain.betas)
+    return adam(groups, cfg.d_pretrain.lr, cfg.d_pretrain.betas, fused=cfg.discriminator.fused_optimizer)
 
 
 def set_rate(optimizer: torch.optim.Optimizer, lr: float, betas: list[float]) -> None:

@@ -46,14 +46,19 @@ class TokenData:
         return TokenData(self.tokens[index], self.lengths[index])
 
     def batches(self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
-                rank: int = 0, world_size: int = 1) -> Iterator[TokenBatch]:
+                rank: int = 0, world_size: int = 1, length_buckets: int = 0) -> Iterator[TokenBatch]:
         """Batches trimmed to their longest sequence. Shuffling depends only on (seed, epoch), so a resumed run
-        sees the same order; with world_size > 1 each rank takes every world_size-th batch of the same order."""
-        if shuffle:
-            order = torch.randperm(len(self), generator=torch.Generator().manual_seed(seed * 100003 + epoch))
-        else:
-            order = torch.arange(len(self))
-        starts = range(0, len(self), batch_size)
+        sees the same order; with world_size > 1 each rank takes every world_size-th batch of the same order.
+        With `length_buckets` > 0 (and shuffle) the shuffled order is cut into pools of that many batches, each
+        pool sorted by length and cut into batches, and the batches visited in a seeded random order: every
+        sequence still once per epoch, with little padding."""
+        generator = torch.Generator().manual_seed(seed * 100003 + epoch)
+        order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
+        starts = list(range(0, len(self), batch_size))
+        if shuffle and length_buckets > 0:
+            pools = order.split(length_buckets * batch_size)
+            order = torch.cat([pool[self.lengths[pool].argsort(stable=True)] for pool in pools])
+            starts = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
         for k, start in enumerate(starts):
             if k % world_size != rank:
                 continue

@@ -6,9 +6,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from textgan.data.batching import TokenBatch
+from textgan.data.tokenizers import PAD_ID
 from textgan.errors import UserError
 from textgan.estimators import losses
 from textgan.estimators.interface import Logs
@@ -55,9 +57,12 @@ def accuracy_logs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Logs:
 
 def token_discriminator_loss(generator: nn.Module, discriminator: nn.Module, real: TokenBatch, *, max_len: int,
                              gan_loss: str, label_smoothing: float) -> tuple[torch.Tensor, Logs]:
-    """D loss on `real` against as many fresh token samples from the (unwrapped) generator."""
+    """D loss on `real` against as many fresh token samples from the (unwrapped) generator. Real and fake rows go
+    through D in one call (one pass over D's weights, one gradient; each row is scored on its own)."""
     fake = unwrap(generator).sample(real.tokens.size(0), max_len)
-    real_logits = discriminator(real.tokens)  # (B,)
-    fake_logits = discriminator(fake.tokens)  # (B,)
+    width = max(real.tokens.size(1), fake.tokens.size(1))
+    both = torch.cat([F.pad(real.tokens, (0, width - real.tokens.size(1)), value=PAD_ID),
+                      F.pad(fake.tokens, (0, width - fake.tokens.size(1)), value=PAD_ID)])  # (2B, T)
+    real_logits, fake_logits = discriminator(both).split(real.tokens.size(0))  # (B,), (B,)
     loss = losses.discriminator_loss(gan_loss, real_logits, fake_logits, label_smoothing=label_smoothing)
     return loss, {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}

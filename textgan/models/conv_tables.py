@@ -61,19 +61,31 @@ class TokenConvTables:
         short = self.d.max_width - tokens.size(1)
         return F.pad(tokens, (0, short), value=self.rows - 1) if short > 0 else tokens
 
-    def _windows(self, tokens: torch.Tensor, index: int) -> torch.Tensor:
-        """Pre-bias outputs (R, P, C) of filter `index` at every window of padded tokens (R, T'), P = T' - w + 1."""
+    def _windows(self, tokens: torch.Tensor, index: int, widths: torch.Tensor | None = None,
+                 first: int = 0) -> torch.Tensor:
+        """Pre-bias outputs (R, P, C) of filter `index` at every window of padded tokens (R, T'), P = T' - w + 1;
+        windows past a row's width (R,) (see `CNNDiscriminator.forward_tokens`) are -inf, window p of `tokens`
+        being window first + p of the row."""
         table = self.tables[index]
         width = self.d.filter_sizes[index]
         offsets = torch.arange(width, device=tokens.device) * self.rows  # (w,)
         windows = tokens.unfold(1, width, 1) + offsets  # (R, P, w)
         summed = F.embedding_bag(windows.reshape(-1, width), table, mode="sum")  # (R * P, C)
-        return summed.view(tokens.size(0), -1, table.size(1))
+        summed = summed.view(tokens.size(0), -1, table.size(1))
+        if widths is None:
+            return summed
+        past = torch.arange(first, first + summed.size(1), device=tokens.device) > (widths - width).unsqueeze(1)
+        return summed.masked_fill(past.unsqueeze(2), float("-inf"))  # (R, P, C)
+
+    def _widths(self, tokens: torch.Tensor) -> torch.Tensor:
+        """The width (R,) each row of tokens (R, T) is scored at: its length, at least the widest filter."""
+        return self.d.token_lengths(tokens).clamp(min=self.d.max_width)
 
     def _pooled(self, tokens: torch.Tensor) -> list[torch.Tensor]:
         """Max-over-time outputs (R, C_w) of every filter (pre-bias) for tokens (R, T)."""
+        widths = self._widths(tokens)
         tokens = self._padded(tokens)
-        return [self._windows(tokens, i).amax(1) for i in range(len(self.tables))]
+        return [self._windows(tokens, i, widths).amax(1) for i in range(len(self.tables))]
 
     def _head(self, pooled: list[torch.Tensor]) -> torch.Tensor:
         """Logits (R,) from per-filter maxima (pre-bias): add the biases, then the discriminator's own head."""
@@ -92,23 +104,27 @@ class RolloutScorer:
     def __init__(self, tables: TokenConvTables, sequences: torch.Tensor) -> None:
         self.tables = tables
         windows = [tables._windows(sequences, i) for i in range(len(tables.tables))]  # (B, P_w, C_w) each
-        self.sequence_logits = tables._head([w.amax(1) for w in windows])  # (B,)
         self.running_max = [w.cummax(1).values for w in windows]  # [b, j] = max over windows s <= j
+        last = [tables._widths(sequences) - width for width in tables.d.filter_sizes]  # each row's last window
+        rows = torch.arange(sequences.size(0), device=sequences.device)
+        self.sequence_logits = tables._head([m[rows, j] for m, j in zip(self.running_max, last)])  # (B,)
 
     @torch.no_grad()
     def __call__(self, completions: torch.Tensor, rows_b: torch.Tensor, rows_t: torch.Tensor) -> torch.Tensor:
         """Logits (R,) of completions (R, T) whose rows are sorted by prefix length rows_t (R,)."""
         tables = self.tables
+        widths = tables._widths(completions)  # (R,)
         completions = tables._padded(completions)
         lengths, counts = torch.unique_consecutive(rows_t, return_counts=True)
         logits = []
-        for t, rows, b in zip(lengths.tolist(), completions.split(counts.tolist()), rows_b.split(counts.tolist())):
+        for t, rows, b, w in zip(lengths.tolist(), completions.split(counts.tolist()), rows_b.split(counts.tolist()),
+                                 widths.split(counts.tolist())):
             pooled = []
             for i, width in enumerate(tables.d.filter_sizes):
                 start = max(0, t - width + 1)  # the first window that reaches position t (0-based) or later
-                new = tables._windows(rows[:, start:], i).amax(1)  # (G, C)
-                if start > 0:  # windows 0..start-1 lie inside the prefix
-                    new = torch.maximum(new, self.running_max[i][b, start - 1])
+                new = tables._windows(rows[:, start:], i, w, start).amax(1)  # (G, C)
+                if start > 0:  # windows 0..start-1 lie inside the prefix (those up to the row's last count)
+                    new = torch.maximum(new, self.running_max[i][b, (w - width).clamp(max=start - 1)])
                 pooled.append(new)
             logits.append(tables._head(pooled))  # per prefix length: ~B * N rows, a cache-sized head GEMM
         return torch.cat(logits)

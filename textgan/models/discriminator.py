@@ -12,6 +12,11 @@ One module, three front-ends chosen by the caller:
 ``embed`` and ``forward_embedded`` are split so a WGAN-GP penalty (Gulrajani et al. 2017) can
 interpolate between real and fake sequences in embedding space; ``head_logits`` is the part after pooling, so
 the conv-table rollout scorer (``models/conv_tables.py``) shares it. Speed notes: ``docs/benchmarks.md``.
+
+Token ids are scored as if each sequence were alone: y_1..y_L (up to its last non-PAD id) zero-padded only up to
+the widest filter, so a batch's trailing PAD never enters a max-over-time and the score does not depend on what
+the sequence is batched with. ``forward`` sorts rows by length and convolves groups of similar length, each
+trimmed to its longest row, so little work is spent on padding (``scripts/bench_discriminator.py``).
 """
 
 from __future__ import annotations
@@ -25,6 +30,8 @@ from torch import Tensor, nn
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
+Precision = Literal["fp32", "bf16"]
+GROUP_ROWS = 16  # rows sorted by length are grouped in multiples of this many (smaller GEMMs lose their rate)
 
 
 class Highway(nn.Module):
@@ -64,6 +71,7 @@ class CNNDiscriminator(nn.Module):
         dropout: float = 0.25,
         highway: bool = True,
         pad_id: int = 0,
+        precision: Precision = "fp32",
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -83,6 +91,9 @@ class CNNDiscriminator(nn.Module):
             raise ValueError(f"num_filters must all be positive, got {list(num_filters)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if precision not in get_args(Precision):
+            raise ValueError(f"precision must be one of {get_args(Precision)}, got {precision!r}")
+        self.precision: Precision = precision
 
         self.input_mode: InputMode = input_mode
         self.filter_sizes = filter_sizes
@@ -119,10 +130,7 @@ class CNNDiscriminator(nn.Module):
     def embed(self, x: Tensor) -> Tensor:
         """Map the input to a (B, T, E) sequence: embedding lookup, soft embedding, or identity for features."""
         if self.input_mode == "tokens":
-            if x.dim() != 2 or x.dtype != torch.long:
-                raise ValueError(
-                    f"input_mode='tokens' expects a LongTensor (B, T), got {x.dtype} of shape {tuple(x.shape)}"
-                )
+            self._check_tokens(x)
             assert self.embedding is not None
             return self.embedding(x)  # (B, T, E)
         if self.input_mode == "distributions":
@@ -142,32 +150,79 @@ class CNNDiscriminator(nn.Module):
             )
         return x  # (B, T, F)
 
+    def _check_tokens(self, x: Tensor) -> None:
+        if x.dim() != 2 or x.dtype != torch.long:
+            raise ValueError(
+                f"input_mode='tokens' expects a LongTensor (B, T), got {x.dtype} of shape {tuple(x.shape)}"
+            )
+
     # ------------------------------------------------------------------ body + head
-    def forward_embedded(self, e: Tensor) -> Tensor:
-        """Score an embedded sequence e (B, T, E); returns (B,) logits."""
+    def forward_embedded(self, e: Tensor, lengths: Tensor | None = None) -> Tensor:
+        """Score an embedded sequence e (B, T, E); returns (B,) logits. With `lengths` (B,), the windows of row b
+        past max(lengths[b], widest filter) are left out of its max-over-time (they cover only padding)."""
         if e.dim() != 3 or e.shape[-1] != self.embedding_size:
             raise ValueError(
                 f"forward_embedded expects (B, T, {self.embedding_size}), got shape {tuple(e.shape)}"
             )
+        with self._autocast(e.device):
+            return self.head_logits(self._pooled(e, lengths))
+
+    def _pooled(self, e: Tensor, lengths: Tensor | None) -> Tensor:
+        """Max-over-time conv outputs (B, sum(num_filters)) (bias added, before the ReLU) of e (B, T, E)."""
         x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
         if x.shape[-1] < self.max_width:
             x = F.pad(x, (0, self.max_width - x.shape[-1]))  # (B, E, max_width)
-        # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
-        # the (B, C) result instead of the (B, C, T) activation: same values, less work.
-        pooled = torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1)  # (B, sum(num_filters))
-        return self.head_logits(pooled)
+        widths = None if lengths is None else lengths.clamp(min=self.max_width)  # (B,) the width each row sees
+        if widths is not None and bool((widths >= x.shape[-1]).all()):
+            widths = None  # no row ends before the batch does: nothing to mask
+        pooled = []
+        for conv, width in zip(self.convs, self.filter_sizes):
+            # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
+            # the (B, C) result instead of the (B, C, T) activation: same values, less work. max (one index per
+            # row and channel) rather than amax: a cheaper backward, the same gradient unless two windows tie.
+            out = conv(x)  # (B, C, T - w + 1)
+            if widths is not None:
+                past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
+                out = out.masked_fill(past.unsqueeze(1), float("-inf"))
+            pooled.append(out.max(dim=2).values)
+        return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
+
+    def token_lengths(self, tokens: Tensor) -> Tensor:
+        """Lengths (B,) of token rows (B, T): up to and including the last non-PAD id."""
+        positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)  # (T,)
+        return ((tokens != self.pad_id) * positions).amax(dim=1)
+
+    def forward_tokens(self, tokens: Tensor) -> Tensor:
+        """Logits (B,) of token ids (B, T), each row scored as if alone (see the module docstring): rows sorted by
+        length, convolved in groups trimmed to their longest row, pooled features put back in order."""
+        self._check_tokens(tokens)
+        widths = self.token_lengths(tokens).clamp(min=self.max_width)  # (B,)
+        order = widths.argsort(stable=True)
+        sorted_widths = widths[order].tolist()
+        embedded = self.embed(tokens[order])  # (B, T, E) in length order: one lookup for every group
+        with self._autocast(tokens.device):
+            pooled = torch.cat([self._pooled(embedded[start:stop, :sorted_widths[stop - 1]], widths[order[start:stop]])
+                                for start, stop in length_groups(sorted_widths)])  # (B, F) in length order
+            return self.head_logits(pooled[order.argsort()])
+
+    def _autocast(self, device: torch.device) -> torch.autocast:
+        """bf16 autocast for precision="bf16" (CPU or CUDA), a no-op context for fp32."""
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
     def head_logits(self, pooled: Tensor) -> Tensor:
         """Logits (B,) of max-pooled convolution outputs (B, sum(num_filters)) (bias added, before the ReLU):
         ReLU, highway, dropout, output layer. Every scorer of this discriminator ends here."""
-        h = F.relu(pooled)
-        if self.highway is not None:
-            h = self.highway(h)  # (B, sum(num_filters))
-        h = self.dropout(h)
-        return self.head(h).squeeze(-1)  # (B,)
+        with self._autocast(pooled.device):
+            h = F.relu(pooled)
+            if self.highway is not None:
+                h = self.highway(h)  # (B, sum(num_filters))
+            h = self.dropout(h)
+            return self.head(h).squeeze(-1).float()  # (B,)
 
     def forward(self, x: Tensor) -> Tensor:
         """Score raw input (see ``input_mode``); returns (B,) logits, real = positive."""
+        if self.input_mode == "tokens":
+            return self.forward_tokens(x)
         return self.forward_embedded(self.embed(x))
 
     # ------------------------------------------------------------------ parameter groups
@@ -180,3 +235,23 @@ class CNNDiscriminator(nn.Module):
         (coupled L2, not AdamW's decoupled decay).
         """
         return self.head.parameters()
+
+
+def length_groups(widths: list[int], rows: int = GROUP_ROWS) -> list[tuple[int, int]]:
+    """Cut ascending row widths into consecutive groups [start, stop), each convolved at its last row's width:
+    the cuts (at multiples of `rows`) minimise the padded cells, with `rows` cells of width charged per group for
+    the rate a smaller GEMM loses."""
+    n = len(widths)
+    if n == 0:
+        return []
+    cuts = sorted({*range(rows, n, rows), n})  # candidate group ends
+    best = {0: (0, -1)}  # end -> (cost of covering rows [0, end), previous end)
+    for stop in cuts:
+        best[stop] = min((best[start][0] + (stop - start + rows) * widths[stop - 1], start)
+                         for start in [0, *cuts] if start < stop and start in best)
+    groups, stop = [], n
+    while stop > 0:
+        start = best[stop][1]
+        groups.append((start, stop))
+        stop = start
+    return groups[::-1]

@@ -50,8 +50,9 @@ def endless_batches(data: TokenData, batch_size: int, seed: int, first_epoch: in
 
 def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *, epochs: int, num_samples: int,
                         batch_size: int, clip: float, seed: int, epoch_base: int, step: int,
-                        runtime: Runtime) -> dict[str, float]:
-    """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs."""
+                        runtime: Runtime, length_buckets: int = 0) -> dict[str, float]:
+    """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs. Real batches
+    come from length-sorted pools of `length_buckets` batches when > 0 (`TokenData.batches`)."""
     discriminator, optimizer = models.discriminator, models.d_optimizer
     assert discriminator is not None and optimizer is not None, "the discriminator phases need models.discriminator"
     rank, world_size = runtime.rank, runtime.world_size
@@ -61,7 +62,7 @@ def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *
     logs = []
     for epoch in range(epochs):
         stream = real.batches(batch_size, shuffle=True, seed=seed, epoch=epoch_base + epoch, rank=rank,
-                              world_size=world_size)
+                              world_size=world_size, length_buckets=length_buckets)
         for _, batch in zip(range(batches_per_epoch), stream):
             optimizer.zero_grad(set_to_none=True)
             loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch.to(runtime.device), step)
@@ -96,7 +97,7 @@ def pretrain_discriminator(estimator: Estimator, models: Models, train: TokenDat
         metrics = train_discriminator(estimator, models, train, epochs=schedule.epochs,
                                       num_samples=schedule.num_samples, batch_size=schedule.batch_size,
                                       clip=schedule.clip, seed=schedule.seed + 7, epoch_base=r * schedule.epochs,
-                                      step=0, runtime=runtime)
+                                      step=0, runtime=runtime, length_buckets=schedule.length_buckets)
         metrics = runtime.reduce_metrics({**metrics, **held_out_accuracy(estimator, models, valid,
                                                                          schedule.batch_size, runtime.device)})
         progress.round = r + 1
@@ -149,7 +150,8 @@ def train_adversarial(estimator: Estimator, models: Models, train: TokenData, sc
             d_metrics = train_discriminator(estimator, models, train, epochs=s.d_steps * s.d_epochs,
                                             num_samples=s.d_num_samples, batch_size=s.batch_size, clip=s.clip,
                                             seed=s.seed + 13, epoch_base=r * s.d_steps * s.d_epochs,
-                                            step=progress.g_step, runtime=runtime)
+                                            step=progress.g_step, runtime=runtime,
+                                            length_buckets=s.length_buckets)
         metrics = runtime.reduce_metrics({**_mean_logs(g_logs), **d_metrics})
         progress.round = r + 1
         last = progress.round == s.rounds

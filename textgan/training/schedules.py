@@ -29,6 +29,7 @@ class DiscriminatorSchedule:
     batch_size: int = 64
     clip: float = 5.0
     seed: int = 0
+    length_buckets: int = 0  # real batches from length-sorted pools of this many batches (0: plain shuffle)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class AdversarialSchedule:
     eval_every: int = 10
     checkpoint_every: int = 1
     seed: int = 0
+    length_buckets: int = 0  # D's real batches from length-sorted pools of this many batches (0: plain shuffle)
 
 
 class _Progress:

@@ -1,0 +1,385 @@
+"""Benchmark: the discriminator unit of SeqGAN's protocol, the code at commit 60ac689 against today's, interleaved.
+
+The D unit (issue 20): 2 epochs against 10,000 real sequences at batch 32 real + 32 fresh fakes (626 updates of
+64 sequences), SeqGAN's CNN (widths 1..10, 15, 20), Adam, clipping, through `training.adversarial.
+train_discriminator`. Sizes: COCO as the peer runs it (T = 37, V ~ 4,660, generator 32/32, after one MLE epoch)
+and the SeqGAN oracle (T = 20, V = 5,004). Each round times `--updates` updates of every variant, in turn, on the
+same real batches and the same random state, and scales them to 626 updates:
+
+  old          the discriminator module and the token D loss as they are at commit 60ac689 (read with
+               `git show`), each batch trimmed to its longest row, real and fake through D in two calls;
+  fp32         today's default: rows scored as if alone, grouped by length, real and fake in one call;
+  fp32+bucket  ... and real batches from length-sorted pools of 8 batches (`discriminator.length_buckets=8`);
+  fp32+fused   ... and D's Adam as one fused kernel (`discriminator.fused_optimizer=true`);
+  bf16+fused   ... and bf16 autocast (`discriminator.precision=bf16`).
+
+It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
+counted at the widths actually convolved, x3 for training, plus highway and head), the share of the old code's
+FLOPs spent on padding, the achieved rate against a square fp32 GEMM timed in the same round, and the full SeqGAN
+COCO protocol (120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from
+measured units, beside the peer's figures quoted in issue 20.
+
+With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
+one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
+samples (the effect of bf16 at the same seed).
+
+    python scripts/bench_discriminator.py [--rounds 3] [--updates 60] [--skip-oracle] [--skip-protocol]
+    python scripts/bench_discriminator.py --precision-check [--updates 300]
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.api.builders import build_cnn, build_data, build_estimator, build_generator, discriminator_optimizer
+from textgan.api.configs import config as load_config
+from textgan.config import DISCRIMINATOR_PRESETS, Config
+from textgan.data.batching import TokenBatch, TokenData
+from textgan.estimators import losses
+from textgan.estimators.common import accuracy_logs
+from textgan.models.wrapping import unwrap
+from textgan.training.context import Models, Runtime
+from textgan.training.mle import train_mle
+from textgan.training.schedules import MLEProgress, MLESchedule
+
+BASELINE = "60ac689"
+UPDATES_PER_UNIT = 626  # 2 epochs of 10,000 real at batch 32 (313 batches each)
+BATCH = 32
+PEER = {"mle_epoch": 24.7, "g_step": 231.0, "d_unit": 267.0, "metric_pass": 563.0}  # issue 20, seconds
+TEXTGAN_60AC689 = {"mle_epoch": 4.4, "g_step": 5.8, "d_unit": 169.0, "metric_pass": 5.9}  # issue 20, seconds
+SEQGAN = dict(DISCRIMINATOR_PRESETS["seqgan"].__dict__)
+VARIANTS: dict[str, dict[str, Any]] = {
+    "old": {},
+    "fp32": {},
+    "fp32+bucket": {"length_buckets": 8},
+    "fp32+fused": {"length_buckets": 8, "fused_optimizer": True},
+    "bf16+fused": {"length_buckets": 8, "fused_optimizer": True, "precision": "bf16"},
+}
+
+
+def old_discriminator_module() -> types.ModuleType:
+    """`textgan/models/discriminator.py` as it is at the baseline commit, imported from `git show`."""
+    root = Path(__file__).resolve().parent.parent
+    source = subprocess.run(["git", "show", f"{BASELINE}:textgan/models/discriminator.py"], cwd=root, check=True,
+                            capture_output=True, text=True).stdout
+    module = types.ModuleType("discriminator_60ac689")
+    sys.modules[module.__name__] = module
+    exec(compile(source, f"{BASELINE}:textgan/models/discriminator.py", "exec"), module.__dict__)
+    return module
+
+
+class OldTokenLoss:
+    """The REINFORCE D loss as `estimators/common.py::token_discriminator_loss` is at the baseline commit."""
+
+    def __init__(self, max_len: int) -> None:
+        self.max_len = max_len
+
+    def discriminator_loss(self, generator: torch.nn.Module, discriminator: torch.nn.Module, real: TokenBatch,
+                           step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        fake = unwrap(generator).sample(real.tokens.size(0), self.max_len)
+        real_logits = discriminator(real.tokens)  # (B,)
+        fake_logits = discriminator(fake.tokens)  # (B,)
+        loss = losses.discriminator_loss("bce", real_logits, fake_logits, label_smoothing=0.0)
+        return loss, {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
+
+
+class FlopCounter:
+    """Training FLOPs of a CNN discriminator counted from the convolutions and linear layers it runs."""
+
+    def __init__(self, d: torch.nn.Module) -> None:
+        self.total = 0.0
+        self.sequences = 0
+        for conv in d.convs:
+            conv.register_forward_hook(self._conv)
+        for linear in [d.highway.proj, d.head]:
+            linear.register_forward_hook(self._linear)
+
+    def _conv(self, module: torch.nn.Conv1d, inputs: Any, out: torch.Tensor) -> None:
+        self.total += 3 * 2 * out.numel() * module.in_channels * module.kernel_size[0]  # forward + 2x backward
+
+    def _linear(self, module: torch.nn.Linear, inputs: Any, out: torch.Tensor) -> None:
+        self.total += 3 * 2 * out.numel() * module.in_features
+        if module.out_features == 1:
+            self.sequences += out.shape[0]
+
+
+def useful_flops(lengths: torch.Tensor, max_width: int = 20) -> float:
+    """Training FLOPs of SeqGAN's CNN on sequences of `lengths`, each convolved at max(length, widest filter)."""
+    widths = lengths.clamp(min=max_width).double()
+    conv = sum(((widths - w + 1) * w * n * 64 * 2).sum() for w, n in zip(SEQGAN["filter_sizes"],
+                                                                          SEQGAN["num_filters"]))
+    pooled = sum(SEQGAN["num_filters"])
+    return float(3 * (conv + lengths.numel() * (pooled * 2 * pooled * 2 + pooled * 2)))
+
+
+def gemm_rate(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 10) -> float:
+    """Achieved FLOP/s of a square matrix product."""
+    a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
+    a @ b
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return repeats * 2 * size ** 3 / (time.perf_counter() - start)
+
+
+def setup(name: str) -> tuple[Config, TokenData, torch.nn.Module, int]:
+    """Config, training data and a generator after one MLE epoch, at the peer's COCO sizes or the oracle's."""
+    overrides = ["generator.embedding_size=32", "generator.hidden_size=32"]
+    if name == "coco":
+        overrides.append("data.max_len=37")
+    cfg = load_config(name, overrides)
+    data = build_data(cfg, None)
+    generator = build_generator(cfg, data.tokenizer, data.fixed_length)
+    g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
+    train_mle(Models(generator, g_opt), data.train, data.valid, MLESchedule(1, 64), MLEProgress(),
+              Runtime(progress=False))
+    return cfg, data.train, generator, int(data.train.tokens.size(1))
+
+
+def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],
+                generator: torch.nn.Module, real: TokenData, max_len: int, updates: int,
+                epoch: int) -> tuple[float, float, int, float]:
+    """(seconds, executed FLOPs, sequences, useful FLOPs) of `updates` D updates of one variant."""
+    from textgan.training.adversarial import train_discriminator
+
+    options = VARIANTS[variant]
+    section = copy.deepcopy(cfg.discriminator)
+    for key, value in {**SEQGAN, **options}.items():
+        setattr(section, key, value)
+    vocab = unwrap(generator).vocab_size
+    if variant == "old":
+        d = old.CNNDiscriminator(input_mode="tokens", vocab_size=vocab, embedding_size=64,
+                                 filter_sizes=SEQGAN["filter_sizes"], num_filters=SEQGAN["num_filters"],
+                                 dropout=SEQGAN["dropout"], highway=True)
+        estimator: Any = OldTokenLoss(max_len)
+    else:
+        d = build_cnn(section, "tokens", vocab_size=vocab)
+        estimator = build_estimator(cfg, max_len)
+    d.load_state_dict(state)
+    run_cfg = copy.deepcopy(cfg)
+    run_cfg.discriminator = section
+    optimizer = discriminator_optimizer(run_cfg, d)
+    counter = FlopCounter(d)
+    lengths = []
+    sample = unwrap(generator).sample
+
+    def recording_sample(num: int, max_len: int, **kw: Any) -> Any:
+        out = sample(num, max_len, **kw)
+        lengths.append(out.lengths)
+        return out
+
+    unwrap(generator).sample = recording_sample  # type: ignore[method-assign]
+    real_lengths = []
+    batches = real.batches
+
+    def recording_batches(*args: Any, **kw: Any) -> Any:
+        for batch in batches(*args, **kw):
+            real_lengths.append(batch.lengths)
+            yield batch
+
+    real.batches = recording_batches  # type: ignore[method-assign]
+    torch.manual_seed(epoch)
+    start = time.perf_counter()
+    train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
+                        num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0, epoch_base=epoch, step=0,
+                        runtime=Runtime(progress=False), length_buckets=options.get("length_buckets", 0))
+    seconds = time.perf_counter() - start
+    del unwrap(generator).sample, real.batches
+    seen = torch.cat(real_lengths[:updates] + lengths)
+    return seconds, counter.total, counter.sequences, useful_flops(seen)
+
+
+def bench_d_unit(name: str, rounds: int, updates: int,
+                 old: types.ModuleType) -> dict[str, tuple[float, float]]:
+    """Interleaved rounds of every variant at the sizes of `name`; prints the table, returns (median unit seconds,
+    median old / variant) per variant."""
+    cfg, real, generator, max_len = setup(name)
+    torch.manual_seed(1)
+    state = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=unwrap(generator).vocab_size).state_dict()
+    times: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    flops: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    useful: list[float] = []
+    gemm: list[float] = []
+    gemm_bf16: list[float] = []
+    for r in range(rounds + 1):  # round 0 warms up and is not counted
+        gemm.append(gemm_rate())
+        gemm_bf16.append(gemm_rate(torch.bfloat16))
+        for variant in VARIANTS:
+            seconds, executed, sequences, used = d_unit_part(cfg, variant, old, state, generator, real, max_len,
+                                                             updates if r else 3, epoch=r)
+            if r:
+                times[variant].append(seconds * UPDATES_PER_UNIT / updates)
+                flops[variant].append(executed / sequences)
+                if variant == "old":
+                    useful.append(used / sequences)
+        if not r:
+            gemm.clear()
+            gemm_bf16.clear()
+    g32, g16 = statistics.median(gemm), statistics.median(gemm_bf16)
+    print(f"\n[{name}] D unit ({UPDATES_PER_UNIT} updates of {BATCH} real + {BATCH} fakes, T <= {max_len}, "
+          f"V = {unwrap(generator).vocab_size}, generator 32/32, SeqGAN CNN), {updates} updates timed per variant "
+          f"per round, {rounds} interleaved rounds, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
+    print(f"  square GEMM 1024: fp32 {g32 / 1e9:.1f} GFLOP/s, bf16 {g16 / 1e9:.1f} GFLOP/s (medians)")
+    old_flops = statistics.median(flops["old"])
+    print(f"  D training FLOPs per sequence, old code: {old_flops / 1e6:.0f} M; at each row's own width "
+          f"(max(length, 20)): {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
+          f"{1 - statistics.median(useful) / old_flops:.1%}")
+    floor = statistics.median(useful) * 2 * BATCH * UPDATES_PER_UNIT / g32
+    print(f"  fp32 floor: the D FLOPs at each row's own width at the GEMM rate, sampling free: {floor:.1f} s a unit, "
+          f"so old / fp32 can be at most {statistics.median(times['old']) / floor:.2f}x")
+    print(f"  {'variant':<12} {'unit s':>8} {'old/variant':>12} {'MFLOP/seq':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
+    medians = {}
+    for variant in VARIANTS:
+        unit = statistics.median(times[variant])
+        ratio = statistics.median(o / t for o, t in zip(times["old"], times[variant]))
+        medians[variant] = unit, ratio
+        per_seq = statistics.median(flops[variant])
+        rate = per_seq * 2 * BATCH * UPDATES_PER_UNIT / unit
+        reference = g16 if variant.startswith("bf16") else g32
+        print(f"  {variant:<12} {unit:>8.1f} {ratio:>11.2f}x {per_seq / 1e6:>10.0f} {rate / 1e9:>8.1f} "
+              f"{rate / reference:>7.0%}")
+    return medians
+
+
+def timed(fn: Callable[[], Any], rounds: int) -> float:
+    """Median seconds of `fn` over `rounds` calls after one warm-up call."""
+    fn()
+    values = []
+    for _ in range(rounds):
+        start = time.perf_counter()
+        fn()
+        values.append(time.perf_counter() - start)
+    return statistics.median(values)
+
+
+def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None:
+    """The SeqGAN COCO protocol from measured units (today's code for the MLE epoch and the G step): as timed here,
+    and scaled to issue 20's quiet-machine figures for the code at the baseline (its D unit divided by the
+    old / variant ratio measured here, its MLE epoch and G step as they are: this change leaves them alone)."""
+    cfg, real, generator, max_len = setup("coco")
+    g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
+    mle_epoch = timed(lambda: train_mle(Models(generator, g_opt), real, real.subset(torch.arange(64)),
+                                        MLESchedule(1, 64), MLEProgress(), Runtime(progress=False)), rounds)
+    g_steps = {}
+    for precision in ("fp32", "bf16"):
+        section = copy.deepcopy(cfg.discriminator)
+        for key, value in {**SEQGAN, "precision": precision}.items():
+            setattr(section, key, value)
+        d = build_cnn(section, "tokens", vocab_size=unwrap(generator).vocab_size).eval()
+        estimator = build_estimator(cfg, max_len)
+        batch = next(real.batches(64, shuffle=True))
+
+        def g_step() -> None:
+            loss, _ = estimator.generator_loss(generator, d, batch, 0)  # noqa: B023
+            loss.backward()
+            g_opt.step()
+            g_opt.zero_grad(set_to_none=True)
+
+        g_steps[precision] = timed(g_step, rounds)
+
+    def hours(mle: float, g: float, d: float) -> float:
+        return (120 * mle + 7.5 * d + 200 * (g + 4 * d)) / 3600
+
+    peer = hours(PEER["mle_epoch"], PEER["g_step"], PEER["d_unit"])
+    print(f"\n[protocol] SeqGAN COCO: 120 MLE epochs + D pretraining 5 x 3 epochs (7.5 D units) + 200 x (1 G step + "
+          f"4 D units), metric passes excluded; measured: MLE epoch {mle_epoch:.1f} s, G step fp32 "
+          f"{g_steps['fp32']:.1f} s, bf16 {g_steps['bf16']:.1f} s")
+    print(f"  peer (issue 20 figures): {peer:.1f} h; textgan at {BASELINE} (issue 20 figures): "
+          f"{hours(TEXTGAN_60AC689['mle_epoch'], TEXTGAN_60AC689['g_step'], TEXTGAN_60AC689['d_unit']):.1f} h")
+    base = TEXTGAN_60AC689
+    for variant, (unit, ratio) in d_units.items():
+        g = g_steps["bf16" if variant.startswith("bf16") else "fp32"]
+        total = hours(mle_epoch, g, unit)
+        scaled = hours(base["mle_epoch"], base["g_step"], base["d_unit"] / ratio)
+        print(f"  textgan {variant:<12} timed here: D unit {unit:6.1f} s -> {total:5.1f} h, peer / textgan "
+              f"{peer / total:.2f}x; scaled: D unit {base['d_unit'] / ratio:6.1f} s -> {scaled:5.1f} h, "
+              f"peer / textgan {peer / scaled:.2f}x")
+
+
+def precision_check(name: str, updates: int) -> None:
+    """Loss/accuracy curves and rollout rewards of D trained at fp32 and at bf16 from the same start and seed."""
+    from textgan.training.adversarial import train_discriminator
+
+    cfg, real, generator, max_len = setup(name)
+    torch.manual_seed(1)
+    vocab = unwrap(generator).vocab_size
+    state = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=vocab).state_dict()
+    estimator = build_estimator(cfg, max_len)
+    models, curves = {}, {}
+    for precision in ("fp32", "bf16"):
+        section = copy.deepcopy(cfg.discriminator)
+        for key, value in {**SEQGAN, "precision": precision}.items():
+            setattr(section, key, value)
+        d = build_cnn(section, "tokens", vocab_size=vocab)
+        d.load_state_dict(state)
+        run_cfg = copy.deepcopy(cfg)
+        run_cfg.discriminator = section
+        optimizer = discriminator_optimizer(run_cfg, d)
+        torch.manual_seed(7)
+        curve = []
+        for block in range(0, updates, 25):  # the mean logs of every 25 updates
+            curve.append(train_discriminator(estimator, Models(generator, None, d, optimizer),  # type: ignore[arg-type]
+                                             real, epochs=1, num_samples=25 * BATCH, batch_size=BATCH, clip=5.0,
+                                             seed=0, epoch_base=block, step=0, runtime=Runtime(progress=False)))
+        models[precision], curves[precision] = d, curve
+    print(f"\n[precision, {name}] SeqGAN CNN trained {updates} updates (batch {BATCH} + {BATCH}) from the same "
+          f"weights, batches and seed; means of each 25 updates, fp32 / bf16")
+    for k, (a, b) in enumerate(zip(curves["fp32"], curves["bf16"])):
+        print(f"  updates {25 * k + 1:>4}-{25 * (k + 1):<4} d_loss {a['d_loss']:.4f} / {b['d_loss']:.4f}   "
+              f"acc real {a['d_acc_real']:.3f} / {b['d_acc_real']:.3f}   acc fake {a['d_acc_fake']:.3f} / "
+              f"{b['d_acc_fake']:.3f}")
+    samples = unwrap(generator).sample(64, max_len)
+    rewards = {}
+    for label, d, precision in [("fp32 D, fp32 scoring", models["fp32"], "fp32"),
+                                ("bf16 D, bf16 scoring", models["bf16"], "bf16"),
+                                ("bf16 D, fp32 scoring", models["bf16"], "fp32")]:
+        d.precision = precision
+        torch.manual_seed(11)
+        with torch.no_grad():
+            rewards[label] = estimator.scorer(d.eval(), samples.tokens).sequence_rewards()
+            torch.manual_seed(11)
+            logits = d(samples.tokens)
+        rewards[label + " logits"] = logits
+    base = rewards["fp32 D, fp32 scoring"]
+    for label in ("bf16 D, bf16 scoring", "bf16 D, fp32 scoring"):
+        diff = (rewards[label] - base).abs()
+        print(f"  sequence rewards (D probabilities) of 64 samples, {label} vs fp32: mean |diff| "
+              f"{float(diff.mean()):.4f}, max {float(diff.max()):.4f}, mean reward {float(rewards[label].mean()):.4f}"
+              f" vs {float(base.mean()):.4f}")
+    scoring = (rewards["bf16 D, bf16 scoring logits"] - rewards["bf16 D, fp32 scoring logits"]).abs()
+    print(f"  the same bf16-trained weights scored in bf16 vs fp32: logits mean |diff| {float(scoring.mean()):.4f}, "
+          f"max {float(scoring.max()):.4f}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved timed rounds (default 3)")
+    parser.add_argument("--updates", type=int, default=60, help="D updates timed per variant and round (default 60)")
+    parser.add_argument("--skip-oracle", action="store_true", help="only the COCO sizes")
+    parser.add_argument("--skip-protocol", action="store_true", help="no end-to-end extrapolation")
+    parser.add_argument("--precision-check", action="store_true", help="only the fp32 / bf16 training comparison")
+    args = parser.parse_args()
+    if args.precision_check:
+        precision_check("coco", args.updates)
+        return
+    old = old_discriminator_module()
+    coco = bench_d_unit("coco", args.rounds, args.updates, old)
+    if not args.skip_oracle:
+        bench_d_unit("oracle", args.rounds, args.updates, old)
+    if not args.skip_protocol:
+        bench_protocol(args.rounds, coco)
+
+
+if __name__ == "__main__":
+    main()
