@@ -166,6 +166,15 @@ class CNNDiscriminator(nn.Module):
         h = self.dropout(h)
         return self.head(h).squeeze(-1)  # (B,)
 
+    def features(self, x: Tensor) -> Tensor:
+        """Sentence features (B, sum(num_filters)) of raw input: the max-pooled convolutions after ReLU and the
+        highway layer, before dropout and the output layer (what feature matching compares; TextGAN's f)."""
+        e = self.embed(x).transpose(1, 2).contiguous()  # (B, E, T)
+        if e.shape[-1] < self.max_width:
+            e = F.pad(e, (0, self.max_width - e.shape[-1]))  # (B, E, max_width)
+        h = F.relu(torch.cat([conv(e).amax(dim=2) for conv in self.convs], dim=1))  # (B, sum(num_filters))
+        return self.highway(h) if self.highway is not None else h
+
     def forward(self, x: Tensor) -> Tensor:
         """Score raw input (see ``input_mode``); returns (B,) logits, real = positive."""
         return self.forward_embedded(self.embed(x))
