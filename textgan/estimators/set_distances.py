@@ -7,7 +7,9 @@ Bandwidths: the median heuristic (Gretton et al. 2012 sec. 8) puts one kernel at
 fixed sigma (TextGAN's released code: sigma = 2) loses as D's features grow or shrink during training; the scales
 s in {1/4, 1/2, 1, 2, 4} cover a factor of 16 around it, as a mixture of kernels (Li et al. 2015) does, while
 TextBox's 19 bandwidths from 1e-6 to 1e6 put most kernels where they are constant (0 or 1) on the data and add
-nothing but round-off. The bandwidth is a constant of the step (computed without gradient).
+nothing but round-off. The median is differentiated like the rest (its gradient reaches the one distance it
+selects), so the loss is one function of the features and its gradient is that function's (finite-difference
+checked in tests/estimators/test_feature_matching.py).
 
 Feature mover's distance (Chen et al. 2018, FM-GAN): min over transport plans T with uniform marginals of
 <T, C>, C_ij = 1 - cos(x_i, y_j). Solved by IPOT (Xie et al. 2019, "A fast proximal point method for computing
@@ -43,12 +45,11 @@ def squared_distances(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def median_bandwidth(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-    """sigma^2 = median of the squared distances between distinct points of x u y (no gradient; > 0)."""
-    with torch.no_grad():
-        pooled = torch.cat([x, y])  # (n + m, F)
-        d = squared_distances(pooled, pooled)
-        off = ~torch.eye(d.size(0), dtype=torch.bool, device=d.device)
-        return d[off].median().clamp(min=torch.finfo(d.dtype).tiny)
+    """sigma^2 = median of the squared distances between distinct points of x u y (> 0)."""
+    pooled = torch.cat([x, y])  # (n + m, F)
+    d = squared_distances(pooled, pooled)  # (n + m, n + m)
+    off = ~torch.eye(d.size(0), dtype=torch.bool, device=d.device)
+    return d[off].median().clamp(min=torch.finfo(d.dtype).tiny)
 
 
 def mmd2(x: torch.Tensor, y: torch.Tensor, *, scales: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0),
