@@ -158,7 +158,7 @@ def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size
     estimator reads, or a model of its own. `generator` (unwrapped) tells the shelf its embedding size, banned ids
     and EOS id (a model over the same tokens, as CoT's mediator, bans the same ids); without it, the defaults of
     `RNNGenerator`."""
-    tokens = {}
+    tokens: dict[str, Any] = {}
     if generator is not None:
         banned = torch.isinf(generator.logit_mask).nonzero().flatten().tolist()  # the -inf logits
         tokens = {"embedding_size": generator.embedding.embedding_dim, "banned_ids": tuple(banned),

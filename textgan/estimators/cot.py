@@ -9,7 +9,7 @@ on a balanced mixture of real sequences and fresh generator samples (Lu et al. 2
 
 so M estimates the mixture density (p + G) / 2. The generator minimises, on its own samples s ~ G (the prefixes
 as constants, as the paper's and its released code's gradient), the exact per-prefix KL over the whole vocabulary
-(Lu et al. 2019, eq. 13, Algorithm 1):
+(Lu et al. 2019, Algorithm 1):
 
     generator loss  = mean over live prefixes s_t of  sum_v pi_G(v|s_t) [log pi_G(v|s_t) - log pi_M(v|s_t)]
 

@@ -1,8 +1,8 @@
 """Feature matching: the generator matches the set of D's sentence features of its samples to the real ones'.
 
-TextGAN (Zhang et al. 2017, ICML "Adversarial Feature Matching for Text Generation", eq. 4-5) minimises MMD^2
+TextGAN (Zhang et al. 2017, ICML "Adversarial Feature Matching for Text Generation") minimises MMD^2
 between the CNN discriminator's features f of real and generated sentences; FM-GAN (Chen et al. 2018, NeurIPS
-"Adversarial Text Generation via Feature-Mover's Distance", eq. 3-5) minimises the optimal-transport distance
+"Adversarial Text Generation via Feature-Mover's Distance") minimises the optimal-transport distance
 between them with cosine cost. The features are `CNNDiscriminator.features`: the max-pooled convolutions after
 ReLU and the highway layer, before dropout and the output layer (TextGAN's f is the pooled layer the classifier
 reads). Distances and their estimators: `estimators/set_distances.py`.

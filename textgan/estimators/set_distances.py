@@ -1,9 +1,10 @@
 """Distances between two sets of feature vectors, differentiable in both: MMD^2 with Gaussian kernels and optimal
 transport with cosine cost (the feature mover's distance) by IPOT or Sinkhorn iterations.
 
-MMD^2 (Gretton et al. 2012, JMLR, eq. 3 biased / V-statistic, eq. 4 unbiased / U-statistic) with a sum of Gaussian
-kernels k(x, y) = exp(-||x - y||^2 / (2 sigma^2)), sigma^2 = s^2 * median of the pooled squared distances.
-Bandwidths: the median heuristic (Gretton et al. 2012 sec. 8) puts one kernel at the data's own scale, which a
+MMD^2 (Gretton et al. 2012, JMLR "A Kernel Two-Sample Test": the biased V-statistic and the unbiased
+U-statistic) with a sum of Gaussian kernels k(x, y) = exp(-||x - y||^2 / (2 sigma^2)), sigma^2 = s^2 * median of
+the pooled squared distances.
+Bandwidths: the median heuristic (Gretton et al. 2012) puts one kernel at the data's own scale, which a
 fixed sigma (TextGAN's released code: sigma = 2) loses as D's features grow or shrink during training; the scales
 s in {1/4, 1/2, 1, 2, 4} cover a factor of 16 around it, as a mixture of kernels (Li et al. 2015) does, while
 TextBox's 19 bandwidths from 1e-6 to 1e6 put most kernels where they are constant (0 or 1) on the data and add
@@ -13,7 +14,7 @@ checked in tests/estimators/test_feature_matching.py).
 
 Feature mover's distance (Chen et al. 2018, FM-GAN): min over transport plans T with uniform marginals of
 <T, C>, C_ij = 1 - cos(x_i, y_j). Solved by IPOT (Xie et al. 2019, "A fast proximal point method for computing
-exact Wasserstein distance", Algorithm 1: proximal point steps with a KL term of weight beta, one Sinkhorn
+exact Wasserstein distance": proximal point steps with a KL term of weight beta, one Sinkhorn
 projection each), which converges to the exact transport cost, not an entropic approximation; Sinkhorn (Cuturi
 2013) is offered as an option and carries an entropic bias (measured in tests/estimators/test_set_distances.py).
 The plan is computed without gradient and the loss is <T, C>: by the envelope theorem (Danskin) the gradient of
@@ -84,7 +85,7 @@ def cosine_cost(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 def ipot_plan(cost: torch.Tensor, *, iterations: int = 100, beta: float = 0.5) -> torch.Tensor:
-    """Transport plan (n, m) with uniform marginals by IPOT (Xie et al. 2019, Algorithm 1, one inner step):
+    """Transport plan (n, m) with uniform marginals by IPOT (Xie et al. 2019, one inner step):
     T <- diag(a) (exp(-C / beta) * T) diag(b), a and b one Sinkhorn projection. No gradient."""
     with torch.no_grad():
         n, m = cost.shape
