@@ -82,3 +82,16 @@ def test_matching_gradient_matches_finite_differences(options: dict) -> None:
     numeric = (values[0] - values[1]) / (2 * h)
     assert abs(analytic) > 1e-6
     assert numeric == pytest.approx(analytic, rel=1e-5)
+
+
+@pytest.mark.parametrize("highway", [True, False])
+@pytest.mark.parametrize("steps", [1, 5])
+def test_features_are_what_the_output_layer_reads(highway: bool, steps: int) -> None:
+    """CNNDiscriminator.features = the layer before dropout and the head: head(features) is D's logit (eval)."""
+    torch.manual_seed(0)
+    d = CNNDiscriminator(input_mode="distributions", vocab_size=VOCAB, embedding_size=5, filter_sizes=[2, 3],
+                         num_filters=[4, 3], dropout=0.5, highway=highway).eval()
+    x = torch.softmax(torch.randn(4, steps, VOCAB), -1)
+    features = d.features(x)
+    assert features.shape == (4, 7)
+    torch.testing.assert_close(d.head(features).squeeze(-1), d(x))
