@@ -29,11 +29,14 @@ from textgan.training import distributed
 
 # Variants of the library check, (registry key, config overrides): every registered estimator as configured by
 # default, then cases DDP treats differently: a per-rank moving baseline and rollout copy, a wgan-gp penalty
-# (a double backward), an estimator's own discriminator (professor's GRU).
+# (a double backward), an estimator's own discriminator (professor's GRU), feature matching's set distances
+# (per rank: K ranks of batch b minimise the mean of K b-set distances, not one Kb-set distance).
 VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
     ("reinforce", ["reinforce.baseline=ema", "reinforce.rollout_policy=ema"]),
     ("gumbel", ["adversarial.gan_loss=wgan-gp", "gumbel.mode=straight_through"]),
     ("professor", ["professor.discriminator=gru", "professor.weight_t=0.5"]),
+    ("feature_matching", ["feature_matching.distance=fmd", "feature_matching.mode=straight_through"]),
+    ("feature_matching", ["feature_matching.mmd_estimator=biased", "adversarial.gan_loss=wgan-gp"]),
 ]
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
           "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",
@@ -84,7 +87,8 @@ def library(out: Path, mle_batch: int) -> None:
         data = build_data(cfg, None)
         estimator = build_estimator(cfg, data.max_len)
         generator = build_generator(cfg, data.tokenizer, data.fixed_length)
-        discriminator = build_discriminator(cfg.discriminator, estimator, data.tokenizer.vocab_size, 8)
+        discriminator = build_discriminator(cfg.discriminator, estimator, data.tokenizer.vocab_size, 8,
+                                            generator=generator)
         g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)
         d_opt = torch.optim.Adam(discriminator.parameters(), lr=0.01)
         wrapped_g = distributed.wrap(generator, device)

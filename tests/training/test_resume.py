@@ -114,3 +114,33 @@ def test_resume_with_length_buckets_and_bf16_equals_uninterrupted(tmp_path: Path
     assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 1
     assert main([*base, f"run.dir={tmp_path / 'killed'}", "--resume"]) == 0
     assert_same(params(tmp_path / "straight"), params(tmp_path / "killed"))
+
+
+def optimizer_tensors(run: Path, name: str) -> dict[str, torch.Tensor]:
+    state = load_checkpoint(run)["optimizers"][name]["state"]
+    return {f"{k}.{key}": v for k, entry in state.items() for key, v in entry.items() if torch.is_tensor(v)}
+
+
+# (estimator overrides, checkpoint writes before the kill, landing in adversarial round 2): MLE epoch, MLE end
+# (+mle.pt), [D round, D end | D phase end without D pretraining], adversarial round 1
+@pytest.mark.parametrize("overrides, saves", [
+    (["adversarial.estimator=cot"], 5),
+    (["adversarial.estimator=feature_matching", "feature_matching.distance=mmd"], 6),
+    (["adversarial.estimator=feature_matching", "feature_matching.distance=fmd",
+      "feature_matching.mode=straight_through"], 6),
+], ids=["cot", "fm-mmd", "fm-fmd"])
+def test_resume_mid_run_of_new_estimators_equals_uninterrupted(overrides: list[str], saves: int, tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["train", "--config", "oracle", *TINY_ORACLE, *overrides, "adversarial.rounds=3",
+            "discriminator.dropout=0.5"]
+    assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, saves)
+        assert main([*base, f"run.dir={tmp_path / 'killed'}"]) == 130
+    assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 1
+    assert main([*base, f"run.dir={tmp_path / 'killed'}", "--resume"]) == 0
+    assert_same(params(tmp_path / "straight"), params(tmp_path / "killed"))
+    for name in ("generator", "discriminator"):  # the mediator's (or D's) optimizer too
+        straight, killed = (optimizer_tensors(tmp_path / r, name) for r in ("straight", "killed"))
+        assert straight and straight.keys() == killed.keys()
+        assert all(torch.equal(straight[k], killed[k]) for k in straight), name

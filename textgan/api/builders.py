@@ -153,11 +153,18 @@ def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoo
 
 
 def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size: int,
-                        feature_size: int) -> torch.nn.Module:
+                        feature_size: int, *, generator: RNNGenerator | None = None) -> torch.nn.Module:
     """The model `estimator` trains against the generator: the CNN of config section `d` with the front end the
-    estimator reads, or a model of its own."""
+    estimator reads, or a model of its own. `generator` (unwrapped) tells the shelf its embedding size, banned ids
+    and EOS id (a model over the same tokens, as CoT's mediator, bans the same ids); without it, the defaults of
+    `RNNGenerator`."""
+    tokens: dict[str, Any] = {}
+    if generator is not None:
+        banned = torch.isinf(generator.logit_mask).nonzero().flatten().tolist()  # the -inf logits
+        tokens = {"embedding_size": generator.embedding.embedding_dim, "banned_ids": tuple(banned),
+                  "eos_id": generator.eos_id}
     shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size,
-                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size))
+                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size), **tokens)
     return estimator.build_discriminator(shelf)
 
 

@@ -126,7 +126,8 @@ class TrainingRun:
         cfg, data = self.cfg, self.data
         self.estimator = build_estimator(cfg, data.max_len)
         discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
-                                            cfg.generator.hidden_size).to(self.runtime.device)
+                                            cfg.generator.hidden_size,
+                                            generator=unwrap(self.models.generator)).to(self.runtime.device)
         self.models.discriminator, self.models.d_optimizer = discriminator, discriminator_optimizer(cfg, discriminator)
         payload = self.resumed
         if payload is not None and "discriminator" in payload["models"]:

@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from textgan.data.batching import TokenBatch
+from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
 from textgan.models.discriminator import InputMode
 
 Logs = dict[str, float]
@@ -54,6 +55,11 @@ class DiscriminatorShelf:
     vocab_size: int                          # the generator's vocabulary
     feature_size: int                        # the generator's hidden size (what a features front end reads)
     cnn: Callable[[InputMode], nn.Module]    # the configured CNN with the given front end
+    # the generator's token embedding size and the ids it never produces, and its EOS id (None: fixed-length
+    # data), for a model of the estimator's own over the same tokens (CoT's mediator)
+    embedding_size: int = 0                  # 0: not known (a shelf built without the generator)
+    banned_ids: tuple[int, ...] = (PAD_ID, BOS_ID)
+    eos_id: int | None = EOS_ID
 
 
 class Estimator(Protocol):

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from textgan.config_io import check_options
 from textgan.errors import UserError
+from textgan.estimators.cot import CooperativeTraining
+from textgan.estimators.feature_matching import FeatureMatching
 from textgan.estimators.gumbel import GumbelSoftmax
 from textgan.estimators.interface import Estimator, EstimatorContext
 from textgan.estimators.losses import check_label_smoothing
@@ -16,6 +18,8 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "reinforce": Reinforce,
     "gumbel": GumbelSoftmax,
     "professor": ProfessorForcing,
+    "cot": CooperativeTraining,
+    "feature_matching": FeatureMatching,
 }
 
 

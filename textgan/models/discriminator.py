@@ -219,6 +219,13 @@ class CNNDiscriminator(nn.Module):
             h = self.dropout(h)
             return self.head(h).squeeze(-1).float()  # (B,)
 
+    def features(self, x: Tensor) -> Tensor:
+        """Sentence features (B, sum(num_filters)) of raw input: the max-pooled convolutions after ReLU and the
+        highway layer, before dropout and the output layer (what feature matching compares; TextGAN's f)."""
+        lengths = self.token_lengths(x) if self.input_mode == "tokens" else None  # token rows as if alone
+        h = F.relu(self._pooled(self.embed(x), lengths))  # (B, sum(num_filters)), the windows forward reads
+        return self.highway(h) if self.highway is not None else h
+
     def forward(self, x: Tensor) -> Tensor:
         """Score raw input (see ``input_mode``); returns (B,) logits, real = positive."""
         if self.input_mode == "tokens":
