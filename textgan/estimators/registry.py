@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from textgan.config_io import check_options
 from textgan.errors import UserError
+from textgan.estimators.dense_reinforce import DenseReinforce
 from textgan.estimators.gumbel import GumbelSoftmax
 from textgan.estimators.interface import Estimator, EstimatorContext
 from textgan.estimators.losses import check_label_smoothing
@@ -16,6 +17,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "reinforce": Reinforce,
     "gumbel": GumbelSoftmax,
     "professor": ProfessorForcing,
+    "dense_reinforce": DenseReinforce,
 }
 
 

@@ -180,3 +180,67 @@ class CNNDiscriminator(nn.Module):
         (coupled L2, not AdamW's decoupled decay).
         """
         return self.head.parameters()
+
+    # ------------------------------------------------------------------ prefix mode (one logit per prefix)
+    def prefix_logits_embedded(self, e: Tensor) -> Tensor:
+        """Logits (B, T) of every prefix of an embedded sequence e (B, T, E): [b, t-1] equals
+        ``forward_embedded(e[b:b+1, :t])``, the prefix alone zero-padded to the widest filter.
+
+        Windows inside a prefix of length t are the full sequence's windows s <= t - w, so a running maximum
+        (``cummax``, differentiable) over its convolution outputs gives their pooled maximum. A prefix shorter than
+        the widest filter is padded with zeros by ``forward_embedded``, so its maximum also runs over the windows
+        that reach past t into that padding: for t < max_width every window s <= max_width - w is scored with the
+        offsets k >= t - s zeroed, from cumulative sums over the offsets of each window's per-offset products.
+        """
+        if e.dim() != 3 or e.shape[-1] != self.embedding_size:
+            raise ValueError(f"prefix_logits_embedded expects (B, T, {self.embedding_size}), got {tuple(e.shape)}")
+        steps, width = e.shape[1], self.max_width
+        x = e.transpose(1, 2).contiguous()  # (B, E, T)
+        if steps < width:
+            x = F.pad(x, (0, width - steps))  # (B, E, max_width)
+        short = min(steps, width - 1)  # prefixes t = 1..short run into the padding
+        t_short = torch.arange(1, short + 1, device=e.device)  # (S_t,)
+        pooled = []
+        for conv, w in zip(self.convs, self.filter_sizes):
+            parts = []
+            if short > 0:
+                head = x[:, :, :width]  # (B, E, max_width): every window that can reach the padding lies here
+                starts = torch.arange(width - w + 1, device=e.device)  # (S,) window starts of a padded prefix
+                offsets = torch.arange(w, device=e.device)  # (w,)
+                products = torch.einsum("cek,bep->bckp", conv.weight, head)  # (B, C, w, max_width)
+                diagonal = products[:, :, offsets.unsqueeze(0), starts.unsqueeze(1) + offsets.unsqueeze(0)]
+                sums = F.pad(diagonal.cumsum(-1), (1, 0))  # (B, C, S, w + 1): [.., s, m] = first m offsets
+                kept = (t_short.unsqueeze(0) - starts.unsqueeze(1)).clamp(0, w)  # (S, S_t) offsets inside t
+                index = kept.expand(*sums.shape[:2], -1, -1)  # (B, C, S, S_t)
+                parts.append(sums.gather(3, index).amax(2) + conv.bias.unsqueeze(-1))  # (B, C, S_t)
+            if steps > short:
+                full = conv(x).cummax(2).values  # (B, C, P): [.., j] = max over windows s <= j
+                parts.append(full[:, :, short + 1 - w:steps + 1 - w])  # prefixes t = short+1..T: windows s <= t - w
+            pooled.append(torch.cat(parts, dim=2))  # (B, C, T)
+        return self.head_logits(torch.cat(pooled, dim=1).transpose(1, 2))  # (B, T, sum C) -> (B, T)
+
+    def prefix_logits(self, tokens: Tensor) -> Tensor:
+        """Logits (B, T) of every prefix of token ids (B, T) (tokens front end), 0 after each sequence's end
+        (from its first PAD on)."""
+        if self.input_mode != "tokens":
+            raise ValueError(f"prefix_logits reads token ids (input_mode='tokens'), not {self.input_mode!r}")
+        logits = self.prefix_logits_embedded(self.embed(tokens))  # (B, T)
+        return logits.masked_fill(tokens == self.pad_id, 0.0)
+
+
+class PrefixCNNDiscriminator(CNNDiscriminator):
+    """The CNN whose forward scores every prefix (B, T) (``prefix_logits``), trained on prefixes; the same
+    parameters as ``CNNDiscriminator``, so either loads the other's weights."""
+
+    @classmethod
+    def like(cls, cnn: CNNDiscriminator) -> PrefixCNNDiscriminator:
+        """A prefix-mode copy of the token CNN `cnn` (its architecture and weights)."""
+        copy = cls(input_mode=cnn.input_mode, vocab_size=cnn.vocab_size, embedding_size=cnn.embedding_size,
+                   filter_sizes=cnn.filter_sizes, num_filters=cnn.num_filters, dropout=cnn.dropout.p,
+                   highway=cnn.highway is not None, pad_id=cnn.pad_id)
+        copy.load_state_dict(cnn.state_dict())
+        return copy
+
+    def forward(self, x: Tensor) -> Tensor:
+        """Logits (B, T) of every prefix of token ids (B, T), 0 after each sequence's end."""
+        return self.prefix_logits(x)
