@@ -189,8 +189,8 @@ class CNNDiscriminator(nn.Module):
         Windows inside a prefix of length t are the full sequence's windows s <= t - w, so a running maximum
         (``cummax``, differentiable) over its convolution outputs gives their pooled maximum. A prefix shorter than
         the widest filter is padded with zeros by ``forward_embedded``, so its maximum also runs over the windows
-        that reach past t into that padding: for t < max_width every window s <= max_width - w is scored with the
-        offsets k >= t - s zeroed, from cumulative sums over the offsets of each window's per-offset products.
+        that reach past t into that padding: those starting at s = t - m keep their first m < w offsets (running
+        sums over each window's per-offset products), those starting at s >= t see only zeros (output: the bias).
         """
         if e.dim() != 3 or e.shape[-1] != self.embedding_size:
             raise ValueError(f"prefix_logits_embedded expects (B, T, {self.embedding_size}), got {tuple(e.shape)}")
@@ -199,25 +199,37 @@ class CNNDiscriminator(nn.Module):
         if steps < width:
             x = F.pad(x, (0, width - steps))  # (B, E, max_width)
         short = min(steps, width - 1)  # prefixes t = 1..short run into the padding
-        t_short = torch.arange(1, short + 1, device=e.device)  # (S_t,)
         pooled = []
         for conv, w in zip(self.convs, self.filter_sizes):
+            full = conv(x).cummax(2).values - conv.bias.unsqueeze(-1)  # (B, C, P) pre-bias: max over windows s <= j
             parts = []
             if short > 0:
-                head = x[:, :, :width]  # (B, E, max_width): every window that can reach the padding lies here
-                starts = torch.arange(width - w + 1, device=e.device)  # (S,) window starts of a padded prefix
-                offsets = torch.arange(w, device=e.device)  # (w,)
-                products = torch.einsum("cek,bep->bckp", conv.weight, head)  # (B, C, w, max_width)
-                diagonal = products[:, :, offsets.unsqueeze(0), starts.unsqueeze(1) + offsets.unsqueeze(0)]
-                sums = F.pad(diagonal.cumsum(-1), (1, 0))  # (B, C, S, w + 1): [.., s, m] = first m offsets
-                kept = (t_short.unsqueeze(0) - starts.unsqueeze(1)).clamp(0, w)  # (S, S_t) offsets inside t
-                index = kept.expand(*sums.shape[:2], -1, -1)  # (B, C, S, S_t)
-                parts.append(sums.gather(3, index).amax(2) + conv.bias.unsqueeze(-1))  # (B, C, S_t)
+                parts.append(self._short_prefix_maxima(x[:, :, :width], conv.weight, full, short))  # (B, C, short)
             if steps > short:
-                full = conv(x).cummax(2).values  # (B, C, P): [.., j] = max over windows s <= j
                 parts.append(full[:, :, short + 1 - w:steps + 1 - w])  # prefixes t = short+1..T: windows s <= t - w
-            pooled.append(torch.cat(parts, dim=2))  # (B, C, T)
+            pooled.append(torch.cat(parts, dim=2) + conv.bias.unsqueeze(-1))  # (B, C, T)
         return self.head_logits(torch.cat(pooled, dim=1).transpose(1, 2))  # (B, T, sum C) -> (B, T)
+
+    def _short_prefix_maxima(self, head: Tensor, weight: Tensor, full: Tensor, short: int) -> Tensor:
+        """Pre-bias maxima (B, C, short) over the windows of prefixes t = 1..short, each zero-padded to max_width,
+        of the filter `weight` (C, E, w); `head` (B, E, max_width) is the start of the sequence, `full` the running
+        maxima of its full windows (B, C, P)."""
+        channels, _, w = weight.shape
+        starts = self.max_width - w + 1  # windows of a padded prefix: s = 0..max_width - w
+        products = torch.einsum("cek,bep->bkcp", weight, head)  # (B, w, C, max_width): offset k at position p
+        t = torch.arange(1, short + 1, device=head.device)  # (short,)
+        # windows wholly in the padding (s >= t) output 0 before the bias; full windows (s <= t - w) the running max
+        best = torch.where(t <= starts - 1, 0.0, float("-inf")).to(head.dtype).expand(head.size(0), channels, short)
+        if w <= short:
+            best = torch.cat([best[:, :, :w - 1], torch.maximum(best[:, :, w - 1:], full[:, :, :short - w + 1])], 2)
+        partial = head.new_zeros(head.size(0), channels, starts)  # (B, C, S): first m offsets of window s
+        for m in range(1, w):  # window s = t - m keeps offsets 0..m-1 (positions s..t-1)
+            partial = partial + products[:, m - 1, :, m - 1:m - 1 + starts]
+            last = min(short, starts - 1 + m)  # t = m..last
+            if last >= m:
+                shifted = F.pad(partial[:, :, :last - m + 1], (m - 1, short - last), value=float("-inf"))
+                best = torch.maximum(best, shifted)  # (B, C, short)
+        return best
 
     def prefix_logits(self, tokens: Tensor) -> Tensor:
         """Logits (B, T) of every prefix of token ids (B, T) (tokens front end), 0 after each sequence's end
