@@ -192,7 +192,7 @@ def round_table(rounds: int, threads: int) -> None:
 def recurrent_table(rounds: int, threads: int) -> None:
     torch.set_num_threads(threads)
     cfg = textgan.config("oracle_scratch")
-    o, a = cfg.dense_reinforce, cfg.adversarial  # type: ignore[attr-defined]
+    o, a = cfg.estimator_options("dense_reinforce"), cfg.adversarial
     torch.manual_seed(0)
     d = RecurrentDiscriminator(vocab_size=V, embedding_size=o.embedding_size, hidden_size=o.hidden_size,
                                embedding_dropout=o.embedding_dropout, layer_norm=o.layer_norm,
@@ -260,6 +260,21 @@ def reference_gradient(g: RNNGenerator, d: CNNDiscriminator, sequences: int, seq
     return total
 
 
+class TerminalReinforce:
+    """The reference's estimator on one batch of B: terminal reward sigmoid(D(y)), batch-mean baseline (variance
+    only, no bias: a sanity row)."""
+
+    def generator_loss(self, g: RNNGenerator, d: torch.nn.Module, real: TokenBatch,
+                       step: int) -> tuple[torch.Tensor, dict[str, float]]:
+        from textgan.estimators.common import sequence_log_probs
+
+        samples = g.sample(real.tokens.size(0), real.tokens.size(1))
+        with torch.no_grad():
+            reward = torch.sigmoid(d(samples.tokens))  # (B,)
+        logp = sequence_log_probs(g, samples.tokens, samples.lengths).sum(1)  # (B,)
+        return -(logp * (reward - reward.mean())).mean(), {}
+
+
 def gradient_quality(k: int, reference_sequences: int, d_steps: int) -> None:
     torch.set_num_threads(1)
     seq_len = 20
@@ -273,7 +288,8 @@ def gradient_quality(k: int, reference_sequences: int, d_steps: int) -> None:
     start = time.perf_counter()
     reference = reference_gradient(g, d, reference_sequences, seq_len)
     reference_seconds = time.perf_counter() - start
-    estimators = {
+    estimators: dict[str, tuple[object, torch.nn.Module]] = {
+        "terminal-reward REINFORCE, one batch": (TerminalReinforce(), d),
         "rollout REINFORCE (N=16, D prob)": (make_estimator("reinforce", max_len=seq_len, num_rollouts=N), d),
         "dense, 2 sigmoid - 1, gamma 0.23, EMA": (make_estimator("dense_reinforce", max_len=seq_len,
                                                                  discriminator="cnn"), prefix),
@@ -293,7 +309,7 @@ def gradient_quality(k: int, reference_sequences: int, d_steps: int) -> None:
         torch.manual_seed(9)
         while len(grads) < k or (len(grads) < 10 / statistics.median(seconds)):
             start = time.perf_counter()
-            loss, _ = estimator.generator_loss(g, discriminator, real_batch(seq_len), len(grads))
+            loss, _ = estimator.generator_loss(g, discriminator, real_batch(seq_len), len(grads))  # type: ignore
             loss.backward()
             grads.append(flat_grad(g))
             seconds.append(time.perf_counter() - start)
