@@ -18,7 +18,8 @@ ratios over interleaved rounds:
       estimate, and the cosine of the average of the estimates that fit in 10 s. Dense rewards target a
       per-prefix objective, so their cosine mixes bias and variance.
 
-    python scripts/bench_estimators.py [--quick] [--rounds 3] [--threads 1,2]
+    python scripts/bench_estimators.py [--quick] [--rounds 3] [--threads 1,2] [--rollout-lengths 20,40,80]
+                                       [--parts 1,2,3,4]
 
 --quick: T = 20 only, one round, 1 thread, and a small gradient-quality check (K = 3, 2,000 reference sequences):
 a smoke run of the script, not its figures.
@@ -112,8 +113,10 @@ def dense_floor(g: RNNGenerator, d: CNNDiscriminator, seq_len: int) -> None:
         features @ d.highway.proj.weight.T  # (B T, 2F)
 
 
-def step_table(rounds: int, lengths: list[int], threads: int) -> dict[tuple[str, int], list[float]]:
-    """Interleaved rounds of (rollout, dense, floor) per CNN and length; per-round ratios."""
+def step_table(rounds: int, lengths: list[int], threads: int,
+               rollout_lengths: list[int]) -> dict[tuple[str, int], list[float]]:
+    """Interleaved rounds of (rollout, dense, floor) per CNN and length (rollouts only at `rollout_lengths`);
+    per-round ratios, printed as they come."""
     torch.set_num_threads(threads)
     ratios: dict[tuple[str, int], list[float]] = {}
     times: dict[tuple[str, str, int], list[float]] = {}
@@ -124,14 +127,15 @@ def step_table(rounds: int, lengths: list[int], threads: int) -> dict[tuple[str,
             for seq_len in lengths:
                 g = generator(r)
                 torch.manual_seed(100 + r)
-                rollout = timed(rollout_step, g, d, seq_len)
+                rollout = timed(rollout_step, g, d, seq_len) if seq_len in rollout_lengths else math.nan
                 torch.manual_seed(100 + r)
                 dense = timed(dense_step, g, prefix, seq_len)
                 floor = timed(dense_floor, g, d, seq_len)
                 for key, value in (("rollout", rollout), ("dense", dense), ("floor", floor)):
                     times.setdefault((key, name, seq_len), []).append(value)
                 ratios.setdefault((name, seq_len), []).append(rollout / dense)
-        print(f"  [{threads} thread(s)] round {r + 1}/{rounds} done", flush=True)
+                print(f"  [{threads} thread(s), round {r + 1}] {name} T={seq_len}: rollout {rollout:.3f} s, dense "
+                      f"{dense:.3f} s, floor {floor:.3f} s", flush=True)
     print(f"\n(1) generator step at {threads} thread(s), B={B}, N={N}, V={V}, E=H={EMB}; medians over {rounds} "
           f"interleaved round(s)")
     print(f"  {'D':7s} {'T':>3s} {'rollout s':>10s} {'dense s':>9s} {'floor s':>8s} {'rollout/dense':>14s} "
@@ -329,18 +333,27 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="T=20, one round, 1 thread, small quality check")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (>= 3 for the figures)")
     parser.add_argument("--threads", default="1,2", help="thread counts to run at")
+    parser.add_argument("--rollout-lengths", default="20,40,80",
+                        help="lengths at which rollout REINFORCE is timed too (dense: always 20, 40, 80)")
+    parser.add_argument("--parts", default="1,2,3,4", help="which measurements to run (see above)")
     args = parser.parse_args()
     lengths, rounds = ([20], 1) if args.quick else ([20, 40, 80], args.rounds)
+    rollout_lengths = [20] if args.quick else [int(t) for t in args.rollout_lengths.split(",")]
     threads = [1] if args.quick else [int(t) for t in args.threads.split(",")]
+    parts = {int(p) for p in args.parts.split(",")}
     started = time.perf_counter()
     for count in threads:
-        step_table(rounds, lengths, count)
-        round_table(rounds, count)
-        recurrent_table(rounds, count)
-    if args.quick:
-        gradient_quality(k=3, reference_sequences=2000, d_steps=50)
-    else:
-        gradient_quality(k=20, reference_sequences=20000, d_steps=300)
+        if 1 in parts:
+            step_table(rounds, lengths, count, rollout_lengths)
+        if 2 in parts:
+            round_table(rounds, count)
+        if 3 in parts:
+            recurrent_table(rounds, count)
+    if 4 in parts:
+        if args.quick:
+            gradient_quality(k=3, reference_sequences=2000, d_steps=50)
+        else:
+            gradient_quality(k=20, reference_sequences=20000, d_steps=300)
     print(f"\ntotal {time.perf_counter() - started:.0f} s; torch {torch.__version__}")
 
 
