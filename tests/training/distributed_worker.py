@@ -37,12 +37,15 @@ VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
     ("professor", ["professor.discriminator=gru", "professor.weight_t=0.5"]),
     ("feature_matching", ["feature_matching.distance=fmd", "feature_matching.mode=straight_through"]),
     ("feature_matching", ["feature_matching.mmd_estimator=biased", "adversarial.gan_loss=wgan-gp"]),
+    ("reinforce", ["reinforce.weighting=maligan"]),
+    ("dense_reinforce", ["dense_reinforce.discriminator=cnn", "dense_reinforce.weighting=maligan"]),
 ]
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
           "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",
           "data.oracle.hidden_size=8", "generator.embedding_size=8", "generator.hidden_size=8",
           "discriminator.embedding_size=8", "discriminator.filter_sizes=[2,3]", "discriminator.num_filters=[4,4]",
-          "reinforce.num_rollouts=2", "professor.gru_hidden=8"]
+          "reinforce.num_rollouts=2", "professor.gru_hidden=8",
+          "dense_reinforce.hidden_size=8", "dense_reinforce.embedding_size=8"]
 
 
 def mle_problem() -> tuple[RNNGenerator, torch.optim.Optimizer, TokenData, TokenData]:

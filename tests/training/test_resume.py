@@ -66,6 +66,36 @@ def test_resume_mid_adversarial_equals_uninterrupted(tmp_path: Path, monkeypatch
     assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 3
 
 
+@pytest.mark.parametrize(("config", "overrides"), [
+    # from scratch: recurrent per-step D, moving baseline, Adam beta1 = 0.5 for both networks
+    ("oracle_scratch", ["pretrain.epochs=0", "d_pretrain.rounds=0", "dense_reinforce.hidden_size=8",
+                        "dense_reinforce.embedding_dropout=0.3"]),
+    # after MLE: the CNN in prefix mode with MaliGAN weights
+    ("oracle", ["adversarial.estimator=dense_reinforce", "dense_reinforce.discriminator=cnn",
+                "dense_reinforce.weighting=maligan", "adversarial.d_betas=[0.5,0.999]"]),
+    ("oracle", ["reinforce.weighting=maligan"]),
+])
+def test_resume_dense_and_maligan_mid_adversarial(config: str, overrides: list[str], tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["train", "--config", config, *TINY_ORACLE, *overrides, "adversarial.rounds=3",
+            "adversarial.checkpoint_every=1"]
+    assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
+    with monkeypatch.context() as patch:
+        # saves: MLE epoch, MLE end + mle.pt, D round, D end (without pretraining: phase ends + mle.pt,
+        # adversarial start), round 1 -> killed in round 2
+        kill_after_saves(patch, 4 if config == "oracle_scratch" else 6)
+        assert main([*base, f"run.dir={tmp_path / 'killed'}"]) == 130
+    assert load_checkpoint(tmp_path / "killed")["progress"]["adversarial"]["round"] == 1
+    assert main([*base, f"run.dir={tmp_path / 'killed'}", "--resume"]) == 0
+    straight, killed = load_checkpoint(tmp_path / "straight"), load_checkpoint(tmp_path / "killed")
+    assert_same(straight["models"], killed["models"])
+    assert straight["optimizers"]["discriminator"]["param_groups"][0]["betas"] == \
+        killed["optimizers"]["discriminator"]["param_groups"][0]["betas"]
+    assert_same({"adam": straight["optimizers"]["discriminator"]["state"][0]},
+                {"adam": killed["optimizers"]["discriminator"]["state"][0]})
+    assert straight["extra"] == killed["extra"]  # the estimator's moving baseline
+
+
 def test_non_finite_loss_stops_with_last_good_checkpoint(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                          capsys: pytest.CaptureFixture[str]) -> None:
     from textgan.estimators.reinforce import Reinforce

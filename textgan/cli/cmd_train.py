@@ -35,7 +35,9 @@ def run(args: argparse.Namespace) -> int:
             print(f"textgan train: generator and tokenizer taken from {args.init_from}")
         before, after = training.train()
         if training.runtime.rank == 0:
-            print_metrics(f"after MLE pretraining ({training.run_dir}/checkpoints/mle.pt)", before)
+            untrained = cfg.pretrain.epochs == 0 and not args.init_from  # from scratch: never "after MLE"
+            print_metrics("untrained generator (no MLE pretraining)" if untrained else
+                          f"after MLE pretraining ({training.run_dir}/checkpoints/mle.pt)", before)
             print_metrics(f"after adversarial training, {cfg.adversarial.estimator} "
                           f"({training.run_dir}/checkpoints/last.pt)", after)
     finally:

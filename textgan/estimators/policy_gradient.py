@@ -4,6 +4,9 @@
 
 Q (B, T) holds per-prefix rewards (0 after each sequence's end), b a baseline that does not depend on the
 sampled sequence (so the estimate stays unbiased): none, the batch mean, or a moving average of past means.
+Per-step rewards r_t become returns R_t = sum_{s >= t} gamma^(s-t) r_s (`discounted_returns`; ScratchGAN,
+MaskGAN). MaliGAN (Che et al. 2017, eq. 9) replaces Q - b by normalised importance weights D/(1-D) minus 1/n
+(`maligan_advantages`), the same surrogate otherwise.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import torch
 
 BaselineKind = Literal["none", "mean", "ema"]
 BASELINES: tuple[str, ...] = get_args(BaselineKind)
+Weighting = Literal["reward", "maligan"]  # Q - b, or MaliGAN's normalised weights - 1/n_t
 
 
 def alive_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
@@ -24,7 +28,8 @@ def alive_mask(lengths: torch.Tensor, width: int) -> torch.Tensor:
 
 class Baseline:
     """A reward baseline b. `ema`: b is the moving average before this batch's mean joins it,
-    m <- decay * m + (1 - decay) * batch mean (so `decay` is the weight kept on the past)."""
+    m <- decay * m + (1 - decay) * batch mean (so `decay` is the weight kept on the past: ScratchGAN's
+    "new = 0.08 old + 0.92 batch mean" is decay 0.08)."""
 
     def __init__(self, kind: BaselineKind = "none", decay: float = 0.9) -> None:
         if kind not in BASELINES:
@@ -60,3 +65,41 @@ def policy_gradient_loss(log_probs: torch.Tensor, rewards: torch.Tensor, mask: t
     advantage = (rewards - b) * mask  # (B, T); 0 after each sequence's end
     loss = -(log_probs * advantage).sum(1).mean()
     return loss, {"g_loss": float(loss.detach()), "reward": mean_reward, "baseline": b}
+
+
+def discounted_returns(rewards: torch.Tensor, mask: torch.Tensor, gamma: float) -> torch.Tensor:
+    """R (B, T): R_t = sum_{s >= t, s alive} gamma^(s-t) r_s of per-step rewards (B, T) on the `mask`ed steps,
+    0 after each sequence's end (one (T, T) matrix product: no loop over time)."""
+    steps = torch.arange(rewards.size(1), device=rewards.device)
+    ahead = steps.unsqueeze(0) - steps.unsqueeze(1)  # (T_s, T_t): s - t
+    discount = torch.pow(gamma, ahead.clamp(min=0).to(rewards.dtype)) * (ahead >= 0)  # gamma^(s-t) for s >= t
+    masked = rewards * mask
+    return (masked.unsqueeze(1) @ discount.T).squeeze(1) * mask  # (B, T)
+
+
+def maligan_weights(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) MaliGAN weights D/(1-D) = exp(logit), normalised over the rows alive at each step: a softmax of
+    D's logits (B, T) over the batch within the `mask`, never dividing by 1 - D; 0 on ended rows."""
+    masked = logits.masked_fill(~mask, float("-inf"))
+    weights = torch.softmax(masked, dim=0)  # (B, T); a step with no row alive gives NaN ...
+    return torch.nan_to_num(weights, nan=0.0) * mask  # ... and no weight
+
+
+def maligan_advantages(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """(B, T) B * (w - 1/n_t): MaliGAN's advantage (weights w minus the baseline 1/n_t, n_t = rows alive at step
+    t), scaled by B so that the surrogate's batch mean is MaliGAN's sum over rows; 0 on ended rows."""
+    alive = mask.sum(0, keepdim=True).clamp(min=1)  # (1, T) n_t
+    return mask.size(0) * (maligan_weights(logits, mask) - mask / alive)
+
+
+def surrogate_loss(log_probs: torch.Tensor, scores: torch.Tensor, mask: torch.Tensor, baseline: Baseline,
+                   weighting: Weighting) -> tuple[torch.Tensor, dict[str, float]]:
+    """The REINFORCE surrogate of both estimators: scores (B, T) are rewards or returns (weighting=reward, through
+    `policy_gradient_loss` and `baseline`) or D's logits (weighting=maligan, baseline 1/n_t)."""
+    if weighting == "reward":
+        return policy_gradient_loss(log_probs, scores, mask, baseline)
+    advantage = maligan_advantages(scores, mask)  # (B, T)
+    loss = -(log_probs * advantage).sum(1).mean()
+    weights = maligan_weights(scores, mask)
+    return loss, {"g_loss": float(loss.detach()), "reward": float(torch.sigmoid(scores[mask]).mean()),
+                  "maligan_max_weight": float(weights.amax())}

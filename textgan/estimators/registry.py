@@ -7,6 +7,7 @@ from __future__ import annotations
 from textgan.config_io import check_options
 from textgan.errors import UserError
 from textgan.estimators.cot import CooperativeTraining
+from textgan.estimators.dense_reinforce import DenseReinforce
 from textgan.estimators.feature_matching import FeatureMatching
 from textgan.estimators.gumbel import GumbelSoftmax
 from textgan.estimators.interface import Estimator, EstimatorContext
@@ -18,6 +19,7 @@ ESTIMATORS: dict[str, type[Estimator]] = {
     "reinforce": Reinforce,
     "gumbel": GumbelSoftmax,
     "professor": ProfessorForcing,
+    "dense_reinforce": DenseReinforce,
     "cot": CooperativeTraining,
     "feature_matching": FeatureMatching,
 }

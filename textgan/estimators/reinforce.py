@@ -2,7 +2,10 @@
 
 Generator loss (SeqGAN eq. 4 / its policy-gradient estimate), through `policy_gradient.policy_gradient_loss`:
     L = -1/B sum_b sum_{t <= L_b} log G(y_t | y_<t) * (Q_t - b)
-with Q_t from `rollout.rollout_rewards` and an optional baseline b (none, batch mean, moving average).
+with Q_t from `rollout.rollout_rewards` and an optional baseline b (none, batch mean, moving average), or with
+MaliGAN's weights (Che et al. 2017): Q_t is then the mean of the N completions' logits, and each step's advantage
+a softmax of Q_t over the rows alive at t minus 1/n_t (`policy_gradient.surrogate_loss`, shared with
+`dense_reinforce.py`).
 Rollout policy: G itself (the default; this is what SeqGAN's released code effectively does) or a delayed copy
 updated as theta' <- r * theta' + (1 - r) * theta before every generator step (the paper's rate r = 0.8).
 """
@@ -21,7 +24,7 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.estimators.common import no_labels, sequence_log_probs, token_discriminator_loss
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
-from textgan.estimators.policy_gradient import Baseline, BaselineKind, policy_gradient_loss
+from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, surrogate_loss
 from textgan.estimators.rollout import RolloutScorer, collect_states, rollout_rewards
 from textgan.models.conv_tables import TokenConvTables, table_bytes
 from textgan.models.discriminator import CNNDiscriminator
@@ -36,9 +39,11 @@ RewardKind = Literal["prob", "logprob"]
 class ReinforceOptions:
     num_rollouts: int = opt(16, "Monte-Carlo rollouts per prefix (SeqGAN: 16)", min=1)
     baseline: BaselineKind = opt("none", "reward baseline b: none, batch mean, moving average")
-    baseline_decay: float = opt(0.9, "moving-average baseline: weight kept on the past (m <- d m + (1-d) mean)",
-                                min=0, lt=1)
+    baseline_decay: float = opt(0.9, "moving-average baseline: the weight kept on the past, m <- d m + (1-d) batch "
+                                     "mean (ScratchGAN's 'new = 0.08 old + 0.92 mean' is d = 0.08)", min=0, lt=1)
     reward: RewardKind = opt("prob", "reward: D probability (SeqGAN) or its log")
+    weighting: Weighting = opt("reward", "advantage: reward - baseline (SeqGAN), or MaliGAN's weights (softmax of "
+                                         "the rollouts' mean logits over the batch) - 1/n")
     rollout_policy: Literal["generator", "ema"] = opt(
         "generator", "roll out with G itself (what SeqGAN's code does) or a delayed EMA copy (SeqGAN paper)")
     rollout_update_rate: float = opt(0.8, "EMA copy: weight kept on its old parameters (SeqGAN: 0.8)", min=0, max=1)
@@ -48,14 +53,17 @@ class ReinforceOptions:
               "scores ~2x faster on CPU, its convolutions ~4.5x; used when the tables fit in 1 GiB)")
 
 
-def _rewards(logits: torch.Tensor, kind: RewardKind) -> torch.Tensor:
+def _rewards(logits: torch.Tensor, kind: str) -> torch.Tensor:
+    """Rewards of D's logits: its probability, its log, or the logit itself (for MaliGAN's weights)."""
+    if kind == "logit":
+        return logits
     return F.logsigmoid(logits) if kind == "logprob" else torch.sigmoid(logits)
 
 
 class PlainScorer:
     """Rewards through D's forward, in chunks of 1024 rows (measured faster on CPU than one huge batch)."""
 
-    def __init__(self, d: nn.Module, samples: torch.Tensor, reward: RewardKind) -> None:
+    def __init__(self, d: nn.Module, samples: torch.Tensor, reward: str) -> None:
         self.d, self.samples, self.reward = d, samples, reward
 
     def _logits(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -74,7 +82,7 @@ class TableScorer:
     prefix are read from the sampled sequence's running maxima; pays back once the scored sequences outnumber
     ~V / T."""
 
-    def __init__(self, d: CNNDiscriminator, samples: torch.Tensor, reward: RewardKind) -> None:
+    def __init__(self, d: CNNDiscriminator, samples: torch.Tensor, reward: str) -> None:
         self.rollouts = TokenConvTables(d).rollout_scorer(samples)
         self.reward = reward
 
@@ -118,10 +126,11 @@ class Reinforce:
         when they fit and pay back, D's forward otherwise."""
         o = self.options
         num_scored = samples.numel() * o.num_rollouts  # about the number of sequences to score
+        kind = "logit" if o.weighting == "maligan" else o.reward
         if (o.table_scoring and isinstance(d, CNNDiscriminator) and d.input_mode == "tokens"
                 and table_bytes(d) <= TABLE_LIMIT_BYTES and num_scored * self.context.max_len >= 4 * d.vocab_size):
-            return TableScorer(d, samples, o.reward)
-        return PlainScorer(d, samples, o.reward)
+            return TableScorer(d, samples, kind)
+        return PlainScorer(d, samples, kind)
 
     def rewards(self, generator: RNNGenerator, discriminator: nn.Module, batch_size: int) -> tuple[Any, torch.Tensor]:
         """Sample `batch_size` sequences and their per-prefix rewards Q (B, T)."""
@@ -140,7 +149,8 @@ class Reinforce:
         no_labels(real, "reinforce")
         samples, q = self.rewards(unwrap(generator), discriminator, real.tokens.size(0))
         logp = sequence_log_probs(generator, samples.tokens, samples.lengths)  # (B, T), grad flows here
-        loss, logs = policy_gradient_loss(logp, q, samples.tokens != 0, self.baseline)  # PAD is never sampled early
+        mask = samples.tokens != 0  # PAD is never sampled early
+        loss, logs = surrogate_loss(logp, q, mask, self.baseline, self.options.weighting)
         return loss, {**logs, "sample_len": float(samples.lengths.float().mean())}
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
