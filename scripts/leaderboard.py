@@ -130,6 +130,7 @@ def run_job(job: Job) -> dict[str, Any]:
             calibration, rounds = None, job.rounds
         start = time.process_time()
         if job.arm != "mle" and rounds is None:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a calibration killed midway is measured again, whole
             calibration = _calibrate(job)
             _write_json(run_dir / "calibration.json", calibration)
             rounds = calibration["rounds"]
