@@ -25,6 +25,7 @@ from textgan.api.builders import (
 )
 from textgan.api.configs import config
 from textgan.api.run import TrainingRun, pretrain, train
+from textgan.api.scoring import MODEL_METRICS, Scorer, evaluate
 from textgan.api.trained import TrainedGenerator, load
 from textgan.config import DISCRIMINATOR_PRESETS, Config, DiscriminatorConfig, opt
 from textgan.data.batching import TokenBatch, TokenData, encode_lines
@@ -54,10 +55,10 @@ __version__ = "0.2.0"
 __all__ = [
     "AdversarialSchedule", "Baseline", "CNNDiscriminator", "Config", "DISCRIMINATOR_PRESETS", "DiscriminatorConfig",
     "DiscriminatorSchedule", "DiscriminatorShelf", "ESTIMATORS", "Estimator", "EstimatorContext", "Hooks",
-    "MLEProgress", "MLESchedule", "Models", "PreparedData", "RNNGenerator", "RoundProgress", "Runtime",
-    "SentencePieceTokenizer", "TokenBatch", "TokenData", "TrainedGenerator", "TrainingRun", "UserError",
-    "WordTokenizer", "__version__", "build_cnn", "build_data", "build_discriminator", "build_estimator",
-    "build_generator", "config", "encode_lines", "evaluate_nll", "load", "losses", "make_estimator", "mle_loss",
-    "nll_oracle", "opt", "policy_gradient_loss", "pretrain", "pretrain_discriminator", "resolve_device", "self_bleu",
-    "test_bleu", "train", "train_adversarial", "train_mle",
+    "MLEProgress", "MLESchedule", "MODEL_METRICS", "Models", "PreparedData", "RNNGenerator", "RoundProgress",
+    "Runtime", "Scorer", "SentencePieceTokenizer", "TokenBatch", "TokenData", "TrainedGenerator", "TrainingRun",
+    "UserError", "WordTokenizer", "__version__", "build_cnn", "build_data", "build_discriminator",
+    "build_estimator", "build_generator", "config", "encode_lines", "evaluate", "evaluate_nll", "load", "losses",
+    "make_estimator", "mle_loss", "nll_oracle", "opt", "policy_gradient_loss", "pretrain", "pretrain_discriminator",
+    "resolve_device", "self_bleu", "test_bleu", "train", "train_adversarial", "train_mle",
 ]

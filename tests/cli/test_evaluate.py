@@ -163,3 +163,42 @@ def test_training_and_evaluate_split_lines_alike(tmp_path: Path, capsys: pytest.
                          "--metrics", "lengths,corpus_bleu")
     assert len(splits.train) == len(splits.test) == report["samples"]["count"] == 4
     assert report["metrics"]["corpus_bleu"] == pytest.approx(100.0)  # aligned line by line with itself
+
+
+MODEL_KEYS = {"lm_score": "lm_score_tokens", "reverse_lm_score": "reverse_lm_samples", "fed": "fed_samples",
+              "mauve": "mauve_samples"}
+
+
+def test_model_metrics_on_a_text_run(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                     one_thread: None) -> None:
+    """The four model metrics, each with its count; the reference LM is cached and the API gives the same numbers."""
+    import textgan
+
+    cache = tmp_path / "cache"
+    argv = ["--checkpoint", str(tiny_text_run), "--metrics", "lm_score,reverse_lm_score,fed,mauve",
+            "--num-samples", "40", "--cache-dir", str(cache)]
+    report, out = evaluate(capsys, tmp_path, *argv)
+    metrics = report["metrics"]
+    assert set(MODEL_KEYS) <= set(metrics) and "bleu_2" not in metrics
+    assert metrics["reverse_lm_samples"] == metrics["fed_samples"] == metrics["mauve_samples"] == 40
+    assert 0 < metrics["mauve"] <= 1 and metrics["fed"] >= 0 and metrics["lm_score"] > 0
+    assert "lm_score" in out and len(list(cache.glob("reference_lm_*.pt"))) == 1
+    again, _ = evaluate(capsys, tmp_path, *argv)  # the cached reference LM: the same numbers
+    assert again["metrics"] == metrics
+    api = textgan.evaluate(tiny_text_run, list(MODEL_KEYS), num_samples=40, cache_dir=cache)
+    assert {k: api[k] for k in metrics} == metrics
+
+
+def test_model_metrics_are_opt_in(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    report, _ = evaluate(capsys, tmp_path, "--checkpoint", str(tiny_text_run), "--num-samples", "20")
+    assert not set(MODEL_KEYS) & set(report["metrics"])
+
+
+def test_lm_score_of_an_oracle_run_is_nll_oracle(tiny_oracle_run: Path, tmp_path: Path,
+                                                 capsys: pytest.CaptureFixture[str], one_thread: None) -> None:
+    report, _ = evaluate(capsys, tmp_path, "--checkpoint", str(tiny_oracle_run), "--metrics",
+                         "nll_oracle,lm_score,reverse_lm_score", "--num-samples", "30",
+                         "--cache-dir", str(tmp_path / "cache"))
+    metrics = report["metrics"]
+    assert metrics["lm_score"] == pytest.approx(metrics["nll_oracle"], abs=1e-6)
+    assert metrics["reverse_lm_samples"] == 30 and not (tmp_path / "cache").exists()  # the oracle needs no LM

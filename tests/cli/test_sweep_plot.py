@@ -112,3 +112,37 @@ def test_plot_errors(tiny_text_run: Path, tmp_path: Path, capsys: pytest.Capture
     without_matplotlib(monkeypatch)
     err = run_failing(capsys, ["plot", "--run", str(tiny_text_run), "--out", str(tmp_path / "c.png")])
     assert "pip install 'textgan[plot]'" in err
+
+
+def test_text_sweep_with_model_metrics_and_a_verdict(tiny_text_run: Path, tmp_path: Path, one_thread: None,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    """A curve against itself is "equal" with zero gap on both text axes pairs; model metrics carry their count."""
+    import json
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_text_run / "checkpoints" / "mle.pt"), "--checkpoint",
+                 str(tiny_text_run), "--labels", "MLE", "same", "--reference", "MLE", "--temperatures", "0.8,1.3",
+                 "--num-samples", "20", "--metrics", "lm_score,reverse_lm_score,fed", "--cache-dir",
+                 str(tmp_path / "cache"), "--out-dir", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    assert all(r["reverse_lm_samples"] == r["fed_samples"] == "20" for r in rows)
+    judged = json.loads((out / "verdict.json").read_text())
+    assert [(v["label"], v["quality"], v["diversity"], v["verdict"], v["mean_gap"]) for v in judged] == [
+        ("same", "bleu_5", "self_bleu_5", "equal", 0.0), ("same", "lm_score", "reverse_lm_score", "equal", 0.0)]
+    assert "verdict same vs MLE" in capsys.readouterr().out
+
+
+def test_oracle_sweep_reference_run_is_added(tiny_oracle_run: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_oracle_run / "checkpoints" / "mle.pt"), "--reference",
+                 str(tiny_oracle_run), "--temperatures", "0.8,1.2", "--num-samples", "20", "--tolerance", "0.01",
+                 "--out-dir", str(out)]) == 0
+    judged = json.loads((out / "verdict.json").read_text())
+    assert [(v["quality"], v["diversity"], v["verdict"], v["tolerance"]) for v in judged] == [
+        ("nll_oracle", "nll_test", "equal", 0.01)]
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_oracle_run), "--reference", "nowhere",
+                               "--out-dir", str(tmp_path / "x")])
+    assert "--reference nowhere is neither" in err

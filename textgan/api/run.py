@@ -108,6 +108,7 @@ class TrainingRun:
         elif source is not None:
             generator.load_state_dict(source["models"]["generator"])
             run.phase = "d_pretrain"  # a pretrained generator skips MLE
+            run.progress["init_from"] = str(init_from)  # and never goes back to it (see `pretrain`)
             runtime.record("init_from", 0, checkpoint=str(init_from))
         if rank == 0 and payload is None:
             runtime.record("data", 0, **data.report)
@@ -174,12 +175,13 @@ class TrainingRun:
         """Phase 1: teacher forcing until pretrain.epochs (or early stopping); a checkpoint after each epoch.
 
         A run resumed with more pretrain.epochs than it has done goes back to MLE, as long as D pretraining has
-        not started (after that the generator's MLE phase is over for this run)."""
+        not started (after that the generator's MLE phase is over for this run) and it did not start from another
+        run's generator (`init_from`: its MLE happened there)."""
         p = self.cfg.pretrain
         schedule = MLESchedule(p.epochs, p.batch_size, p.clip, p.patience, self.cfg.run.seed)
         progress = MLEProgress.from_dict(self.progress.get("mle"))
         if (self.phase == "d_pretrain" and not self.progress.get("d_pretrain", {}).get("round")
-                and not progress.finished(schedule)):
+                and "init_from" not in self.progress and not progress.finished(schedule)):
             self.phase = "mle"
         if self.phase != "mle":
             return

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from textgan.api.builders import build_data, build_oracle
+from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
 from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.config import EvaluationConfig
@@ -20,7 +21,7 @@ from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines
 from textgan.errors import UserError
 from textgan.evaluation.report import metric_table
-from textgan.evaluation.suite import METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
+from textgan.evaluation.suite import METRICS, MODEL_METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
 from textgan.training.checkpoint import resolve_checkpoint
 from textgan.training.mle import evaluate_nll
 
@@ -46,6 +47,10 @@ NOTES = {
     "distinct": "unique / total n-grams over all samples; higher = more diverse",
     "lengths": "tokens per sample",
     "copied": "fraction of samples found verbatim in the training data",
+    "lm_score": "NLL per token under the reference LM (oracle runs: the oracle); lower = better quality",
+    "reverse_lm_score": "test NLL per token of an LM trained on the samples; lower = better coverage",
+    "fed": "Frechet distance to real test features (reference-LM states); lower is better",
+    "mauve": "MAUVE against real test features (reference-LM states); higher is better",
 }
 
 TOKENIZATION_NAMES = {"whitespace": "whitespace (str.split)",
@@ -59,12 +64,15 @@ def register(commands: argparse._SubParsersAction) -> None:
         description=textwrap.fill(
             "Evaluate the generator of a run (samples are drawn from it, seeded) and/or a file of samples. Prints a "
             "table and, with --json, writes the numbers. Without --metrics every metric whose inputs are available "
-            "is computed; the run's data.test and data.train files are the default --data/--references and "
-            "--train.", 100) + "\n\nMetrics:\n" + metric_help + "\n\nExamples:\n"
+            "is computed except the model-based ones (lm_score, reverse_lm_score, fed, mauve: name them, or give "
+            "all); the run's data.test and data.train files are the default --data/--references and --train. "
+            "The reference LM of a text data set is trained once and cached under --cache-dir.",
+            100) + "\n\nMetrics:\n" + metric_help + "\n\nExamples:\n"
                     "  textgan evaluate --checkpoint runs/coco --json runs/coco/eval.json\n"
                     "  textgan evaluate --checkpoint runs/coco --metrics bleu,self_bleu --max-references 500 "
                     "--max-hypotheses 500   # Texygen's first-500 convention\n"
-                    "  textgan evaluate --samples hyp.txt --references ref.txt --metrics corpus_bleu",
+                    "  textgan evaluate --samples hyp.txt --references ref.txt --metrics corpus_bleu\n"
+                    "  textgan evaluate --checkpoint runs/coco --metrics lm_score,reverse_lm_score,fed,mauve",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", metavar="RUN", help="run directory (checkpoints/last.pt) or checkpoint .pt")
     parser.add_argument("--data", metavar="FILE",
@@ -92,7 +100,11 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="BLEU against the first K references only (Texygen: 500; 0: all; default: the run's)")
     parser.add_argument("--max-hypotheses", type=int, metavar="K",
                         help="BLEU / self-BLEU of the first K samples only (Texygen: 500; 0: all; default: the run's)")
-    parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
+    parser.add_argument("--seed", type=int, default=0,
+                        help="sampling seed; also the reference / reverse LM and MAUVE seed (default 0)")
+    parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
+                        help=f"where text reference LMs are cached, keyed by the training file's hash "
+                             f"(default {DEFAULT_CACHE_DIR})")
     parser.add_argument("--batch-size", type=int, default=256, help="batch size of NLL forwards (default 256)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
     parser.set_defaults(handler=run)
@@ -152,7 +164,7 @@ def run(args: argparse.Namespace) -> int:
         aligned = None
     metrics: dict[str, Any] = {}
     try:  # the sample metrics first: their input errors surface before the slower NLL
-        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle")], samples,
+        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle", *MODEL_METRICS)], samples,
                                       references=references, aligned_references=aligned, training=training,
                                       tokenization=tokenization, max_references=max_refs, max_hypotheses=max_hyps)
         if "nll" in names:
@@ -160,6 +172,13 @@ def run(args: argparse.Namespace) -> int:
         if "nll_oracle" in names:
             metrics["nll_oracle"] = nll_oracle_of_lines(build_oracle(loaded.cfg), loaded.tokenizer.encode,
                                                         samples, loaded.max_len)
+        model_names = [n for n in names if n in MODEL_METRICS]
+        if model_names:
+            assert loaded is not None  # NEEDS: checkpoint
+            scorer = Scorer.for_generator(loaded, cache_dir=args.cache_dir, seed=args.seed)
+            metrics.update(scorer.score(samples, model_names))
+            report["model_metrics"] = {"cache_dir": args.cache_dir, "seed": args.seed,
+                                       "features": "reference LM mean-pooled hidden states"}
     except ValueError as err:
         raise UserError(str(err)) from None
     metrics.update(sample_metrics)
@@ -241,7 +260,7 @@ def _choose_metrics(requested: list[str] | None, inputs: Inputs,
                     loaded: TrainedGenerator | None) -> tuple[list[str], dict[str, str]]:
     """The metrics to compute and the skipped ones with what they need; a requested one missing input fails."""
     names, skipped = [], {}
-    for name in requested or list(METRICS):
+    for name in requested or [m for m in METRICS if m not in MODEL_METRICS]:
         missing = [need for need in NEEDS[name] if not inputs.has(need, loaded)]
         if not missing:
             names.append(name)

@@ -41,7 +41,7 @@ class LMRecipe:
 # The reference LM is trained once per data set, so it may take a few CPU-minutes (COCO: 10,000 captions).
 REFERENCE_LM_RECIPE = LMRecipe()
 # The reverse LM is retrained for every scored sample set: small and short, so 2,000 COCO-length samples plus
-# scoring the 10,000-caption test file fit in <= 30 s on one CPU thread (see docs/evaluation_new_metrics.md).
+# scoring the 10,000-caption test file fit in <= 30 s on one CPU thread (see docs/evaluation.md).
 REVERSE_LM_RECIPE = LMRecipe(embedding_size=64, hidden_size=128, epochs=2, batch_size=32, lr=5e-3, clip=5.0)
 
 

@@ -2,9 +2,11 @@
 
 The model-free metrics (BLEU family, distinct-n, lengths, copying) are computed here from lines of text; the
 likelihood metrics (`nll`, `nll_oracle`) need a generator or an oracle and are computed by the caller with
-`textgan.training.mle.evaluate_nll` / `nll_oracle_of_lines` below. Metric keys in the returned dict (and in
+`textgan.training.mle.evaluate_nll` / `nll_oracle_of_lines` below; the model-based ones (`MODEL_METRICS`) by
+`textgan.api.scoring.Scorer`. Metric keys in the returned dict (and in
 `textgan evaluate --json`, `metrics.jsonl` and `sweep.csv`) are: nll, perplexity, nll_oracle, bleu_2..bleu_5,
-self_bleu_2..self_bleu_5, corpus_bleu (0..100), distinct_1..distinct_4, mean_length, max_length, copied_fraction.
+self_bleu_2..self_bleu_5, corpus_bleu (0..100), distinct_1..distinct_4, mean_length, max_length, copied_fraction,
+lm_score, reverse_lm_score, fed, mauve (each with the counts it depends on: *_samples, *_tokens, *_references).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from textgan.evaluation.text_metrics import (
     tokenize_for_bleu,
 )
 
-__all__ = ["METRICS", "NEEDS", "DISTINCT_ORDERS", "parse_metrics", "text_metrics", "bleu_metrics",
+__all__ = ["METRICS", "MODEL_METRICS", "NEEDS", "DISTINCT_ORDERS", "parse_metrics", "text_metrics", "bleu_metrics",
            "nll_oracle_of_lines"]
 
 # name -> what it measures (the `--metrics` choices and their help), in the order reports list them.
@@ -39,7 +41,14 @@ METRICS: dict[str, str] = {
     "distinct": "distinct-1..4: unique / total n-grams over all samples (Li et al. 2016)",
     "lengths": "mean and max sample length in tokens",
     "copied": "fraction of samples that occur verbatim in the training data (whitespace tokens)",
+    "lm_score": "NLL per token of the samples under the reference LM (the oracle on oracle runs); Semeniuta 2018",
+    "reverse_lm_score": "NLL per token of the real test data under a fresh LM trained on the samples; Semeniuta 2018",
+    "fed": "Frechet distance of sample and real test sentence features (ScratchGAN); default features: reference LM",
+    "mauve": "MAUVE of sample against real test features (Pillutla et al. 2021); needs pip install textgan[mauve]",
 }
+# Model-based metrics: computed with a reference LM (trained once per text data set, minutes) or a fresh LM per
+# call (seconds), so only when named (or with "all"), never by default.
+MODEL_METRICS: tuple[str, ...] = ("lm_score", "reverse_lm_score", "fed", "mauve")
 
 # name -> the inputs it needs besides the samples themselves (the CLI says how to give each one).
 NEEDS: dict[str, tuple[str, ...]] = {
@@ -51,10 +60,15 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "distinct": (),
     "lengths": (),
     "copied": ("training",),
+    "lm_score": ("checkpoint",),
+    "reverse_lm_score": ("checkpoint",),
+    "fed": ("checkpoint",),
+    "mauve": ("checkpoint",),
 }
 
 _ALIASES = {"perplexity": "nll", "ppl": "nll", "nll_test": "nll", "test_bleu": "bleu", "selfbleu": "self_bleu",
-            "sacrebleu": "corpus_bleu", "distinct_n": "distinct", "length": "lengths", "copy": "copied"}
+            "sacrebleu": "corpus_bleu", "distinct_n": "distinct", "length": "lengths", "copy": "copied",
+            "lm": "lm_score", "reverse_lm": "reverse_lm_score", "rlm": "reverse_lm_score"}
 
 DISTINCT_ORDERS: tuple[int, ...] = (1, 2, 3, 4)
 
@@ -105,7 +119,7 @@ def text_metrics(names: Sequence[str], samples: Sequence[str], *, references: Se
     K references / samples for the BLEU family only (Texygen: 500 each). Raises ValueError for unusable input
     (e.g. self-BLEU of fewer than 2 samples, corpus BLEU of unaligned lists).
     """
-    unknown = [n for n in names if n not in METRICS]
+    unknown = [n for n in names if n not in METRICS or n in MODEL_METRICS]
     if unknown:
         raise ValueError(f"unknown metric(s) {', '.join(unknown)}; choose from {', '.join(METRICS)}")
     tokens = tokenize_for_bleu(samples, tokenization) if set(names) & {"bleu", "self_bleu", "distinct", "lengths"} \

@@ -31,11 +31,12 @@ from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import PAD_ID
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
+from textgan.evaluation.verdict import CurveAxes, curve_from_rows, curve_verdict
 from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import evaluating
 
 __all__ = ["SweepAxes", "text_axes", "ORACLE_AXES", "parse_temperatures", "text_point", "oracle_point",
-           "tempered_nll", "write_csv"]
+           "tempered_nll", "write_csv", "verdicts"]
 
 
 @dataclass(frozen=True)
@@ -128,3 +129,30 @@ def write_csv(rows: Sequence[Mapping[str, Any]], path: Path) -> None:
         writer.writeheader()
         writer.writerows(rows)
     tmp.replace(path)
+
+
+def verdicts(rows: Sequence[Mapping[str, Any]], reference: str, axes: Sequence[CurveAxes], *,
+             tolerance: float) -> list[dict[str, Any]]:
+    """The verdict of every other label's curve against the `reference` label's, on each of `axes` whose columns
+    the rows have (one dict per curve and axes pair; see `textgan.evaluation.verdict.curve_verdict`)."""
+    by_label: dict[str, list[Mapping[str, Any]]] = {}
+    for row in rows:
+        by_label.setdefault(str(row["label"]), []).append(row)
+    if reference not in by_label:
+        raise ValueError(f"reference curve {reference!r} is not among the sweep's curves ({', '.join(by_label)})")
+    out = []
+    for pair in axes:
+        usable = {label: [r for r in curve if pair.quality in r and pair.diversity in r]
+                  for label, curve in by_label.items()}
+        if not usable[reference]:
+            continue
+        base = curve_from_rows(usable[reference], pair)
+        for label, curve in usable.items():
+            if label == reference or not curve:
+                continue
+            v = curve_verdict(curve_from_rows(curve, pair), base, pair, tolerance=tolerance)
+            out.append({"label": label, "reference": reference, "quality": pair.quality, "diversity": pair.diversity,
+                        "verdict": v.verdict, "mean_gap": v.mean_gap, "share_above": v.share_above,
+                        "min_gap": v.min_gap, "max_gap": v.max_gap, "overlap": list(v.overlap) if v.overlap else None,
+                        "tolerance": tolerance})
+    return out

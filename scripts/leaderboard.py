@@ -1,0 +1,511 @@
+"""The leaderboard: every estimator arm against MLE's temperature curve, per data set and seed, at equal CPU budgets.
+
+For each data set and seed: train MLE once; train every arm of scripts/leaderboard.yaml from its shipped recipe
+(arms with `start: mle` continue MLE's generator); sweep each at <= 9 temperatures with 2,000 samples (oracle:
+NLL-oracle and NLL-test at T; text: BLEU-5, self-BLEU-5, LM score, FED, MAUVE at T); the reverse-LM score only at
+T = 1 and, for MLE, at the temperature whose quality matches the arm's at T = 1; then the verdict of each arm's
+curve against MLE's (docs/evaluation.md) and the table between the markers of docs/results.md.
+
+Runs use one thread each, two side by side. Each run directory holds a manifest (resolved config, seed, textgan
+version, the MLE manifest it started from): a run whose manifest matches is reused, one that differs is retrained,
+a killed one is resumed (`resume=True`). Rerun the same command to continue a killed leaderboard.
+
+    python scripts/leaderboard.py [--config scripts/leaderboard.yaml] [--runs-dir runs/leaderboard]
+                                  [--results docs/results.md] [--data oracle coco] [--arms reinforce gumbel]
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures as futures
+import hashlib
+import json
+import multiprocessing
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+import yaml
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
+import textgan  # noqa: E402
+from textgan.config_io import config_to_dict  # noqa: E402
+from textgan.evaluation.suite import bleu_metrics  # noqa: E402
+from textgan.evaluation.sweep import tempered_nll  # noqa: E402
+from textgan.evaluation.text_metrics import tokenize_for_bleu  # noqa: E402
+from textgan.evaluation.verdict import (  # noqa: E402
+    ORACLE_CURVE_AXES,
+    CurveAxes,
+    CurvePoint,
+    bleu_curve_axes,
+    curve_from_rows,
+    curve_verdict,
+    matched_temperature,
+)
+
+ROOT = Path(__file__).resolve().parents[1]
+BEGIN, END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
+EVAL_FORMAT = "leaderboard-eval-1"  # bump when the sweep's metrics change: evaluations are then recomputed
+
+
+@dataclass(frozen=True)
+class Job:
+    """One run to train (or reuse) and sweep: everything a worker process needs, as plain data."""
+
+    data: str
+    arm: str                    # "mle" or an arm's name
+    seed: int
+    kind: str                   # "oracle" or "text"
+    recipe: str
+    overrides: tuple[str, ...]
+    run_dir: str
+    start: str                  # "mle" (init_from the MLE run), "scratch", or "" for MLE itself
+    mle_dir: str
+    rounds: int | None          # None: calibrate from `budget_s` first
+    calibration_rounds: int
+    budget_s: float
+    temperatures: tuple[float, ...]
+    num_samples: int
+    cache_dir: str
+
+
+# ---- plain helpers -----------------------------------------------------------------------------------------------
+def _digest(tree: Any) -> str:
+    return hashlib.sha256(json.dumps(tree, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_json(path: Path, tree: Any) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_text(json.dumps(tree, indent=1, sort_keys=True, default=str), encoding="utf-8")
+    tmp.replace(path)
+
+
+def _overrides(job: Job, rounds: int | None) -> list[str]:
+    extra = [f"run.dir={job.run_dir}", f"run.seed={job.seed}", "run.threads=1", "run.progress=false"]
+    if job.arm != "mle":
+        extra += ["adversarial.eval_every=1000000"]  # evaluate only after the last round
+        if rounds is not None:
+            extra += [f"adversarial.rounds={rounds}"]
+    return [*job.overrides, *extra]
+
+
+def resolved_config(job: Job, rounds: int | None) -> dict[str, Any]:
+    return config_to_dict(textgan.config(job.recipe, _overrides(job, rounds)))
+
+
+def manifest_of(job: Job, rounds: int | None) -> dict[str, Any]:
+    """What a finished run must match to be reused."""
+    mle = _read_json(Path(job.mle_dir) / "manifest.json") if job.start == "mle" else None
+    return {"config": resolved_config(job, rounds), "seed": job.seed, "version": textgan.__version__,
+            "start": job.start, "mle_manifest": _digest(mle["config"]) if mle else None}
+
+
+# ---- the worker: train (or reuse / resume) one run, then sweep it ------------------------------------------------
+def run_job(job: Job) -> dict[str, Any]:
+    """Train or reuse `job`'s run and its sweep; returns {"manifest", "eval", "calibration"}."""
+    torch.set_num_threads(1)
+    run_dir = Path(job.run_dir)
+    calibration = _read_json(run_dir / "calibration.json") if run_dir.is_dir() else None
+    rounds = job.rounds if job.rounds is not None else (calibration or {}).get("rounds")
+    wanted = manifest_of(job, rounds) if rounds is not None or job.arm == "mle" else None
+    found = _read_json(run_dir / "manifest.json")
+    if found is not None and wanted is not None and {k: found.get(k) for k in wanted} == wanted:
+        manifest = found  # reused: nothing trained, nothing appended to metrics.jsonl
+    else:
+        if found is not None:  # finished under another config, seed or version: retrain from nothing
+            shutil.rmtree(run_dir)
+            calibration, rounds = None, job.rounds
+        start = time.process_time()
+        if job.arm != "mle" and rounds is None:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a calibration killed midway is measured again, whole
+            calibration = _calibrate(job)
+            _write_json(run_dir / "calibration.json", calibration)
+            rounds = calibration["rounds"]
+        _train(job, rounds)
+        manifest = {**manifest_of(job, rounds), "cpu_seconds_last_invocation": time.process_time() - start,
+                    "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
+        _write_json(run_dir / "manifest.json", manifest)
+    return {"manifest": manifest, "eval": _evaluate(job), "calibration": calibration}
+
+
+def _open(job: Job, rounds: int | None, *, adversarial: bool) -> textgan.TrainingRun:
+    cfg = textgan.config(job.recipe, _overrides(job, rounds))
+    run_dir = Path(job.run_dir)
+    resume = (run_dir / "checkpoints" / "last.pt").is_file()
+    if not resume and run_dir.exists():  # a start killed before its first checkpoint
+        shutil.rmtree(run_dir)
+    init_from = Path(job.mle_dir) / "checkpoints" / "mle.pt" if job.start == "mle" and not resume else None
+    try:
+        return textgan.TrainingRun.open(cfg, resume=resume, init_from=init_from, adversarial=adversarial)
+    except textgan.UserError:  # a killed run of another config: start it again
+        shutil.rmtree(run_dir)
+        return textgan.TrainingRun.open(cfg, init_from=Path(job.mle_dir) / "checkpoints" / "mle.pt"
+                                        if job.start == "mle" else None, adversarial=adversarial)
+
+
+def _train(job: Job, rounds: int | None) -> None:
+    run = _open(job, rounds, adversarial=job.arm != "mle")
+    try:
+        run.pretrain()  # each phase skips itself when done; MLE runs stop after theirs
+        if job.arm != "mle":
+            run.pretrain_discriminator()
+            run.train_adversarial()
+    finally:
+        run.close()
+
+
+def _calibrate(job: Job) -> dict[str, Any]:
+    """Train `calibration_rounds` rounds, time D pretraining and a round (CPU seconds), size the budget."""
+    k = job.calibration_rounds
+    run = _open(job, k, adversarial=True)
+    try:
+        t0 = time.process_time()
+        run.pretrain()  # from scratch only (an MLE start skips it)
+        t1 = time.process_time()
+        run.pretrain_discriminator()
+        t2 = time.process_time()
+        run.train_adversarial()
+        t3 = time.process_time()
+    finally:
+        run.close()
+    mle_s, d_s, round_s = t1 - t0, t2 - t1, (t3 - t2) / k
+    budget = job.budget_s + (mle_s if job.start == "scratch" else 0.0)
+    rounds = max(k, round((budget - mle_s - d_s) / round_s))
+    return {"rounds": rounds, "calibration_rounds": k, "round_cpu_s": round_s, "d_pretrain_cpu_s": d_s,
+            "mle_cpu_s": mle_s, "budget_cpu_s": budget, "planned_cpu_s": mle_s + d_s + rounds * round_s}
+
+
+def _checkpoint(job: Job) -> Path:
+    return Path(job.run_dir) / "checkpoints" / ("mle.pt" if job.arm == "mle" else "adversarial.pt")
+
+
+def _evaluate(job: Job) -> dict[str, Any]:
+    """The sweep of the run (cached in the run directory under a key of everything that determines it)."""
+    path = Path(job.run_dir) / "leaderboard_eval.json"
+    key = _digest([EVAL_FORMAT, job.temperatures, job.num_samples, _read_json(Path(job.run_dir) / "manifest.json")])
+    cached = _read_json(path)
+    if cached is not None and cached.get("key") == key:
+        return cached
+    gen = textgan.load(_checkpoint(job))
+    scorer = textgan.Scorer.for_generator(gen, cache_dir=job.cache_dir, seed=job.seed)
+    _EVALUATION[id(scorer.data)] = gen.cfg.evaluation
+    start = time.process_time()
+    rows = [_point(job, gen, scorer, t) for t in job.temperatures]
+    real = None
+    if job.arm == "mle":  # the real-data reference row, same count, from the run's training data
+        generator = torch.Generator().manual_seed(job.seed)
+        train = scorer.data.train
+        pick = torch.randperm(len(train), generator=generator)[:job.num_samples]
+        lines = [scorer.data.train_lines[i] for i in pick.tolist()] if scorer.data.train_lines else \
+            [scorer.data.tokenizer.decode(row[:n]) for row, n in
+             zip(train.tokens[pick].tolist(), train.lengths[pick].tolist())]
+        real = {"temperature": None, "num_samples": len(lines), **_score_lines(job, scorer, lines, True)}
+    weight_change = None
+    if job.arm != "mle":
+        start_gen = textgan.load(Path(job.mle_dir) / "checkpoints" / "mle.pt") if job.start == "mle" else None
+        if start_gen is not None:
+            now = torch.cat([p.detach().flatten() for p in gen.generator.parameters()])
+            before = torch.cat([p.detach().flatten() for p in start_gen.generator.parameters()])
+            weight_change = float((now - before).norm() / before.norm())
+    result = {"key": key, "rows": rows, "real": real, "weight_change": weight_change,
+              "eval_cpu_s": time.process_time() - start}
+    _write_json(path, result)
+    return result
+
+
+def _point(job: Job, gen: textgan.TrainedGenerator, scorer: textgan.Scorer, temperature: float) -> dict[str, Any]:
+    lines = gen.sample(job.num_samples, temperature=temperature, seed=job.seed)
+    row = {"temperature": temperature, "num_samples": job.num_samples,
+           **_score_lines(job, scorer, lines, temperature == 1.0)}
+    if job.kind == "oracle":  # NLL-test under softmax(logits / T): the coverage axis of the oracle curve
+        row["nll_test"] = tempered_nll(gen.generator, scorer.data.test, temperature, batch_size=256,
+                                       device=gen.device)
+    return row
+
+
+def _score_lines(job: Job, scorer: textgan.Scorer, lines: list[str], with_reverse: bool) -> dict[str, Any]:
+    metrics = ["lm_score"] + (["reverse_lm_score"] if with_reverse else [])
+    if job.kind == "text":
+        metrics += ["fed", "mauve"]
+    out = scorer.score(lines, metrics)
+    if job.kind == "oracle":
+        out["nll_oracle"] = out["lm_score"]
+    else:
+        ev = scorer_settings(scorer)
+        out.update(bleu_metrics(tokenize_for_bleu(lines, ev.bleu_tokenizer), _references(scorer),
+                                max_references=ev.max_references or None))
+    return out
+
+
+_EVALUATION: dict[int, Any] = {}          # id(scorer.data) -> the run's evaluation settings
+_REFERENCES: dict[int, list[list[str]]] = {}
+
+
+def scorer_settings(scorer: textgan.Scorer) -> Any:
+    return _EVALUATION[id(scorer.data)]
+
+
+def _references(scorer: textgan.Scorer) -> list[list[str]]:
+    """The test lines, tokenized for BLEU once per data set and process."""
+    key = id(scorer.data)
+    if key not in _REFERENCES:
+        _REFERENCES[key] = tokenize_for_bleu(scorer.data.test_lines, scorer_settings(scorer).bleu_tokenizer)
+    return _REFERENCES[key]
+
+
+def matched_reverse_lm(job: Job, temperature: float) -> dict[str, Any]:
+    """MLE's reverse-LM score at `temperature` (cached per temperature in the MLE run directory)."""
+    torch.set_num_threads(1)
+    path = Path(job.run_dir) / "leaderboard_matched.json"
+    cached = _read_json(path) or {}
+    manifest_key = _digest(_read_json(Path(job.run_dir) / "manifest.json"))
+    name = f"{manifest_key}:{job.num_samples}:{temperature:.6f}"
+    if name not in cached:
+        gen = textgan.load(_checkpoint(job))
+        scorer = textgan.Scorer.for_generator(gen, cache_dir=job.cache_dir, seed=job.seed)
+        lines = gen.sample(job.num_samples, temperature=temperature, seed=job.seed)
+        cached[name] = scorer.score(lines, ["reverse_lm_score"])
+        _write_json(path, {**(_read_json(path) or {}), name: cached[name]})
+    return cached[name]
+
+
+# ---- the table ---------------------------------------------------------------------------------------------------
+def axes_of(kind: str) -> CurveAxes:
+    return ORACLE_CURVE_AXES if kind == "oracle" else bleu_curve_axes(5)
+
+
+def _mean_sd(values: list[float], digits: int = 3) -> str:
+    values = [v for v in values if v is not None]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def write_table(results: dict[tuple[str, str, int], dict[str, Any]], matched: dict[tuple[str, str, int], Any],
+                settings: dict[str, Any], arms: list[str], path: Path, elapsed_s: float, command: str) -> None:
+    """The leaderboard between the markers of `path` (the rest of the file is left as it is)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    lines = [BEGIN, "", f"*Generated by `{command}` on {time.strftime('%Y-%m-%d')}, commit {commit}, 2-core AMD "
+             f"EPYC VM, torch {torch.__version__} CPU, one thread per run, two runs side by side; wall time "
+             f"{elapsed_s / 60:.1f} min for this invocation. Reused runs cost nothing here.*", ""]
+    for data, ds in settings["datasets"].items():
+        kind = ds["kind"]
+        seeds = settings["seeds"]
+        if not any((data, "mle", s) in results for s in seeds):
+            lines += [f"### {data}: not run yet", ""]
+            continue
+        axes = axes_of(kind)
+        q, d = (("NLL-oracle", "NLL-test") if kind == "oracle" else ("BLEU-5", "self-BLEU-5"))
+        head = ["arm", "rounds", "CPU-min (train)", f"{q} T=1", f"{d} T=1"]
+        if kind == "text":
+            head += ["LM score T=1", "FED T=1", "MAUVE T=1"]
+        head += ["reverse-LM T=1", "MLE T matched", "MLE reverse-LM at matched T", f"verdict vs MLE ({q} vs {d})",
+                 "mean gap", "share above", "rel. weight change"]
+        lines += [f"### {data} ({kind}; {ds['num_samples']} samples per point, temperatures "
+                  f"{', '.join(map(str, ds['temperatures']))}; {len(seeds)} seed(s); budget "
+                  f"{ds['cpu_minutes']} CPU-min per adversarial arm; verdict tolerance {ds['tolerance']})", "",
+                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+        qcol, dcol = axes.quality, axes.diversity
+        mle_curves = {s: curve_from_rows(results[(data, "mle", s)]["eval"]["rows"], axes)
+                      for s in seeds if (data, "mle", s) in results}
+        rows_out = []
+        for arm in ["real", "mle", *arms]:
+            per_seed = []
+            for s in seeds:
+                res = results.get((data, "mle" if arm == "real" else arm, s))
+                if res is None:
+                    continue
+                ev = res["eval"]
+                t1 = ev["real"] if arm == "real" else next(r for r in ev["rows"] if r["temperature"] == 1.0)
+                entry = {"t1": t1, "res": res}
+                if arm not in ("real", "mle") and s in mle_curves:
+                    entry["verdict"] = curve_verdict(curve_from_rows(ev["rows"], axes), mle_curves[s], axes,
+                                                     tolerance=ds["tolerance"])
+                    entry["matched"] = matched.get((data, arm, s))
+                per_seed.append(entry)
+            if not per_seed:
+                rows_out.append([arm, "not run yet"] + [""] * (len(head) - 2))
+                continue
+            first = per_seed[0]
+            cal = first["res"].get("calibration") or {}
+            rounds = first["res"]["manifest"]["config"]["adversarial"]["rounds"] if arm not in ("real", "mle") \
+                else "-"
+            cpu = [e["res"]["manifest"].get("cpu_seconds_last_invocation") for e in per_seed]
+            cpu_txt = "-" if arm == "real" else _mean_sd([c / 60 for c in cpu if c is not None], 2)
+            if cal:
+                cpu_txt += f" (planned {cal['planned_cpu_s'] / 60:.2f})"
+            cells = [arm if arm != "real" else "real training data", str(rounds), cpu_txt,
+                     _mean_sd([e["t1"].get(qcol) for e in per_seed]), _mean_sd([e["t1"].get(dcol) for e in per_seed])]
+            if kind == "text":
+                cells += [_mean_sd([e["t1"].get(k) for e in per_seed]) for k in ("lm_score", "fed", "mauve")]
+            cells.append(_mean_sd([e["t1"].get("reverse_lm_score") for e in per_seed]))
+            if "verdict" in first:
+                m = [e.get("matched") or {} for e in per_seed]
+                cells += [_mean_sd([x.get("temperature") for x in m], 2) if all(m) else "outside MLE's range",
+                          _mean_sd([x.get("reverse_lm_score") for x in m]) if all(m) else "-",
+                          ", ".join(sorted({e["verdict"].verdict for e in per_seed})),
+                          _mean_sd([e["verdict"].mean_gap for e in per_seed], 4),
+                          _mean_sd([e["verdict"].share_above for e in per_seed], 2)]
+                change = [e["res"]["eval"].get("weight_change") for e in per_seed]
+                text = _mean_sd(change, 4)
+                cells.append(text + (" (did not move)" if all(c is not None and c < 1e-6 for c in change) else ""))
+            else:
+                cells += ["-", "-", "reference" if arm == "mle" else "-", "-", "-", "-"]
+            rows_out.append(cells)
+        lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows_out] + [""]
+    lines.append(END)
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    block = "\n".join(lines)
+    if BEGIN in text and END in text:
+        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n## Leaderboard\n\n" + block + "\n"
+    path.write_text(text, encoding="utf-8")
+
+
+def plot(results: dict[tuple[str, str, int], dict[str, Any]], settings: dict[str, Any], out_dir: Path) -> None:
+    """One PNG per data set: each arm's curve (seed 0 of those present) against MLE's; skipped without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    for data, ds in settings["datasets"].items():
+        axes = axes_of(ds["kind"])
+        curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items())
+                  if d == data and s == settings["seeds"][0]}
+        if not curves:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for arm, rows in curves.items():
+            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", label=arm)
+        ax.set_xlabel(axes.quality)
+        ax.set_ylabel(axes.diversity)
+        ax.set_title(f"{data}: temperature curves")
+        ax.legend()
+        fig.tight_layout()
+        fig.savefig(out_dir / f"leaderboard_{data}.png", dpi=100)
+        plt.close(fig)
+
+
+# ---- orchestration -----------------------------------------------------------------------------------------------
+def jobs_of(settings: dict[str, Any], calibration: dict[str, Any], runs_dir: Path, cache_dir: Path,
+            data_names: list[str], arm_names: list[str]) -> tuple[list[Job], list[Job]]:
+    """(MLE jobs, arm jobs) of the requested data sets and arms."""
+    mle_jobs, arm_jobs = [], []
+    for data in data_names:
+        ds = settings["datasets"][data]
+        for seed in settings["seeds"]:
+            mle_dir = runs_dir / data / f"seed{seed}" / "mle"
+            common = dict(data=data, seed=seed, kind=ds["kind"], mle_dir=str(mle_dir),
+                          temperatures=tuple(ds["temperatures"]), num_samples=ds["num_samples"],
+                          cache_dir=str(cache_dir), budget_s=60.0 * ds["cpu_minutes"])
+            mle_jobs.append(Job(arm="mle", recipe=ds["mle"]["recipe"],
+                                overrides=tuple(ds["mle"]["overrides"] + ds["shared"]), run_dir=str(mle_dir),
+                                start="", rounds=None, calibration_rounds=0, **common))
+            for arm in settings["arms"]:
+                if arm["name"] not in arm_names or data not in arm["recipes"]:
+                    continue
+                recipe = arm["recipes"][data]
+                rounds = recipe.get("rounds", calibration.get(data, {}).get(arm["name"], {}).get("rounds"))
+                arm_jobs.append(Job(arm=arm["name"], recipe=recipe["recipe"],
+                                    overrides=tuple(recipe.get("overrides", []) + ds["shared"]),
+                                    run_dir=str(runs_dir / data / f"seed{seed}" / arm["name"]),
+                                    start=arm.get("start", "mle"), rounds=rounds,
+                                    calibration_rounds=arm.get("calibration_rounds", 2), **common))
+    return mle_jobs, arm_jobs
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", type=Path, default=ROOT / "scripts" / "leaderboard.yaml")
+    parser.add_argument("--calibration", type=Path, help="calibrated rounds (default: <config>_calibration.yaml)")
+    parser.add_argument("--runs-dir", type=Path, default=Path("runs/leaderboard"))
+    parser.add_argument("--cache-dir", type=Path, default=Path("data/cache"), help="reference LM cache")
+    parser.add_argument("--results", type=Path, default=ROOT / "docs" / "results.md")
+    parser.add_argument("--plots-dir", type=Path, help="PNG curves per data set (default: beside --results)")
+    parser.add_argument("--data", nargs="+", help="data sets of the config to run (default: all)")
+    parser.add_argument("--arms", nargs="+", help="arms of the config to run (default: all)")
+    parser.add_argument("--workers", type=int, default=2, help="runs side by side (default 2, at most 2)")
+    args = parser.parse_args(argv)
+    settings = yaml.safe_load(args.config.read_text(encoding="utf-8"))
+    cal_path = args.calibration or args.config.with_name(f"{args.config.stem}_calibration.yaml")
+    calibration = (yaml.safe_load(cal_path.read_text(encoding="utf-8")) if cal_path.is_file() else None) or {}
+    data_names = args.data or list(settings["datasets"])
+    arm_names = args.arms or [a["name"] for a in settings["arms"]]
+    command = "python scripts/leaderboard.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    mle_jobs, arm_jobs = jobs_of(settings, calibration, args.runs_dir, args.cache_dir, data_names, arm_names)
+    results: dict[tuple[str, str, int], dict[str, Any]] = {}
+    matched: dict[tuple[str, str, int], Any] = {}
+    started = time.perf_counter()
+    shown_arms = list(arm_names)
+
+    def publish() -> None:
+        write_table(results, matched, {**settings, "datasets": {d: settings["datasets"][d] for d in data_names}},
+                    shown_arms, args.results, time.perf_counter() - started, command.strip())
+
+    def record(job: Job, result: dict[str, Any]) -> None:
+        results[(job.data, job.arm, job.seed)] = result
+        cal = result.get("calibration")
+        if cal and job.arm != "mle":
+            calibration.setdefault(job.data, {})[job.arm] = cal
+            header = "# Calibrated rounds of scripts/leaderboard.py (CPU seconds on one thread, measured once)\n"
+            cal_path.write_text(header + yaml.safe_dump(calibration, sort_keys=True), encoding="utf-8")
+        print(f"done {job.data}/{job.arm}/seed{job.seed} "
+              f"({time.perf_counter() - started:.0f} s since start)", flush=True)
+        publish()
+
+    workers = max(1, min(2, args.workers))
+    with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        pending = {pool.submit(run_job, job): job for job in mle_jobs}
+        while pending:
+            done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
+            for future in done:
+                job = pending.pop(future)
+                record(job, future.result())
+                if job.arm == "mle":  # its arms can start now
+                    for arm in arm_jobs:
+                        if arm.data == job.data and arm.seed == job.seed:
+                            pending[pool.submit(run_job, arm)] = arm
+        # MLE's reverse-LM score at the temperature matching each arm's quality at T = 1
+        # (quality = LM score, the axis the reverse-LM score is paired with; NLL-oracle on the oracle)
+        wanted: dict[futures.Future, tuple[float, tuple[str, str, int]]] = {}
+        for job in arm_jobs:
+            mle_job = next(m for m in mle_jobs if m.data == job.data and m.seed == job.seed)
+            arm_t1 = next(r for r in results[(job.data, job.arm, job.seed)]["eval"]["rows"] if r["temperature"] == 1)
+            mle_rows = results[(job.data, "mle", job.seed)]["eval"]["rows"]
+            mle_curve = [CurvePoint(r["temperature"], r["lm_score"], 0.0) for r in mle_rows]  # quality only
+            temperature = matched_temperature(mle_curve, arm_t1["lm_score"])
+            if temperature is None:
+                matched[(job.data, job.arm, job.seed)] = None
+            else:
+                wanted[pool.submit(matched_reverse_lm, mle_job, temperature)] = (temperature, (job.data, job.arm,
+                                                                                               job.seed))
+        for future in futures.as_completed(wanted):
+            temperature, key = wanted[future]
+            matched[key] = {"temperature": temperature, **future.result()}
+    publish()
+    plot(results, settings, args.plots_dir or args.results.parent)
+    print(f"wrote {args.results} ({time.perf_counter() - started:.0f} s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
