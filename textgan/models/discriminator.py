@@ -12,6 +12,12 @@ One module, three front-ends chosen by the caller:
 ``embed`` and ``forward_embedded`` are split so a WGAN-GP penalty (Gulrajani et al. 2017) can
 interpolate between real and fake sequences in embedding space; ``head_logits`` is the part after pooling, so
 the conv-table rollout scorer (``models/conv_tables.py``) shares it. Speed notes: ``docs/benchmarks.md``.
+
+Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
+torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
+et al. 2016, sec. 3.2) on the pooled features against a reference batch set by ``set_reference`` (fixed per
+round by the training loop, drawn from the current generator), so a sequence's score depends only on it and the
+reference set. The reference is a buffer: checkpointed with the state dict.
 """
 
 from __future__ import annotations
@@ -64,6 +70,10 @@ class CNNDiscriminator(nn.Module):
         dropout: float = 0.25,
         highway: bool = True,
         pad_id: int = 0,
+        spectral_norm: bool = False,
+        minibatch_kernels: int = 0,
+        minibatch_kernel_dims: int = 16,
+        minibatch_reference: int = 64,
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -83,6 +93,12 @@ class CNNDiscriminator(nn.Module):
             raise ValueError(f"num_filters must all be positive, got {list(num_filters)}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if minibatch_kernels < 0 or minibatch_kernel_dims < 1:
+            raise ValueError(f"minibatch_kernels must be >= 0 and minibatch_kernel_dims >= 1, got "
+                             f"{minibatch_kernels}, {minibatch_kernel_dims}")
+        if minibatch_kernels and input_mode == "features":
+            raise ValueError("minibatch discrimination needs a token or distributions front end (its reference "
+                             "batch is token ids); input_mode='features' has none")
 
         self.input_mode: InputMode = input_mode
         self.filter_sizes = filter_sizes
@@ -111,9 +127,20 @@ class CNNDiscriminator(nn.Module):
         e = self.embedding_size
         self.convs = nn.ModuleList(nn.Conv1d(e, n, w) for w, n in zip(filter_sizes, num_filters))
         pooled = sum(num_filters)
-        self.highway: Highway | None = Highway(pooled) if highway else None
+        # Minibatch discrimination (Salimans et al. 2016): T maps pooled features f to C rows of width W.
+        self.minibatch_kernels, self.minibatch_kernel_dims = minibatch_kernels, minibatch_kernel_dims
+        self.minibatch_reference = minibatch_reference  # reference batch size the training loop draws
+        self.minibatch: nn.Linear | None = (
+            nn.Linear(pooled, minibatch_kernels * minibatch_kernel_dims, bias=False) if minibatch_kernels else None)
+        self.register_buffer("reference", torch.empty(0, 0, dtype=torch.long))  # (R, T) token ids
+        width = pooled + minibatch_kernels
+        self.highway: Highway | None = Highway(width) if highway else None
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(pooled, 1)
+        self.head = nn.Linear(width, 1)
+        if spectral_norm:
+            layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
+            for layer in layers:
+                torch.nn.utils.parametrizations.spectral_norm(layer)
 
     # ------------------------------------------------------------------ front-end
     def embed(self, x: Tensor) -> Tensor:
@@ -142,6 +169,14 @@ class CNNDiscriminator(nn.Module):
             )
         return x  # (B, T, F)
 
+    def embed_tokens(self, tokens: Tensor) -> Tensor:
+        """Token ids (B, T) embedded (B, T, E) as this front end reads them (one-hots for "distributions")."""
+        if self.input_mode == "features":
+            raise ValueError("input_mode='features' reads no token ids")
+        if self.input_mode == "distributions":
+            return self.embed(F.one_hot(tokens, self.vocab_size).to(self.head.bias.dtype))
+        return self.embed(tokens)
+
     # ------------------------------------------------------------------ body + head
     def forward_embedded(self, e: Tensor) -> Tensor:
         """Score an embedded sequence e (B, T, E); returns (B,) logits."""
@@ -152,15 +187,52 @@ class CNNDiscriminator(nn.Module):
         x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
         if x.shape[-1] < self.max_width:
             x = F.pad(x, (0, self.max_width - x.shape[-1]))  # (B, E, max_width)
+        return self.head_logits(self._pooled(x))
+
+    def _pooled(self, x: Tensor) -> Tensor:
+        """Max-over-time conv outputs (B, sum(num_filters)) of channels-first input (B, E, T >= max_width)."""
         # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
         # the (B, C) result instead of the (B, C, T) activation: same values, less work.
-        pooled = torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1)  # (B, sum(num_filters))
-        return self.head_logits(pooled)
+        return torch.cat([conv(x).amax(dim=2) for conv in self.convs], dim=1)  # (B, sum(num_filters))
+
+    # ------------------------------------------------------------------ minibatch discrimination
+    def set_reference(self, tokens: Tensor) -> None:
+        """Fix the reference batch (R, T) of token ids that minibatch features compare against."""
+        self.reference = tokens.detach().to(device=self.head.bias.device, dtype=torch.long).clone()
+
+    def _reference_features(self) -> Tensor:
+        """ReLU'd pooled features (R, sum(num_filters)) of the reference batch through the current weights."""
+        if self.reference.numel() == 0:
+            raise RuntimeError("minibatch discrimination has no reference batch: call set_reference(tokens) first")
+        x = self.embed_tokens(self.reference).transpose(1, 2).contiguous()  # (R, E, T)
+        if x.shape[-1] < self.max_width:
+            x = F.pad(x, (0, self.max_width - x.shape[-1]))
+        return F.relu(self._pooled(x))
+
+    def minibatch_features(self, h: Tensor) -> Tensor:
+        """o(x_i)_c = sum_r exp(-||M_i,c - M_r,c||_1) over the reference batch (Salimans et al. 2016 eq. in sec.
+        3.2), M = h T viewed (B, C, W); (B, C) for features h (B, sum(num_filters))."""
+        assert self.minibatch is not None
+        c, w = self.minibatch_kernels, self.minibatch_kernel_dims
+        m = self.minibatch(h).view(-1, c, w)  # (B, C, W)
+        m_ref = self.minibatch(self._reference_features()).view(-1, c, w)  # (R, C, W)
+        distance = (m.unsqueeze(1) - m_ref.unsqueeze(0)).abs().sum(-1)  # (B, R, C)
+        return torch.exp(-distance).sum(1)  # (B, C)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        # the reference batch's shape is known only from the checkpoint: adopt it before copying
+        key = prefix + "reference"
+        if key in state_dict:
+            self.reference = torch.empty_like(state_dict[key], device=self.reference.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
     def head_logits(self, pooled: Tensor) -> Tensor:
         """Logits (B,) of max-pooled convolution outputs (B, sum(num_filters)) (bias added, before the ReLU):
-        ReLU, highway, dropout, output layer. Every scorer of this discriminator ends here."""
+        ReLU, minibatch features (when on), highway, dropout, output layer. Every scorer of this discriminator
+        ends here."""
         h = F.relu(pooled)
+        if self.minibatch is not None:
+            h = torch.cat([h, self.minibatch_features(h)], dim=1)  # (B, sum(num_filters) + C)
         if self.highway is not None:
             h = self.highway(h)  # (B, sum(num_filters))
         h = self.dropout(h)

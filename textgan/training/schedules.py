@@ -29,6 +29,7 @@ class DiscriminatorSchedule:
     batch_size: int = 64
     clip: float = 5.0
     seed: int = 0
+    r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,7 @@ class AdversarialSchedule:
     eval_every: int = 10
     checkpoint_every: int = 1
     seed: int = 0
+    r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
 
 
 class _Progress:
