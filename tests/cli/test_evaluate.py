@@ -163,3 +163,23 @@ def test_training_and_evaluate_split_lines_alike(tmp_path: Path, capsys: pytest.
                          "--metrics", "lengths,corpus_bleu")
     assert len(splits.train) == len(splits.test) == report["samples"]["count"] == 4
     assert report["metrics"]["corpus_bleu"] == pytest.approx(100.0)  # aligned line by line with itself
+
+
+def test_kmode_checkpoint_and_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_KMODE
+    from textgan.api.builders import build_data
+    from textgan.api.trained import load as load_generator
+
+    run = tmp_path / "kmode"
+    assert main(["pretrain", "--config", "kmode", f"run.dir={run}", *TINY_KMODE]) == 0
+    report, out = evaluate(capsys, tmp_path, "--checkpoint", str(run), "--num-samples", "50")
+    assert {"kmode_valid", "kmode_coverage", "kmode_js", "kmode_within_diversity"} <= set(report["metrics"])
+    assert "exact parser" in out
+    # the benchmark's own held-out sentences: all valid, every mode covered
+    loaded = load_generator(str(run))
+    data = build_data(loaded.cfg, None)
+    own = tmp_path / "own.txt"
+    own.write_text("\n".join(data.tokenizer.decode(row) for row in data.test.tokens.tolist()) + "\n")
+    report, _ = evaluate(capsys, tmp_path, "--checkpoint", str(run), "--samples", str(own), "--metrics", "kmode")
+    assert report["metrics"]["kmode_valid"] == 1.0 and report["metrics"]["kmode_coverage"] == 1.0
+    assert report["metrics"]["kmode_js"] < 0.01

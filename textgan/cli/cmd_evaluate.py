@@ -12,13 +12,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgan.api.builders import build_data, build_oracle
+from textgan.api.builders import build_data, build_kmode, build_oracle
 from textgan.api.trained import TrainedGenerator, load
 from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines
+from textgan.data.tokenizers import SPECIALS
 from textgan.errors import UserError
+from textgan.evaluation.kmode import kmode_metrics_of_lines
 from textgan.evaluation.report import metric_table
 from textgan.evaluation.suite import METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
 from textgan.training.checkpoint import resolve_checkpoint
@@ -34,6 +36,7 @@ HOW = {
     "aligned": "--samples FILE and --references FILE (one reference line per sample line)",
     "training": "--train FILE",
     "oracle": "a checkpoint trained on oracle data (data.source=oracle)",
+    "kmode": "a checkpoint trained on the K-mode benchmark (data.source=kmode)",
 }
 
 # Short notes printed beside each metric family in the table.
@@ -46,6 +49,7 @@ NOTES = {
     "distinct": "unique / total n-grams over all samples; higher = more diverse",
     "lengths": "tokens per sample",
     "copied": "fraction of samples found verbatim in the training data",
+    "kmode": "exact parser: valid share (quality) and mode coverage (diversity); higher = better, JS lower",
 }
 
 TOKENIZATION_NAMES = {"whitespace": "whitespace (str.split)",
@@ -111,8 +115,8 @@ class Inputs:
     def has(self, need: str, loaded: TrainedGenerator | None) -> bool:
         if need == "checkpoint":
             return loaded is not None
-        if need == "oracle":
-            return loaded is not None and loaded.cfg.data.source == "oracle"
+        if need in ("oracle", "kmode"):
+            return loaded is not None and loaded.cfg.data.source == need
         if need == "aligned":
             return self.aligned
         return getattr(self, need) is not None
@@ -152,7 +156,7 @@ def run(args: argparse.Namespace) -> int:
         aligned = None
     metrics: dict[str, Any] = {}
     try:  # the sample metrics first: their input errors surface before the slower NLL
-        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle")], samples,
+        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle", "kmode")], samples,
                                       references=references, aligned_references=aligned, training=training,
                                       tokenization=tokenization, max_references=max_refs, max_hypotheses=max_hyps)
         if "nll" in names:
@@ -160,6 +164,9 @@ def run(args: argparse.Namespace) -> int:
         if "nll_oracle" in names:
             metrics["nll_oracle"] = nll_oracle_of_lines(build_oracle(loaded.cfg), loaded.tokenizer.encode,
                                                         samples, loaded.max_len)
+        if "kmode" in names:
+            metrics.update(kmode_metrics_of_lines(build_kmode(loaded.cfg), samples, loaded.tokenizer.encode,
+                                                  len(SPECIALS), loaded.cfg.data.kmode.coverage_share))
     except ValueError as err:
         raise UserError(str(err)) from None
     metrics.update(sample_metrics)

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 
 import torch
 
@@ -49,3 +50,15 @@ def kmode_metrics(benchmark: KModeData, sentences: torch.Tensor, coverage_share:
     return {"kmode_valid": float(valid.double().mean()), "kmode_invalid": float((~valid).double().mean()),
             "kmode_coverage": float(covered) / k, "kmode_js": js,
             "kmode_within_diversity": sum(diversities) / len(diversities) if diversities else 0.0}
+
+
+def kmode_metrics_of_lines(benchmark: KModeData, lines: Sequence[str], encode: Callable[[str], list[int]],
+                           offset: int, coverage_share: float = 0.5) -> dict[str, float]:
+    """The metrics of text samples: each line encoded to ids, `offset` (the special ids) subtracted; a line of
+    another length than the benchmark's is invalid."""
+    if not lines:
+        raise ValueError("no samples to score on the K-mode benchmark")
+    length = benchmark.spec.seq_len
+    rows = [[i - offset for i in encode(line)] for line in lines]
+    sentences = torch.tensor([row if len(row) == length else [INVALID] * length for row in rows])  # (n, L)
+    return kmode_metrics(benchmark, sentences, coverage_share)

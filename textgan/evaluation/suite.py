@@ -39,6 +39,7 @@ METRICS: dict[str, str] = {
     "distinct": "distinct-1..4: unique / total n-grams over all samples (Li et al. 2016)",
     "lengths": "mean and max sample length in tokens",
     "copied": "fraction of samples that occur verbatim in the training data (whitespace tokens)",
+    "kmode": "K-mode benchmark: valid share, mode coverage, JS to the true mode histogram, within-mode diversity",
 }
 
 # name -> the inputs it needs besides the samples themselves (the CLI says how to give each one).
@@ -51,6 +52,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "distinct": (),
     "lengths": (),
     "copied": ("training",),
+    "kmode": ("kmode",),
 }
 
 _ALIASES = {"perplexity": "nll", "ppl": "nll", "nll_test": "nll", "test_bleu": "bleu", "selfbleu": "self_bleu",
