@@ -88,3 +88,15 @@ def test_gumbel_unrolled_changes_the_generator_gradient(gan_loss: str) -> None:
 def test_gumbel_unrolled_with_minibatch_and_spectral_norm() -> None:
     loss, grad = gumbel_grads(1, minibatch_kernels=3, spectral_norm=True)
     assert torch.isfinite(loss) and torch.isfinite(grad).all() and grad.abs().sum() > 0
+
+
+def test_unrolled_forwards_leave_d_buffers_alone() -> None:
+    torch.manual_seed(0)
+    d = preset_cnn("small", "distributions", vocab_size=10, spectral_norm=True).train()
+    x = torch.softmax(torch.randn(4, 6, 10), -1)
+    before = {n: b.clone() for n, b in d.named_buffers()}
+    params = unrolled_parameters(d, lambda p: call_with(d, p, x).sum(), 2, 0.1)
+    call_with(d, params, x).sum().backward()
+    assert all(torch.equal(before[n], b) for n, b in d.named_buffers())
+    d(x)  # a training-mode forward of D itself does run its power iteration
+    assert not all(torch.equal(before[n], b) for n, b in d.named_buffers())

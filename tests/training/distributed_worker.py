@@ -34,6 +34,11 @@ VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
     ("reinforce", ["reinforce.baseline=ema", "reinforce.rollout_policy=ema"]),
     ("gumbel", ["adversarial.gan_loss=wgan-gp", "gumbel.mode=straight_through"]),
     ("professor", ["professor.discriminator=gru", "professor.weight_t=0.5"]),
+    # per-rank minibatch features against a reference batch every rank draws alike; spectral-norm vectors
+    ("reinforce", ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=4",
+                   "discriminator.spectral_norm=true"]),
+    ("gumbel", ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=4",
+                "discriminator.spectral_norm=true", "gumbel.unroll_steps=1"]),
 ]
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
           "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",

@@ -149,7 +149,11 @@ def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, A
 
 def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0,
               feature_size: int = 0) -> CNNDiscriminator:
-    """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end."""
+    """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end,
+    spectral norm and minibatch discrimination as configured (every estimator gets them through `shelf.cnn`)."""
+    if d.minibatch_kernels and input_mode == "features":
+        raise UserError("discriminator.minibatch_kernels needs a discriminator reading tokens or distributions; "
+                        "this estimator's reads features: set discriminator.minibatch_kernels=0")
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
                             dropout=d.dropout, highway=d.highway, spectral_norm=d.spectral_norm,

@@ -5,7 +5,9 @@ the unroll optimizer: plain gradient steps at `lr`, not Adam with its state as i
 graph (create_graph=True), so the generator loss f(theta_G, theta_D^K(theta_G, theta_D)) sends its gradient through
 the unrolled parameters into theta_G, the term through dtheta_D^K / dtheta_G included. The copies start as
 detached leaves: D's own parameters get no gradient from this and its update is unchanged. Buffers (spectral-norm
-vectors, a minibatch reference batch) are read from the module as they are.
+vectors, a minibatch reference batch) are read from copies of the module's, so a training-mode forward of the
+unrolled D (spectral norm's power iteration) leaves D's own buffers as they were: they stay a function of D's
+weights alone, equal on every rank under torchrun.
 """
 
 from __future__ import annotations
@@ -31,5 +33,7 @@ def unrolled_parameters(module: nn.Module, loss: Callable[[Parameters], Tensor],
 
 
 def call_with(module: nn.Module, params: Parameters, *args: Tensor) -> Tensor:
-    """`module(*args)` with `params` in place of its parameters (its buffers as they are)."""
-    return functional_call(module, params, args)
+    """`module(*args)` with `params` in place of its parameters and copies of its buffers (in-place buffer
+    updates of the call do not reach the module)."""
+    buffers = {name: b.clone() for name, b in module.named_buffers()}
+    return functional_call(module, {**buffers, **params}, args)
