@@ -53,7 +53,9 @@ def test_minibatch_needs_a_reference_and_a_token_front_end() -> None:
     with pytest.raises(RuntimeError, match="set_reference"):
         d(diverse(2))
     with pytest.raises(ValueError, match="features"):
-        preset_cnn("small", "features", feature_size=4, minibatch_kernels=2)
+        CNNDiscriminator(input_mode="features", feature_size=4, filter_sizes=[2], num_filters=[3], minibatch_kernels=2)
+    with pytest.raises(ValueError, match="minibatch_kernels=0"):
+        make().set_reference(diverse(2))
 
 
 def test_reference_and_spectral_state_round_trip_through_the_state_dict() -> None:

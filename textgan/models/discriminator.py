@@ -132,7 +132,11 @@ class CNNDiscriminator(nn.Module):
         self.minibatch_reference = minibatch_reference  # reference batch size the training loop draws
         self.minibatch: nn.Linear | None = (
             nn.Linear(pooled, minibatch_kernels * minibatch_kernel_dims, bias=False) if minibatch_kernels else None)
-        self.register_buffer("reference", torch.empty(0, 0, dtype=torch.long))  # (R, T) token ids
+        self.reference: Tensor | None
+        if minibatch_kernels:  # only then, so checkpoints of CNNs without the option keep their keys
+            self.register_buffer("reference", torch.empty(0, 0, dtype=torch.long))  # (R, T) token ids
+        else:
+            self.reference = None
         width = pooled + minibatch_kernels
         self.highway: Highway | None = Highway(width) if highway else None
         self.dropout = nn.Dropout(dropout)
@@ -198,11 +202,13 @@ class CNNDiscriminator(nn.Module):
     # ------------------------------------------------------------------ minibatch discrimination
     def set_reference(self, tokens: Tensor) -> None:
         """Fix the reference batch (R, T) of token ids that minibatch features compare against."""
+        if self.minibatch is None:
+            raise ValueError("set_reference is for minibatch discrimination; this CNN has minibatch_kernels=0")
         self.reference = tokens.detach().to(device=self.head.bias.device, dtype=torch.long).clone()
 
     def _reference_features(self) -> Tensor:
         """ReLU'd pooled features (R, sum(num_filters)) of the reference batch through the current weights."""
-        if self.reference.numel() == 0:
+        if self.reference is None or self.reference.numel() == 0:
             raise RuntimeError("minibatch discrimination has no reference batch: call set_reference(tokens) first")
         x = self.embed_tokens(self.reference).transpose(1, 2).contiguous()  # (R, E, T)
         if x.shape[-1] < self.max_width:
@@ -216,13 +222,14 @@ class CNNDiscriminator(nn.Module):
         c, w = self.minibatch_kernels, self.minibatch_kernel_dims
         m = self.minibatch(h).view(-1, c, w)  # (B, C, W)
         m_ref = self.minibatch(self._reference_features()).view(-1, c, w)  # (R, C, W)
+        # broadcast, not torch.cdist: an unrolled D and R1 differentiate twice, which cdist's backward cannot
         distance = (m.unsqueeze(1) - m_ref.unsqueeze(0)).abs().sum(-1)  # (B, R, C)
         return torch.exp(-distance).sum(1)  # (B, C)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
         # the reference batch's shape is known only from the checkpoint: adopt it before copying
         key = prefix + "reference"
-        if key in state_dict:
+        if key in state_dict and self.reference is not None:
             self.reference = torch.empty_like(state_dict[key], device=self.reference.device)
         super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
 
