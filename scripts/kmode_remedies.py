@@ -5,8 +5,9 @@
         run.seed=S ARM-OPTIONS                                           -> ROOT/ARM/seedS
 
 then prints, per arm, the final kmode_valid, kmode_coverage, kmode_js and kmode_within_diversity as mean +- sd
-over seeds, and how many seeds collapsed by the threshold fixed before the runs: final coverage <= 0.5 (K/2
-modes) or JS >= 0.3 nats (the MLE start covers every mode). Every run resumes, so a rerun continues.
+over seeds, how many seeds collapsed by the threshold fixed before the runs: final coverage <= 0.5 (K/2 modes) or
+JS >= 0.3 nats (the MLE start covers every mode), and the mean first adversarial round at which the threshold
+was met (the run's length + 1 for a seed that never met it). Every run resumes, so a rerun re-reads what is done.
 
     python scripts/kmode_remedies.py [--seeds 0 1 2] [--arms NAME ...] [--run-dir ROOT] [KEY=VALUE ...]
 """
@@ -47,10 +48,11 @@ def main() -> None:
     common = ["run.progress=false", *args.overrides]
     mle = root / "mle"
     textgan.pretrain("kmode", [*common, f"run.dir={mle}"], resume=(mle / "checkpoints").is_dir())
-    print(f"{'arm':22s} " + " ".join(f"{k[6:]:>22s}" for k in KEYS) + "  collapsed")
+    print(f"{'arm':22s} " + " ".join(f"{k[6:]:>22s}" for k in KEYS) + "  collapsed  first round")
     for arm in args.arms:
         config, options = ARMS[arm]
-        finals = []
+        finals: list[dict] = []
+        firsts: list[int] = []
         for seed in args.seeds:
             run = root / arm / f"seed{seed}"
             overrides = [*common, *options, f"run.seed={seed}", f"run.dir={run}"]
@@ -58,13 +60,18 @@ def main() -> None:
                 textgan.train(config, overrides, resume=True)
             else:
                 textgan.train(config, overrides, init_from=mle / "checkpoints" / "mle.pt")
-            finals.append([r for r in read_metrics(run / "metrics.jsonl") if "kmode_valid" in r][-1])
+            logged = read_metrics(run / "metrics.jsonl")
+            rows = [r for r in logged if r["event"] == "adversarial" and "kmode_valid" in r]
+            finals.append(rows[-1])
+            firsts.append(next((int(r["step"]) for r in rows if collapsed(r)), int(rows[-1]["step"]) + 1))
         cells = []
         for key in KEYS:
             values = [float(row[key]) for row in finals]
             sd = statistics.stdev(values) if len(values) > 1 else 0.0
             cells.append(f"{statistics.mean(values):.3f} +- {sd:.3f}".rjust(22))
-        print(f"{arm:22s} " + " ".join(cells) + f"  {sum(map(collapsed, finals))}/{len(finals)}", flush=True)
+        print(f"{arm:22s} " + " ".join(cells) + f"  {sum(map(collapsed, finals))}/{len(finals)}".ljust(11)
+              + f"{statistics.mean(firsts):.1f} +- {statistics.stdev(firsts) if len(firsts) > 1 else 0.0:.1f}",
+              flush=True)
 
 
 if __name__ == "__main__":
