@@ -43,7 +43,7 @@ def test_checkpoint_defaults(tiny_text_run: Path, tiny_coco_files: tuple[Path, P
     assert report["bleu"]["texygen_first_500"] is False
     assert "treebank (nltk Treebank" in out and "Texygen first-500 convention: not used" in out
     assert "all 100 lines of" in out and "perplexity" in out
-    assert set(report["skipped"]) == {"nll_oracle", "corpus_bleu"}
+    assert set(report["skipped"]) == {"nll_oracle", "corpus_bleu", "kmode"}
 
 
 def test_same_seed_same_numbers(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
