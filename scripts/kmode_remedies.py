@@ -9,7 +9,7 @@ over seeds, how many seeds collapsed by the threshold fixed before the runs: fin
 JS >= 0.3 nats (the MLE start covers every mode), and the mean first adversarial round at which the threshold
 was met (the run's length + 1 for a seed that never met it). Every run resumes, so a rerun re-reads what is done.
 
-    python scripts/kmode_remedies.py [--seeds 0 1 2] [--arms NAME ...] [--run-dir ROOT] [KEY=VALUE ...]
+    python scripts/kmode_remedies.py [KEY=VALUE ...] [--seeds 0 1 2] [--arms NAME ...] [--run-dir ROOT]
 """
 
 from __future__ import annotations
@@ -42,10 +42,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     parser.add_argument("--arms", nargs="+", default=list(ARMS), choices=list(ARMS))
     parser.add_argument("--run-dir", default="runs/kmode_remedies")
-    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE")
-    args = parser.parse_args()
+    args, overrides = parser.parse_known_args()  # KEY=VALUE overrides anywhere on the line
+    if any("=" not in item for item in overrides):
+        parser.error(f"unrecognised arguments: {' '.join(x for x in overrides if '=' not in x)}")
     root = Path(args.run_dir)
-    common = ["run.progress=false", *args.overrides]
+    common = ["run.progress=false", *overrides]
     mle = root / "mle"
     textgan.pretrain("kmode", [*common, f"run.dir={mle}"], resume=(mle / "checkpoints").is_dir())
     print(f"{'arm':22s} " + " ".join(f"{k[6:]:>22s}" for k in KEYS) + "  collapsed  first round")
