@@ -24,6 +24,16 @@ TINY_ORACLE = [
     "data.oracle.hidden_size=8", *TINY_MODELS,
 ]
 
+TINY_KMODE = [
+    "data.source=kmode", "data.kmode.num_modes=3", "data.kmode.vocab_size=16", "data.kmode.seq_len=6",
+    "data.kmode.num_train=200", "data.kmode.num_valid=50", "data.kmode.num_test=100", *TINY_MODELS,
+]
+
+
+@pytest.fixture
+def tiny_kmode_args() -> list[str]:
+    return list(TINY_KMODE)
+
 
 @pytest.fixture(scope="session")
 def coco_dir() -> Path:

@@ -43,8 +43,23 @@ class OracleConfig:
 
 
 @dataclass
+class KModeConfig:
+    num_modes: int = opt(8, "K: number of modes (each a marker token and its templates; data/kmode.py)", min=1)
+    vocab_size: int = opt(64, "content vocabulary: K markers, the rest fill template slots", min=2)
+    seq_len: int = opt(8, "length of every sentence, marker included (fixed length, no EOS)", min=2)
+    templates: int = opt(2, "templates per mode", min=1)
+    slot_choices: int = opt(4, "tokens each template slot accepts", min=1)
+    num_train: int = opt(5000, "training sentences, uniform over modes", min=1)
+    num_valid: int = opt(500, "validation sentences", min=1)
+    num_test: int = opt(2000, "held-out sentences for NLL-test", min=1)
+    coverage_share: float = opt(0.5, "a mode is covered when it holds >= coverage_share / K of the samples", gt=0)
+    seed: int = opt(0, "seed of the modes and of their data (independent of run.seed)")
+
+
+@dataclass
 class DataConfig:
-    source: Literal["oracle", "text"] = opt("oracle", "'oracle': synthetic SeqGAN data; 'text': files below")
+    source: Literal["oracle", "text", "kmode"] = opt(
+        "oracle", "'oracle': synthetic SeqGAN data; 'text': files below; 'kmode': the K-mode benchmark")
     train: str = opt("", "training text file or glob, one sentence per line (source=text)")
     valid: str = opt("", "validation file or glob; empty: a seeded valid_fraction of train is held out")
     test: str = opt("", "test file or glob (NLL-test, perplexity and BLEU references)")
@@ -57,6 +72,7 @@ class DataConfig:
     sp_model_type: Literal["bpe", "unigram"] = opt("bpe", "sentencepiece model type")
     max_len: int = opt(40, "max tokens per sequence, EOS included; longer ones are truncated (and counted)", min=2)
     oracle: OracleConfig = field(default_factory=OracleConfig)
+    kmode: KModeConfig = field(default_factory=KModeConfig)
 
 
 @dataclass
@@ -85,6 +101,13 @@ class DiscriminatorConfig:
                                  "length, in a seeded random order (less padding; 0: off)", min=0)
     fused_optimizer: bool = opt(False, "D's Adam as one fused kernel: the same update, a faster step, float "
                                        "round-off in a different order")
+    spectral_norm: bool = opt(False, "spectral normalisation of the conv, highway and output layers (Miyato 2018)")
+    minibatch_kernels: int = opt(0, "minibatch discrimination (Salimans 2016): C kernels on the pooled features "
+                                    "against a per-round reference batch of generator samples (0: off)", min=0)
+    minibatch_kernel_dims: int = opt(16, "width W of each minibatch-discrimination kernel", min=1)
+    minibatch_reference: int = opt(64, "generator samples in the per-round reference batch", min=1)
+    r1_weight: float = opt(0.0, "gamma of the R1 penalty gamma/2 E||grad D(real)||^2 on D's embedded real inputs "
+                                "(Mescheder 2018; 0: off; not with gan_loss=wgan-gp)", min=0)
 
 
 # The home of the named discriminator sizes (benchmarks and tests read them from here).

@@ -248,6 +248,9 @@ def _cross_checks(config: Config) -> list[str]:
     if len(d.filter_sizes) != len(d.num_filters) or not d.filter_sizes:
         errors.append(f"discriminator.filter_sizes ({len(d.filter_sizes)}) and discriminator.num_filters "
                       f"({len(d.num_filters)}) must be non-empty lists of the same length")
+    if d.r1_weight > 0 and config.adversarial.gan_loss == "wgan-gp":
+        errors.append("discriminator.r1_weight > 0 with adversarial.gan_loss=wgan-gp: the critic already has its "
+                      "gradient penalty; use R1 with bce, nsgan, rsgan or hinge")
     g = config.generator
     if g.tie_weights and g.embedding_size != g.hidden_size:
         errors.append(f"generator.tie_weights=true needs generator.embedding_size ({g.embedding_size}) == "

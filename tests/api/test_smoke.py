@@ -26,9 +26,25 @@ def test_every_estimator_trains_through_the_api(name: str, data: str, request: p
 
 
 @pytest.mark.parametrize("name", shipped_configs())
-def test_every_shipped_config_runs(name: str, tiny_oracle_args: list[str], tiny_coco_args: list[str],
-                                   tmp_path: Path) -> None:
+def test_every_shipped_config_runs(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     cfg = textgan.config(name)
-    args = tiny_oracle_args if cfg.data.source == "oracle" else tiny_coco_args
+    args = request.getfixturevalue({"oracle": "tiny_oracle_args", "kmode": "tiny_kmode_args"}.get(
+        cfg.data.source, "tiny_coco_args"))
     _, after = textgan.train(name, [*args, f"run.dir={tmp_path}"])
     assert after and all(v == v for v in after.values())  # finite metrics, no NaN
+
+
+@pytest.mark.parametrize("name,options", [
+    ("reinforce", ["discriminator.minibatch_kernels=4", "discriminator.minibatch_reference=8"]),
+    ("reinforce", ["discriminator.spectral_norm=true"]),
+    ("reinforce", ["discriminator.r1_weight=1.0"]),
+    ("gumbel", ["discriminator.minibatch_kernels=4", "discriminator.spectral_norm=true",
+                "discriminator.r1_weight=1.0"]),
+    ("gumbel", ["gumbel.unroll_steps=2"]),
+])
+def test_mode_collapse_options_train_on_kmode(name: str, options: list[str], tiny_kmode_args: list[str],
+                                              tmp_path: Path) -> None:
+    _, after = textgan.train("kmode", [*tiny_kmode_args, f"run.dir={tmp_path}", f"adversarial.estimator={name}",
+                                       *options])
+    assert {"kmode_valid", "kmode_coverage", "kmode_js", "kmode_within_diversity"} <= set(after)
+    assert all(v == v for v in after.values())

@@ -187,3 +187,17 @@ def test_failed_resume_keeps_the_run(trained_run: Path, capsys: pytest.CaptureFi
     finally:
         (trained_run / "checkpoints" / "saved.pt").replace(trained_run / "checkpoints" / "last.pt")
     assert snapshot(trained_run) == before
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["adversarial.estimator=professor", "discriminator.minibatch_kernels=2"], "reads features"),
+    (["adversarial.estimator=professor", "discriminator.r1_weight=1"], "set discriminator.r1_weight=0"),
+    (["adversarial.gan_loss=wgan-gp", "discriminator.r1_weight=1"], "already has its gradient penalty"),
+    (["data.kmode.vocab_size=5", "data.kmode.slot_choices=4"], "data.kmode:"),
+])
+def test_mode_collapse_options_refused_where_meaningless(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                         options: list[str], expected: str) -> None:
+    from tests.conftest import TINY_KMODE
+
+    err = run_failing(capsys, ["train", "--config", "kmode", f"run.dir={tmp_path}", *TINY_KMODE, *options])
+    assert expected in err

@@ -43,7 +43,7 @@ def test_checkpoint_defaults(tiny_text_run: Path, tiny_coco_files: tuple[Path, P
     assert report["bleu"]["texygen_first_500"] is False
     assert "treebank (nltk Treebank" in out and "Texygen first-500 convention: not used" in out
     assert "all 100 lines of" in out and "perplexity" in out
-    assert set(report["skipped"]) == {"nll_oracle", "corpus_bleu"}
+    assert set(report["skipped"]) == {"nll_oracle", "corpus_bleu", "kmode"}
 
 
 def test_same_seed_same_numbers(tiny_text_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -202,3 +202,23 @@ def test_lm_score_of_an_oracle_run_is_nll_oracle(tiny_oracle_run: Path, tmp_path
     metrics = report["metrics"]
     assert metrics["lm_score"] == pytest.approx(metrics["nll_oracle"], abs=1e-6)
     assert metrics["reverse_lm_samples"] == 30 and not (tmp_path / "cache").exists()  # the oracle needs no LM
+
+
+def test_kmode_checkpoint_and_samples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.conftest import TINY_KMODE
+    from textgan.api.builders import build_data
+    from textgan.api.trained import load as load_generator
+
+    run = tmp_path / "kmode"
+    assert main(["pretrain", "--config", "kmode", f"run.dir={run}", *TINY_KMODE]) == 0
+    report, out = evaluate(capsys, tmp_path, "--checkpoint", str(run), "--num-samples", "50")
+    assert {"kmode_valid", "kmode_coverage", "kmode_js", "kmode_within_diversity"} <= set(report["metrics"])
+    assert "exact parser" in out
+    # the benchmark's own held-out sentences: all valid, every mode covered
+    loaded = load_generator(str(run))
+    data = build_data(loaded.cfg, None)
+    own = tmp_path / "own.txt"
+    own.write_text("\n".join(data.tokenizer.decode(row) for row in data.test.tokens.tolist()) + "\n")
+    report, _ = evaluate(capsys, tmp_path, "--checkpoint", str(run), "--samples", str(own), "--metrics", "kmode")
+    assert report["metrics"]["kmode_valid"] == 1.0 and report["metrics"]["kmode_coverage"] == 1.0
+    assert report["metrics"]["kmode_js"] < 0.01

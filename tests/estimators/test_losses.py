@@ -13,6 +13,7 @@ from textgan.estimators.losses import (
     discriminator_loss,
     generator_loss,
     gradient_penalty,
+    r1_penalty,
 )
 
 REAL = [2.0, -1.0]
@@ -193,3 +194,15 @@ def test_accuracy_logs(real, fake, acc_real, acc_fake, auc) -> None:
 
     logs = accuracy_logs(torch.tensor(real), torch.tensor(fake))
     assert logs == pytest.approx({"d_acc_real": acc_real, "d_acc_fake": acc_fake, "d_auc": auc})
+
+
+@pytest.mark.parametrize("scale", [0.5, 2.0])
+def test_r1_penalty_against_hand_values(scale: float) -> None:
+    x = torch.tensor([[[1.0, -2.0], [0.5, 0.0]], [[3.0, 1.0], [-1.0, 2.0]]])  # (B=2, T=2, E=2)
+    # critic(x) = scale * sum x^2 per sample: grad 2 scale x, ||grad||^2 = 4 scale^2 ||x||^2; ||x_b||^2 = 5.25, 15
+    quadratic = r1_penalty(lambda e: scale * e.pow(2).sum((1, 2)), x)
+    assert float(quadratic.detach()) == pytest.approx(4 * scale**2 * (5.25 + 15) / 2)
+    a = torch.tensor([[1.0, 2.0], [0.0, -1.0]])
+    linear = r1_penalty(lambda e: (e * scale * a).sum((1, 2)) + 3.0, x)  # grad = scale a for every sample
+    assert float(linear.detach()) == pytest.approx(scale**2 * 6.0)
+    assert not x.requires_grad  # the real inputs themselves are left alone

@@ -4,7 +4,9 @@ and the policy gradient raising the probability of a rewarded token."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
+import pytest
 import torch
 
 from tests.helpers import estimator as make_estimator
@@ -147,3 +149,26 @@ def test_table_scoring_gives_the_same_rewards() -> None:
         rewards.append(estimator.rewards(g, d, 16)[1])
         assert d.training  # scored in eval mode, mode restored
     torch.testing.assert_close(rewards[0], rewards[1], atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("options", [{"minibatch_kernels": 5, "minibatch_kernel_dims": 3},
+                                     {"spectral_norm": True},
+                                     {"spectral_norm": True, "minibatch_kernels": 4}])
+def test_table_scored_rewards_equal_forward_with_mode_collapse_options(options: dict[str, Any]) -> None:
+    # minibatch features and spectral norm live in the head path, so table-scored rewards still equal d(tokens),
+    # whatever the rollout chunk
+    g = make(eos=True, vocab=40)
+    torch.manual_seed(5)
+    d = preset_cnn("small", vocab_size=40, **options).train()
+    if d.minibatch is not None:
+        d.set_reference(g.sample(6, 9).tokens)
+    for _ in range(3):  # a few training-mode forwards: spectral norm's power iteration moves its vectors
+        d(torch.randint(4, 40, (8, 9)))
+    for chunk in (7, 1000):
+        rewards = []
+        for tables in (True, False):
+            estimator = make_estimator("reinforce", max_len=9, num_rollouts=3, table_scoring=tables,
+                                       chunk_rows=chunk)
+            torch.manual_seed(2)
+            rewards.append(estimator.rewards(g, d, 16)[1])
+        torch.testing.assert_close(rewards[0], rewards[1], atol=1e-6, rtol=1e-5)

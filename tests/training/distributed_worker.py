@@ -39,6 +39,11 @@ VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
     ("feature_matching", ["feature_matching.mmd_estimator=biased", "adversarial.gan_loss=wgan-gp"]),
     ("reinforce", ["reinforce.weighting=maligan"]),
     ("dense_reinforce", ["dense_reinforce.discriminator=cnn", "dense_reinforce.weighting=maligan"]),
+    # per-rank minibatch features against a reference batch every rank draws alike; spectral-norm vectors
+    ("reinforce", ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=4",
+                   "discriminator.spectral_norm=true", "discriminator.r1_weight=1.0"]),
+    ("gumbel", ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=4",
+                "discriminator.spectral_norm=true", "gumbel.unroll_steps=1"]),
 ]
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
           "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",
@@ -106,10 +111,12 @@ def library(out: Path, mle_batch: int) -> None:
         runtime = Runtime(device, rank, world_size, None, False, reduce)
         models = Models(wrapped_g, g_opt, wrapped_d, d_opt)
         pretrain_discriminator(estimator, models, data.train, data.valid,
-                               DiscriminatorSchedule(1, 1, 32, batch_size=8, clip=1.0), RoundProgress(), runtime)
+                               DiscriminatorSchedule(1, 1, 32, batch_size=8, clip=1.0,
+                                                     r1_weight=cfg.discriminator.r1_weight), RoundProgress(), runtime)
         train_adversarial(estimator, models, data.train,
                           AdversarialSchedule(1, g_steps=2, d_steps=1, d_epochs=1, d_num_samples=32, batch_size=8,
-                                              clip=1.0, mle_steps=1, eval_every=1), RoundProgress(), runtime)
+                                              clip=1.0, mle_steps=1, eval_every=1,
+                                              r1_weight=cfg.discriminator.r1_weight), RoundProgress(), runtime)
         torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
                     "local": local}, out / f"variant{index}_rank{rank}.pt")
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from tests.conftest import TINY_ORACLE
+from tests.conftest import TINY_KMODE, TINY_ORACLE
 from textgan.api import run as run_module
 from textgan.cli.main import main
 from textgan.training.checkpoint import load_checkpoint
@@ -49,9 +49,18 @@ def test_resume_mle_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.Mon
     assert_same(params(tmp_path / "straight"), params(tmp_path / "killed"))
 
 
-def test_resume_mid_adversarial_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    base = ["train", "--config", "oracle", *TINY_ORACLE, "reinforce.baseline=ema", "reinforce.rollout_policy=ema",
-            "adversarial.rounds=3", "discriminator.dropout=0.5"]
+MODE_COLLAPSE_OPTIONS = ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=5",
+                         "discriminator.spectral_norm=true", "discriminator.r1_weight=1.0"]
+
+
+@pytest.mark.parametrize("config,extra", [
+    ("oracle", [*TINY_ORACLE, "reinforce.baseline=ema", "reinforce.rollout_policy=ema"]),
+    ("oracle", [*TINY_ORACLE, *MODE_COLLAPSE_OPTIONS]),  # the reference batch and spectral vectors checkpointed
+    ("kmode_gumbel", [*TINY_KMODE, *MODE_COLLAPSE_OPTIONS, "gumbel.unroll_steps=1"]),
+])
+def test_resume_mid_adversarial_equals_uninterrupted(config: str, extra: list[str], tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    base = ["train", "--config", config, *extra, "adversarial.rounds=3", "discriminator.dropout=0.5"]
     assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
     with monkeypatch.context() as patch:
         # saves: MLE epoch, MLE end (+mle.pt), D round, D end, adversarial round 1 -> killed in round 2

@@ -12,6 +12,7 @@ import torch
 from textgan.config import Config, DiscriminatorConfig
 from textgan.data.batching import TokenData, encode_lines, pad_rows
 from textgan.data.corpus import read_splits
+from textgan.data.kmode import KModeData, KModeSpec
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import (
     EOS_ID,
@@ -41,6 +42,7 @@ class PreparedData:
     max_len: int                       # sampling length (exact for fixed-length data)
     fixed_length: bool                 # oracle data: no EOS, every sequence max_len tokens
     oracle: Oracle | None = None
+    kmode: KModeData | None = None     # the K-mode benchmark's parser (data.source=kmode)
     train_lines: list[str] = field(default_factory=list)
     test_lines: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
@@ -71,6 +73,8 @@ def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, A
     d = cfg.data
     if d.source == "oracle":
         return _oracle_data(cfg)
+    if d.source == "kmode":
+        return _kmode_data(cfg)
     splits = read_splits(d.train, d.valid, d.test, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
                          cache_dir=str(cache_dir) if cache_dir else None)
     if tokenizer_state is not None:
@@ -102,6 +106,28 @@ def _oracle_data(cfg: Config) -> PreparedData:
                         report=report)
 
 
+def build_kmode(cfg: Config) -> KModeData:
+    """The K-mode benchmark of `data.kmode` (its modes and parser)."""
+    k = cfg.data.kmode
+    try:
+        return KModeData(KModeSpec(k.num_modes, k.vocab_size, k.seq_len, k.templates, k.slot_choices, k.seed))
+    except ValueError as err:
+        raise UserError(f"data.kmode: {err}") from None
+
+
+def _kmode_data(cfg: Config) -> PreparedData:
+    k = cfg.data.kmode
+    benchmark = build_kmode(cfg)
+    offset = len(SPECIALS)
+    # three draws, each from its own seed derived from kmode.seed (as the oracle's)
+    train, valid, test = (pad_rows((benchmark.sample(n, k.seed + i)[0] + offset).tolist())
+                          for i, n in ((1, k.num_train), (2, k.num_valid), (3, k.num_test)))
+    report = {"sizes": {"train": len(train), "valid": len(valid), "test": len(test)}, "vocab_size": k.vocab_size,
+              "num_modes": k.num_modes}
+    return PreparedData(OracleTokenizer(k.vocab_size), train, valid, test, k.seq_len, True, kmode=benchmark,
+                        report=report)
+
+
 def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
     """The generator for this vocabulary; fixed-length data also bans EOS."""
     g = cfg.generator
@@ -123,10 +149,16 @@ def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, A
 
 def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0,
               feature_size: int = 0) -> CNNDiscriminator:
-    """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end."""
+    """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end,
+    spectral norm and minibatch discrimination as configured (every estimator gets them through `shelf.cnn`)."""
+    if d.minibatch_kernels and input_mode == "features":
+        raise UserError("discriminator.minibatch_kernels needs a discriminator reading tokens or distributions; "
+                        "this estimator's reads features: set discriminator.minibatch_kernels=0")
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
-                            dropout=d.dropout, highway=d.highway, precision=d.precision)
+                            dropout=d.dropout, highway=d.highway, precision=d.precision,
+                            spectral_norm=d.spectral_norm, minibatch_kernels=d.minibatch_kernels,
+                            minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference)
 
 
 def build_estimator(cfg: Config, max_len: int) -> Estimator:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 import torch
 
 from textgan.api.builders import PreparedData
 from textgan.config import Config
 from textgan.data.batching import strip_special
+from textgan.data.tokenizers import SPECIALS
+from textgan.evaluation.kmode import kmode_metrics
 from textgan.evaluation.nll import nll_oracle
 from textgan.evaluation.suite import bleu_metrics
 from textgan.evaluation.text_metrics import tokenize_for_bleu
@@ -32,7 +34,8 @@ def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
     data), NLL-test and perplexity (text with a test file), and on text with a test file test-BLEU-2..5 and
     self-BLEU-2..5 of `evaluation.bleu_samples` samples (against all test lines, or the first
     `evaluation.max_references`). Self-BLEU rises with the number of samples, so these values compare across
-    epochs of a run, not with `textgan evaluate` on 2,000 samples. Runs on the unwrapped generator, rank 0."""
+    epochs of a run, not with `textgan evaluate` on 2,000 samples. On K-mode data the mode metrics of
+    `evaluation.num_samples` samples (`evaluation/kmode.py`). Runs on the unwrapped generator, rank 0."""
     cfg = session.cfg.evaluation
     data = session.data
     references: list[list[str]] = []  # tokenized once, on first use (Treebank tokenization takes seconds)
@@ -46,6 +49,10 @@ def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
         if data.test is not None:
             test = evaluate_nll(generator, data.test, cfg.batch_size, session.runtime.device)
             metrics["nll_test"], metrics["ppl_test"] = test["nll"], test["ppl"]
+        if data.kmode is not None:
+            drawn = _drawn(generator, cfg.num_samples)
+            metrics.update(kmode_metrics(data.kmode, drawn.tokens.cpu() - len(SPECIALS),
+                                         session.cfg.data.kmode.coverage_share))
         if data.oracle is None and data.test_lines and cfg.bleu_samples > 0:
             if not references:
                 references.extend(tokenize_for_bleu(data.test_lines, cfg.bleu_tokenizer))
@@ -53,14 +60,17 @@ def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
                                         max_references=cfg.max_references or None))
         return metrics
 
-    def _samples(generator: torch.nn.Module) -> list[list[str]]:
+    def _drawn(generator: torch.nn.Module, num: int) -> Any:
         # A fixed seed in a forked RNG: the same draws at every evaluation (less noise between epochs) and the
         # training random stream is left exactly as it was.
         device = session.runtime.device
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
             torch.manual_seed(session.cfg.run.seed)
-            drawn = generator.sample(cfg.bleu_samples, data.max_len, temperature=cfg.temperature)
+            return generator.sample(num, data.max_len, temperature=cfg.temperature)
+
+    def _samples(generator: torch.nn.Module) -> list[list[str]]:
+        drawn = _drawn(generator, cfg.bleu_samples)
         lines = [data.tokenizer.decode(ids) for ids in strip_special(drawn.tokens.cpu(), drawn.lengths.cpu())]
         return tokenize_for_bleu(lines, cfg.bleu_tokenizer)
 

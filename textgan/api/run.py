@@ -201,7 +201,8 @@ class TrainingRun:
         if estimator.pretrains_discriminator:
             d, a = self.cfg.d_pretrain, self.cfg.adversarial
             schedule = DiscriminatorSchedule(d.rounds, d.epochs, d.num_samples, d.batch_size, a.clip, self.cfg.run.seed,
-                                             self.cfg.discriminator.length_buckets)
+                                             self.cfg.discriminator.length_buckets,
+                                             r1_weight=self.cfg.discriminator.r1_weight)
             progress = RoundProgress.from_dict(self.progress.get("d_pretrain"))
             hooks = Hooks(checkpoint=lambda: self._checkpoint("d_pretrain", progress))
             pretrain_discriminator(estimator, self.models, self.data.train, self.data.valid, schedule, progress,
@@ -222,7 +223,8 @@ class TrainingRun:
             return
         schedule = AdversarialSchedule(a.rounds, a.g_steps, a.d_steps, a.d_epochs, a.d_num_samples, a.batch_size,
                                        a.clip, a.mle_steps, a.eval_every, a.checkpoint_every, self.cfg.run.seed,
-                                       self.cfg.discriminator.length_buckets)
+                                       self.cfg.discriminator.length_buckets,
+                                       r1_weight=self.cfg.discriminator.r1_weight)
         progress = RoundProgress.from_dict(self.progress.get("adversarial"))
         hooks = Hooks(self._evaluator(), lambda: self._checkpoint("adversarial", progress))
         train_adversarial(self._estimator(), self.models, self.data.train, schedule, progress, self.runtime, hooks)

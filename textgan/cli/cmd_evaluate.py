@@ -12,14 +12,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgan.api.builders import build_data, build_oracle
+from textgan.api.builders import build_data, build_kmode, build_oracle
 from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
 from textgan.cli.common import check_output_path, write_text_atomic
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines
+from textgan.data.tokenizers import SPECIALS
 from textgan.errors import UserError
+from textgan.evaluation.kmode import kmode_metrics_of_lines
 from textgan.evaluation.report import metric_table
 from textgan.evaluation.suite import METRICS, MODEL_METRICS, NEEDS, nll_oracle_of_lines, parse_metrics, text_metrics
 from textgan.training.checkpoint import resolve_checkpoint
@@ -35,6 +37,7 @@ HOW = {
     "aligned": "--samples FILE and --references FILE (one reference line per sample line)",
     "training": "--train FILE",
     "oracle": "a checkpoint trained on oracle data (data.source=oracle)",
+    "kmode": "a checkpoint trained on the K-mode benchmark (data.source=kmode)",
 }
 
 # Short notes printed beside each metric family in the table.
@@ -51,6 +54,7 @@ NOTES = {
     "reverse_lm_score": "test NLL per token of an LM trained on the samples; lower = better coverage",
     "fed": "Frechet distance to real test features (reference-LM states); lower is better",
     "mauve": "MAUVE against real test features (reference-LM states); higher is better",
+    "kmode": "exact parser: valid share (quality) and mode coverage (diversity); higher = better, JS lower",
 }
 
 TOKENIZATION_NAMES = {"whitespace": "whitespace (str.split)",
@@ -123,8 +127,8 @@ class Inputs:
     def has(self, need: str, loaded: TrainedGenerator | None) -> bool:
         if need == "checkpoint":
             return loaded is not None
-        if need == "oracle":
-            return loaded is not None and loaded.cfg.data.source == "oracle"
+        if need in ("oracle", "kmode"):
+            return loaded is not None and loaded.cfg.data.source == need
         if need == "aligned":
             return self.aligned
         return getattr(self, need) is not None
@@ -164,7 +168,8 @@ def run(args: argparse.Namespace) -> int:
         aligned = None
     metrics: dict[str, Any] = {}
     try:  # the sample metrics first: their input errors surface before the slower NLL
-        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle", *MODEL_METRICS)], samples,
+        sample_metrics = text_metrics([n for n in names if n not in ("nll", "nll_oracle", "kmode", *MODEL_METRICS)],
+                                      samples,
                                       references=references, aligned_references=aligned, training=training,
                                       tokenization=tokenization, max_references=max_refs, max_hypotheses=max_hyps)
         if "nll" in names:
@@ -179,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
             metrics.update(scorer.score(samples, model_names))
             report["model_metrics"] = {"cache_dir": args.cache_dir, "seed": args.seed,
                                        "features": "reference LM mean-pooled hidden states"}
+        if "kmode" in names:
+            metrics.update(kmode_metrics_of_lines(build_kmode(loaded.cfg), samples, loaded.tokenizer.encode,
+                                                  len(SPECIALS), loaded.cfg.data.kmode.coverage_share))
     except ValueError as err:
         raise UserError(str(err)) from None
     metrics.update(sample_metrics)

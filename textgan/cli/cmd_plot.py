@@ -16,7 +16,8 @@ def register(commands: argparse._SubParsersAction) -> None:
         "plot", help="training curves of a run as a PNG (needs matplotlib)",
         description=textwrap.fill(
             "Draw the curves logged in RUN/metrics.jsonl: MLE validation NLL and NLL-test, NLL-oracle, "
-            "discriminator accuracy, generator loss / reward, test-BLEU and self-BLEU, whichever the run logged. "
+            "discriminator accuracy, generator loss / reward, test-BLEU and self-BLEU, the K-mode metrics, whichever "
+            "the run logged. "
             "MLE epochs, D-pretraining rounds and adversarial rounds follow each other on the x axis. Needs "
             "matplotlib: pip install 'textgan[plot]'.", 100) + "\n\nExample:\n"
                     "  textgan plot --run runs/coco --out runs/coco/curves.png",

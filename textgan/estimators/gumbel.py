@@ -5,7 +5,9 @@ RelGAN (Nie et al. 2019) trains the generator by backpropagating the GAN loss th
 distributions through its soft front-end (distribution times its embedding matrix), real data as one-hots.
 The inverse temperature beta(n) rises over the adversarial steps (`estimators/schedules.py`).
 
-Generator loss:      losses.generator_loss(gan_loss, D(one_hot(real)), D(sample))   (RelGAN: rsgan)
+Generator loss:      losses.generator_loss(gan_loss, D(one_hot(real)), D(sample))   (RelGAN: rsgan);
+                     with unroll_steps = K > 0, D's parameters are those after K differentiable SGD steps of its
+                     loss on the same (real, sample) batch (Metz et al. 2016; `estimators/unrolled.py`)
 Discriminator loss:  losses.discriminator_loss(gan_loss, D(one_hot(real)), D(sample)) on fresh no-grad samples,
                      + gp_weight * gradient_penalty for wgan-gp (Gulrajani et al. 2017), interpolating between
                      real and fake sequences in D's input embedding space (`CNNDiscriminator.embed`).
@@ -33,6 +35,7 @@ from textgan.estimators.common import accuracy_logs, with_gradient_penalty
 from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.schedules import ScheduleName, inverse_temperature
+from textgan.estimators.unrolled import call_with, unrolled_parameters
 from textgan.models.wrapping import evaluating, frozen, unwrap
 
 
@@ -44,6 +47,9 @@ class GumbelOptions:
     schedule_steps: int = opt(0, "N of beta(n): 0 = the run's number of generator steps (RelGAN's code fixes N = "
                                  "5000 even for 2,000 steps, so its beta never reaches beta_max)", min=0)
     gp_weight: float = opt(10.0, "gradient-penalty lambda for gan_loss=wgan-gp", min=0)
+    unroll_steps: int = opt(0, "unrolled D (Metz et al. 2016): the generator loss is taken through this many "
+                               "differentiable SGD steps of D on the same real and fake batch (0: off)", min=0)
+    unroll_lr: float = opt(1e-3, "SGD learning rate of the unrolled D steps (D's own update is unchanged)", gt=0)
 
 
 def one_hot_batch(real: TokenBatch, vocab_size: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -70,6 +76,7 @@ class GumbelSoftmax:
         inverse_temperature(self.schedule, 0, self.schedule_steps, self.beta_max)
         self.gp_weight, self.gan_loss, self.label_smoothing = (options.gp_weight, context.gan_loss,
                                                                context.label_smoothing)
+        self.unroll_steps, self.unroll_lr = options.unroll_steps, options.unroll_lr
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
         return shelf.cnn("distributions")
@@ -90,17 +97,34 @@ class GumbelSoftmax:
                        step: int) -> tuple[torch.Tensor, Logs]:
         fake = self._sample(generator, real.tokens.size(0), step, real.tokens.device)  # through the wrapper
         d = unwrap(discriminator)
-        with frozen(d):
-            fake_logits = d(fake.distributions)  # (B,); the gradient flows into the sample only
-            real_logits = None
-            if self.gan_loss == "rsgan":
-                with torch.no_grad():
-                    real_logits = d(one_hot_batch(real, fake.distributions.size(-1), fake.distributions.dtype))
+        if self.unroll_steps > 0:
+            fake_logits, real_logits = self._unrolled_logits(d, fake.distributions, real)
+        else:
+            with frozen(d):
+                fake_logits = d(fake.distributions)  # (B,); the gradient flows into the sample only
+                real_logits = None
+                if self.gan_loss == "rsgan":
+                    with torch.no_grad():
+                        real_logits = d(one_hot_batch(real, fake.distributions.size(-1), fake.distributions.dtype))
         loss = losses.generator_loss(self.gan_loss, real_logits, fake_logits)
         live = fake.tokens != PAD_ID  # (B, T) positions before the end
         peak = fake.soft.detach().amax(-1)[live].mean()  # how close the relaxed samples are to one-hots
         return loss, {"g_loss": float(loss.detach()), "beta": self.beta(step), "soft_peak": float(peak),
                       "sample_len": float(fake.lengths.float().mean())}
+
+    def _unrolled_logits(self, d: nn.Module, fake: torch.Tensor,
+                         real: TokenBatch) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """D's logits on the sample (and, for rsgan, on the real batch) after `unroll_steps` differentiable SGD
+        steps of D's loss on this (real, sample) batch (Metz et al. 2016)."""
+        real_dist = one_hot_batch(real, fake.size(-1), fake.dtype)  # (B, T_r, V)
+
+        def d_loss(params: dict[str, torch.Tensor]) -> torch.Tensor:
+            return losses.discriminator_loss(self.gan_loss, call_with(d, params, real_dist),
+                                             call_with(d, params, fake), label_smoothing=self.label_smoothing)
+
+        params = unrolled_parameters(d, d_loss, self.unroll_steps, self.unroll_lr)
+        real_logits = call_with(d, params, real_dist).detach() if self.gan_loss == "rsgan" else None
+        return call_with(d, params, fake), real_logits
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:

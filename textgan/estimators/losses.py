@@ -139,3 +139,13 @@ def gradient_penalty(
     # sqrt(sum sq + tiny) instead of .norm() keeps the gradient finite when grad == 0.
     norms = torch.sqrt(grad.flatten(1).pow(2).sum(dim=1) + 1e-12)  # (B,)
     return ((norms - 1.0) ** 2).mean()
+
+
+def r1_penalty(critic: Callable[[Tensor], Tensor], real: Tensor) -> Tensor:
+    """R1 (Mescheder et al. 2018, eq. 9 without gamma/2): E ||grad_x critic(x)||^2 at the real inputs x (B, ...).
+
+    ``real`` is detached and made a leaf, so the penalty is a function of the critic's parameters; the graph is
+    kept (create_graph=True) for backpropagation. Multiply by gamma / 2 and add it to the discriminator loss."""
+    x = real.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    return grad.pow(2).flatten(1).sum(1).mean()

@@ -29,6 +29,8 @@ PANELS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("generator loss / reward", ("g_loss", "reward")),
     ("test-BLEU (solid, higher is better), self-BLEU (dashed, lower is more diverse)",
      tuple(f"{kind}_{n}" for kind in ("bleu", "self_bleu") for n in (2, 3, 4, 5))),
+    ("K-mode: valid share, mode coverage, within-mode diversity (higher is better), JS (lower)",
+     ("kmode_valid", "kmode_coverage", "kmode_within_diversity", "kmode_js")),
 )
 
 

@@ -8,7 +8,8 @@ from typing import Any
 __all__ = ["metric_family", "format_value", "format_table", "metric_table"]
 
 # Keys whose family is not their name minus a trailing "_<n>".
-_FAMILY = {"perplexity": "nll", "mean_length": "lengths", "max_length": "lengths", "copied_fraction": "copied"}
+_FAMILY = {"perplexity": "nll", "mean_length": "lengths", "max_length": "lengths", "copied_fraction": "copied",
+           **{f"kmode_{m}": "kmode" for m in ("valid", "invalid", "coverage", "js", "within_diversity")}}
 
 
 def metric_family(key: str) -> str:

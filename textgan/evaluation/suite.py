@@ -45,6 +45,7 @@ METRICS: dict[str, str] = {
     "reverse_lm_score": "NLL per token of the real test data under a fresh LM trained on the samples; Semeniuta 2018",
     "fed": "Frechet distance of sample and real test sentence features (ScratchGAN); default features: reference LM",
     "mauve": "MAUVE of sample against real test features (Pillutla et al. 2021); needs pip install textgan[mauve]",
+    "kmode": "K-mode benchmark: valid share, mode coverage, JS to the true mode histogram, within-mode diversity",
 }
 # Model-based metrics: computed with a reference LM (trained once per text data set, minutes) or a fresh LM per
 # call (seconds), so only when named (or with "all"), never by default.
@@ -64,6 +65,7 @@ NEEDS: dict[str, tuple[str, ...]] = {
     "reverse_lm_score": ("checkpoint",),
     "fed": ("checkpoint",),
     "mauve": ("checkpoint",),
+    "kmode": ("kmode",),
 }
 
 _ALIASES = {"perplexity": "nll", "ppl": "nll", "nll_test": "nll", "test_bleu": "bleu", "selfbleu": "self_bleu",

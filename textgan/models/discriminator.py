@@ -17,6 +17,12 @@ Token ids are scored as if each sequence were alone: y_1..y_L (up to its last no
 the widest filter, so a batch's trailing PAD never enters a max-over-time and the score does not depend on what
 the sequence is batched with. ``forward`` sorts rows by length and convolves groups of similar length, each
 trimmed to its longest row, so little work is spent on padding (``scripts/bench_discriminator.py``).
+
+Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
+torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
+et al. 2016, sec. 3.2) on the pooled features against a reference batch set by ``set_reference`` (fixed per
+round by the training loop, drawn from the current generator), so a sequence's score depends only on it and the
+reference set. The reference is a buffer: checkpointed with the state dict.
 """
 
 from __future__ import annotations
@@ -72,6 +78,10 @@ class CNNDiscriminator(nn.Module):
         highway: bool = True,
         pad_id: int = 0,
         precision: Precision = "fp32",
+        spectral_norm: bool = False,
+        minibatch_kernels: int = 0,
+        minibatch_kernel_dims: int = 16,
+        minibatch_reference: int = 64,
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -94,6 +104,12 @@ class CNNDiscriminator(nn.Module):
         if precision not in get_args(Precision):
             raise ValueError(f"precision must be one of {get_args(Precision)}, got {precision!r}")
         self.precision: Precision = precision
+        if minibatch_kernels < 0 or minibatch_kernel_dims < 1:
+            raise ValueError(f"minibatch_kernels must be >= 0 and minibatch_kernel_dims >= 1, got "
+                             f"{minibatch_kernels}, {minibatch_kernel_dims}")
+        if minibatch_kernels and input_mode == "features":
+            raise ValueError("minibatch discrimination needs a token or distributions front end (its reference "
+                             "batch is token ids); input_mode='features' has none")
 
         self.input_mode: InputMode = input_mode
         self.filter_sizes = filter_sizes
@@ -122,9 +138,25 @@ class CNNDiscriminator(nn.Module):
         e = self.embedding_size
         self.convs = nn.ModuleList(nn.Conv1d(e, n, w) for w, n in zip(filter_sizes, num_filters))
         pooled = sum(num_filters)
-        self.highway: Highway | None = Highway(pooled) if highway else None
+        # Minibatch discrimination (Salimans et al. 2016): T maps pooled features f to C rows of width W.
+        self.minibatch_kernels, self.minibatch_kernel_dims = minibatch_kernels, minibatch_kernel_dims
+        self.minibatch_reference = minibatch_reference  # reference batch size the training loop draws
+        self.minibatch: nn.Linear | None = (
+            nn.Linear(pooled, minibatch_kernels * minibatch_kernel_dims, bias=False) if minibatch_kernels else None)
+        self.reference: Tensor | None
+        if minibatch_kernels:  # only then, so checkpoints of CNNs without the option keep their keys
+            self.register_buffer("reference", torch.empty(0, 0, dtype=torch.long))  # (R, T) token ids
+        else:
+            self.reference = None
+        width = pooled + minibatch_kernels
+        self.highway: Highway | None = Highway(width) if highway else None
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(pooled, 1)
+        self.head = nn.Linear(width, 1)
+        self.spectral_norm = spectral_norm
+        if spectral_norm:
+            layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
+            for layer in layers:
+                torch.nn.utils.parametrizations.spectral_norm(layer)
 
     # ------------------------------------------------------------------ front-end
     def embed(self, x: Tensor) -> Tensor:
@@ -155,6 +187,14 @@ class CNNDiscriminator(nn.Module):
             raise ValueError(
                 f"input_mode='tokens' expects a LongTensor (B, T), got {x.dtype} of shape {tuple(x.shape)}"
             )
+
+    def embed_tokens(self, tokens: Tensor) -> Tensor:
+        """Token ids (B, T) embedded (B, T, E) as this front end reads them (one-hots for "distributions")."""
+        if self.input_mode == "features":
+            raise ValueError("input_mode='features' reads no token ids")
+        if self.input_mode == "distributions":
+            return self.embed(F.one_hot(tokens, self.vocab_size).to(self.head.bias.dtype))
+        return self.embed(tokens)
 
     # ------------------------------------------------------------------ body + head
     def forward_embedded(self, e: Tensor, lengths: Tensor | None = None) -> Tensor:
@@ -211,19 +251,57 @@ class CNNDiscriminator(nn.Module):
 
     def head_logits(self, pooled: Tensor) -> Tensor:
         """Logits (B,) of max-pooled convolution outputs (B, sum(num_filters)) (bias added, before the ReLU):
-        ReLU, highway, dropout, output layer. Every scorer of this discriminator ends here."""
+        ReLU, minibatch features (when on), highway, dropout, output layer. Every scorer of this discriminator
+        ends here."""
         with self._autocast(pooled.device):
             h = F.relu(pooled)
+            if self.minibatch is not None:
+                h = torch.cat([h, self.minibatch_features(h)], dim=1)  # (B, sum(num_filters) + C)
             if self.highway is not None:
                 h = self.highway(h)  # (B, sum(num_filters))
             h = self.dropout(h)
             return self.head(h).squeeze(-1).float()  # (B,)
 
+    # ------------------------------------------------------------------ minibatch discrimination
+    def set_reference(self, tokens: Tensor) -> None:
+        """Fix the reference batch (R, T) of token ids that minibatch features compare against."""
+        if self.minibatch is None:
+            raise ValueError("set_reference is for minibatch discrimination; this CNN has minibatch_kernels=0")
+        self.reference = tokens.detach().to(device=self.head.bias.device, dtype=torch.long).clone()
+
+    def _reference_features(self) -> Tensor:
+        """ReLU'd pooled features (R, sum(num_filters)) of the reference batch through the current weights."""
+        if self.reference is None or self.reference.numel() == 0:
+            raise RuntimeError("minibatch discrimination has no reference batch: call set_reference(tokens) first")
+        lengths = self.token_lengths(self.reference) if self.input_mode == "tokens" else None  # rows as if alone
+        return F.relu(self._pooled(self.embed_tokens(self.reference), lengths))
+
+    def minibatch_features(self, h: Tensor) -> Tensor:
+        """o(x_i)_c = sum_r exp(-||M_i,c - M_r,c||_1) over the reference batch (Salimans et al. 2016 eq. in sec.
+        3.2), M = h T viewed (B, C, W); (B, C) for features h (B, sum(num_filters))."""
+        assert self.minibatch is not None
+        c, w = self.minibatch_kernels, self.minibatch_kernel_dims
+        m = self.minibatch(h).view(-1, c, w)  # (B, C, W)
+        m_ref = self.minibatch(self._reference_features()).view(-1, c, w)  # (R, C, W)
+        # broadcast, not torch.cdist: an unrolled D and R1 differentiate twice, which cdist's backward cannot
+        distance = (m.unsqueeze(1) - m_ref.unsqueeze(0)).abs().sum(-1)  # (B, R, C)
+        return torch.exp(-distance).sum(1)  # (B, C)
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
+        # the reference batch's shape is known only from the checkpoint: adopt it before copying
+        key = prefix + "reference"
+        if key in state_dict and self.reference is not None:
+            self.reference = torch.empty_like(state_dict[key], device=self.reference.device)
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)  # type: ignore[arg-type]
+
     def features(self, x: Tensor) -> Tensor:
-        """Sentence features (B, sum(num_filters)) of raw input: the max-pooled convolutions after ReLU and the
-        highway layer, before dropout and the output layer (what feature matching compares; TextGAN's f)."""
+        """Sentence features (B, F) of raw input: the max-pooled convolutions after ReLU (with the minibatch
+        features when on) and the highway layer, before dropout and the output layer (what feature matching
+        compares; TextGAN's f)."""
         lengths = self.token_lengths(x) if self.input_mode == "tokens" else None  # token rows as if alone
         h = F.relu(self._pooled(self.embed(x), lengths))  # (B, sum(num_filters)), the windows forward reads
+        if self.minibatch is not None:
+            h = torch.cat([h, self.minibatch_features(h)], dim=1)  # (B, sum(num_filters) + C)
         return self.highway(h) if self.highway is not None else h
 
     def forward(self, x: Tensor) -> Tensor:
@@ -331,7 +409,9 @@ class PrefixCNNDiscriminator(CNNDiscriminator):
         """A prefix-mode copy of the token CNN `cnn` (its architecture and weights)."""
         copy = cls(input_mode=cnn.input_mode, vocab_size=cnn.vocab_size, embedding_size=cnn.embedding_size,
                    filter_sizes=cnn.filter_sizes, num_filters=cnn.num_filters, dropout=cnn.dropout.p,
-                   highway=cnn.highway is not None, pad_id=cnn.pad_id, precision=cnn.precision)
+                   highway=cnn.highway is not None, pad_id=cnn.pad_id, precision=cnn.precision,
+                   spectral_norm=cnn.spectral_norm, minibatch_kernels=cnn.minibatch_kernels,
+                   minibatch_kernel_dims=cnn.minibatch_kernel_dims, minibatch_reference=cnn.minibatch_reference)
         copy.load_state_dict(cnn.state_dict())
         return copy
 

@@ -4,6 +4,13 @@ Each round: (1) g_steps generator updates from estimator.generator_loss, (1b) op
 (2) d_steps x d_epochs discriminator epochs from estimator.discriminator_loss on fresh generator samples
 (SeqGAN: 1 G step, then 5 x 3 D epochs). SeqGAN draws one negative set per D step and reuses it for its k epochs;
 here every D batch draws fresh negatives (the same number of D updates and samples seen, never a stale set).
+
+A CNN discriminator with minibatch discrimination gets its reference batch at the start of every round (D
+pretraining and adversarial): samples of the current generator from a seed derived from (run seed, phase, round)
+in a forked RNG, so the training stream is untouched and a resumed round redraws the same batch. Under torchrun
+every rank draws the same reference (same seed, same synchronised generator); the minibatch features of a
+rank's sequences are computed on that rank against it. An R1 penalty (Mescheder et al. 2018) on D's embedded
+real inputs is added to every D loss when the schedule's r1_weight > 0.
 """
 
 from __future__ import annotations
@@ -18,7 +25,9 @@ from tqdm.auto import tqdm
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
-from textgan.models.wrapping import evaluating
+from textgan.estimators.losses import r1_penalty
+from textgan.models.discriminator import CNNDiscriminator
+from textgan.models.wrapping import evaluating, unwrap
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.distributed import per_rank_batches
 from textgan.training.mle import check_finite, clip_and_step, mle_loss
@@ -48,11 +57,31 @@ def endless_batches(data: TokenData, batch_size: int, seed: int, first_epoch: in
         epoch += 1
 
 
+def refresh_reference(models: Models, sample_len: int, seed: int, device: torch.device) -> None:
+    """Draw the minibatch-discrimination reference batch of a CNN discriminator that has it on (else nothing)."""
+    d = unwrap(models.discriminator) if models.discriminator is not None else None
+    if not isinstance(d, CNNDiscriminator) or d.minibatch is None:
+        return
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        d.set_reference(unwrap(models.generator).sample(d.minibatch_reference, sample_len).tokens)
+
+
+def _r1_term(discriminator: torch.nn.Module, real: TokenBatch, weight: float) -> torch.Tensor:
+    """gamma / 2 * R1 of D at the embedded real batch (Mescheder et al. 2018, eq. 9)."""
+    d = unwrap(discriminator)
+    if not isinstance(d, CNNDiscriminator) or d.input_mode == "features":
+        raise UserError("discriminator.r1_weight needs the CNN discriminator on tokens or distributions; this "
+                        "estimator's discriminator reads other inputs: set discriminator.r1_weight=0")
+    return weight / 2 * r1_penalty(d.forward_embedded, d.embed_tokens(real.tokens))
+
+
 def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *, epochs: int, num_samples: int,
                         batch_size: int, clip: float, seed: int, epoch_base: int, step: int,
-                        runtime: Runtime, length_buckets: int = 0) -> dict[str, float]:
+                        runtime: Runtime, length_buckets: int = 0, r1_weight: float = 0.0) -> dict[str, float]:
     """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs. Real batches
-    come from length-sorted pools of `length_buckets` batches when > 0 (`TokenData.batches`)."""
+    come from length-sorted pools of `length_buckets` batches when > 0 (`TokenData.batches`); R1 penalty of weight
+    `r1_weight` when > 0."""
     discriminator, optimizer = models.discriminator, models.d_optimizer
     assert discriminator is not None and optimizer is not None, "the discriminator phases need models.discriminator"
     rank, world_size = runtime.rank, runtime.world_size
@@ -65,7 +94,12 @@ def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *
                               world_size=world_size, length_buckets=length_buckets)
         for _, batch in zip(range(batches_per_epoch), stream):
             optimizer.zero_grad(set_to_none=True)
-            loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch.to(runtime.device), step)
+            batch = batch.to(runtime.device)
+            loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch, step)
+            if r1_weight > 0:
+                penalty = _r1_term(discriminator, batch, r1_weight)
+                entry["r1_penalty"] = float(penalty.detach())
+                loss = loss + penalty
             _finite(loss, "the discriminator loss")
             loss.backward()
             clip_and_step(discriminator, optimizer, clip)
@@ -94,10 +128,12 @@ def pretrain_discriminator(estimator: Estimator, models: Models, train: TokenDat
                leave=False, dynamic_ncols=True)
     while progress.round < schedule.rounds:
         r = progress.round
+        refresh_reference(models, train.tokens.size(1), schedule.seed * 100_003 + 2 * r, runtime.device)
         metrics = train_discriminator(estimator, models, train, epochs=schedule.epochs,
                                       num_samples=schedule.num_samples, batch_size=schedule.batch_size,
                                       clip=schedule.clip, seed=schedule.seed + 7, epoch_base=r * schedule.epochs,
-                                      step=0, runtime=runtime, length_buckets=schedule.length_buckets)
+                                      step=0, runtime=runtime, length_buckets=schedule.length_buckets,
+                                      r1_weight=schedule.r1_weight)
         metrics = runtime.reduce_metrics({**metrics, **held_out_accuracy(estimator, models, valid,
                                                                          schedule.batch_size, runtime.device)})
         progress.round = r + 1
@@ -124,6 +160,7 @@ def train_adversarial(estimator: Estimator, models: Models, train: TokenData, sc
         r = progress.round
         real = endless_batches(train, s.batch_size, s.seed + 11, first_epoch=r * 1000, rank=runtime.rank,
                                world_size=runtime.world_size)
+        refresh_reference(models, train.tokens.size(1), s.seed * 100_003 + 2 * r + 1, runtime.device)
         # (1) update G
         generator.train()
         g_logs = []
@@ -151,7 +188,7 @@ def train_adversarial(estimator: Estimator, models: Models, train: TokenData, sc
                                             num_samples=s.d_num_samples, batch_size=s.batch_size, clip=s.clip,
                                             seed=s.seed + 13, epoch_base=r * s.d_steps * s.d_epochs,
                                             step=progress.g_step, runtime=runtime,
-                                            length_buckets=s.length_buckets)
+                                            length_buckets=s.length_buckets, r1_weight=s.r1_weight)
         metrics = runtime.reduce_metrics({**_mean_logs(g_logs), **d_metrics})
         progress.round = r + 1
         last = progress.round == s.rounds

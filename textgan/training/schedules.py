@@ -30,6 +30,7 @@ class DiscriminatorSchedule:
     clip: float = 5.0
     seed: int = 0
     length_buckets: int = 0  # real batches from length-sorted pools of this many batches (0: plain shuffle)
+    r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,7 @@ class AdversarialSchedule:
     checkpoint_every: int = 1
     seed: int = 0
     length_buckets: int = 0  # D's real batches from length-sorted pools of this many batches (0: plain shuffle)
+    r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
 
 
 class _Progress:
