@@ -26,9 +26,8 @@ def diverse(n: int, seed: int = 1) -> torch.Tensor:
 def test_minibatch_feature_of_identical_batch_exceeds_diverse(input_mode: str) -> None:
     d = make(input_mode, minibatch_kernels=6, minibatch_kernel_dims=4).eval()
     x = diverse(1)
-    features = (lambda t: d.embed_tokens(t).transpose(1, 2))  # noqa: E731 (B, E, T)
     with torch.no_grad():
-        h = F.relu(d._pooled(features(x)))  # (1, F)
+        h = F.relu(d._pooled(d.embed_tokens(x), None))  # (1, F); x has no padding
         d.set_reference(x.repeat(16, 1))  # a collapsed batch: 16 copies of x
         same = d.minibatch_features(h)  # (1, C)
         d.set_reference(diverse(16, seed=2))
