@@ -1,4 +1,4 @@
-"""Tiny trained runs shared by the evaluate, sweep and plot tests (trained once per test session)."""
+"""Tiny trained runs shared by the evaluate, sweep and plot tests (trained once per pytest run)."""
 
 from __future__ import annotations
 

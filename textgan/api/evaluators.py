@@ -29,30 +29,30 @@ class Evaluated(Protocol):
     runtime: Runtime
 
 
-def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
+def periodic_evaluator(run: Evaluated) -> Callable[[], dict[str, float]]:
     """Metrics logged after each MLE epoch / every few adversarial rounds: NLL-oracle and NLL-test (oracle
     data), NLL-test and perplexity (text with a test file), and on text with a test file test-BLEU-2..5 and
     self-BLEU-2..5 of `evaluation.bleu_samples` samples (against all test lines, or the first
     `evaluation.max_references`). Self-BLEU rises with the number of samples, so these values compare across
     epochs of a run, not with `textgan evaluate` on 2,000 samples. On K-mode data the mode metrics of
     `evaluation.num_samples` samples (`evaluation/kmode.py`). Runs on the unwrapped generator, rank 0."""
-    cfg = session.cfg.evaluation
-    data = session.data
+    cfg = run.cfg.evaluation
+    data = run.data
     references: list[list[str]] = []  # tokenized once, on first use (Treebank tokenization takes seconds)
 
     def evaluate() -> dict[str, float]:
-        generator = unwrap(session.models.generator)
+        generator = unwrap(run.models.generator)
         metrics: dict[str, float] = {}
         if data.oracle is not None:
             metrics["nll_oracle"] = nll_oracle(generator, data.oracle, cfg.num_samples, data.max_len,
                                                batch_size=cfg.batch_size)
         if data.test is not None:
-            test = evaluate_nll(generator, data.test, cfg.batch_size, session.runtime.device)
+            test = evaluate_nll(generator, data.test, cfg.batch_size, run.runtime.device)
             metrics["nll_test"], metrics["ppl_test"] = test["nll"], test["ppl"]
         if data.kmode is not None:
             drawn = _drawn(generator, cfg.num_samples)
             metrics.update(kmode_metrics(data.kmode, drawn.tokens.cpu() - len(SPECIALS),
-                                         session.cfg.data.kmode.coverage_share))
+                                         run.cfg.data.kmode.coverage_share))
         if data.oracle is None and data.test_lines and cfg.bleu_samples > 0:
             if not references:
                 references.extend(tokenize_for_bleu(data.test_lines, cfg.bleu_tokenizer))
@@ -63,10 +63,10 @@ def periodic_evaluator(session: Evaluated) -> Callable[[], dict[str, float]]:
     def _drawn(generator: torch.nn.Module, num: int) -> Any:
         # A fixed seed in a forked RNG: the same draws at every evaluation (less noise between epochs) and the
         # training random stream is left exactly as it was.
-        device = session.runtime.device
+        device = run.runtime.device
         devices = [device] if device.type == "cuda" else []
         with torch.random.fork_rng(devices=devices):
-            torch.manual_seed(session.cfg.run.seed)
+            torch.manual_seed(run.cfg.run.seed)
             return generator.sample(num, data.max_len, temperature=cfg.temperature)
 
     def _samples(generator: torch.nn.Module) -> list[list[str]]:
