@@ -12,7 +12,7 @@ already set one up); rank 0 alone writes.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -77,6 +77,7 @@ class TrainingRun:
     progress: dict[str, Any] = field(default_factory=dict)   # per phase, checkpointed as plain dicts
     resumed: dict[str, Any] | None = None                    # the checkpoint payload a resumed run started from
     owns_process_group: bool = False
+    evaluator: Callable[[], dict[str, float]] | None = None  # built on first use: references tokenized once
 
     # ---- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -169,7 +170,7 @@ class TrainingRun:
     # ---- phases ----------------------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
         """The periodic metrics of this run now (NLL-oracle / NLL-test / BLEU, as the data allows), rank 0."""
-        return periodic_evaluator(self)()
+        return self._evaluator()()
 
     def pretrain(self) -> None:
         """Phase 1: teacher forcing until pretrain.epochs (or early stopping); a checkpoint after each epoch.
@@ -185,7 +186,8 @@ class TrainingRun:
             self.phase = "mle"
         if self.phase != "mle":
             return
-        hooks = Hooks(self._evaluator(), lambda: self._checkpoint("mle", progress))
+        hooks = Hooks(self._evaluator() if self.runtime.rank == 0 else None,
+                      lambda: self._checkpoint("mle", progress))
         train_mle(self.models, self.data.train, self.data.valid, schedule, progress, self.runtime, hooks)
         self.phase = "d_pretrain"
         self.save()
@@ -226,7 +228,8 @@ class TrainingRun:
                                        self.cfg.discriminator.length_buckets,
                                        r1_weight=self.cfg.discriminator.r1_weight)
         progress = RoundProgress.from_dict(self.progress.get("adversarial"))
-        hooks = Hooks(self._evaluator(), lambda: self._checkpoint("adversarial", progress))
+        hooks = Hooks(self._evaluator() if self.runtime.rank == 0 else None,
+                      lambda: self._checkpoint("adversarial", progress))
         train_adversarial(self._estimator(), self.models, self.data.train, schedule, progress, self.runtime, hooks)
         self.phase = "done"
         self.save()
@@ -253,8 +256,10 @@ class TrainingRun:
             raise UserError("this run was opened for MLE only; open it with adversarial=True to train adversarially")
         return self.estimator
 
-    def _evaluator(self) -> Any:
-        return periodic_evaluator(self) if self.runtime.rank == 0 else None
+    def _evaluator(self) -> Callable[[], dict[str, float]]:
+        if self.evaluator is None:
+            self.evaluator = periodic_evaluator(self)
+        return self.evaluator
 
     def _checkpoint(self, phase: str, progress: Any) -> None:
         self.progress[phase] = progress.to_dict()
@@ -280,7 +285,9 @@ def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, 
                 # settings give the same vocabulary, then encode with the checkpoint's own tokenizer
                 fresh = build_data(cfg, cache_dir=run_dir / "cache")
                 check_same_vocabulary(source_name, source["tokenizer"], fresh.tokenizer.state())
-                data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=source["tokenizer"])
+                same = source["tokenizer"] == fresh.tokenizer.state()  # word / oracle: already the same tokenizer
+                data = fresh if same else build_data(cfg, cache_dir=run_dir / "cache",
+                                                     tokenizer_state=source["tokenizer"])
             else:
                 tokenizer_state = found["tokenizer"] if found else None
                 data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=tokenizer_state)
