@@ -182,10 +182,14 @@ def _calibrate(job: Job) -> dict[str, Any]:
     finally:
         run.close()
     mle_s, d_s, round_s = t1 - t0, t2 - t1, (t3 - t2) / k
-    budget = job.budget_s + (mle_s if job.start == "scratch" else 0.0)
+    # a from-scratch arm gets the data set's MLE budget (its MLE run's CPU time) on top of the arm's
+    mle_budget = _read_json(Path(job.mle_dir) / "manifest.json")["cpu_seconds_last_invocation"] \
+        if job.start == "scratch" else 0.0
+    budget = job.budget_s + mle_budget
     rounds = max(k, round((budget - mle_s - d_s) / round_s))
     return {"rounds": rounds, "calibration_rounds": k, "round_cpu_s": round_s, "d_pretrain_cpu_s": d_s,
-            "mle_cpu_s": mle_s, "budget_cpu_s": budget, "planned_cpu_s": mle_s + d_s + rounds * round_s}
+            "mle_cpu_s": mle_s, "mle_budget_cpu_s": mle_budget, "budget_cpu_s": budget,
+            "planned_cpu_s": mle_s + d_s + rounds * round_s}
 
 
 def _checkpoint(job: Job) -> Path:
