@@ -105,8 +105,14 @@ def resolved_config(job: Job, rounds: int | None) -> dict[str, Any]:
 def manifest_of(job: Job, rounds: int | None) -> dict[str, Any]:
     """What a finished run must match to be reused."""
     mle = _read_json(Path(job.mle_dir) / "manifest.json") if job.start == "mle" else None
-    return {"config": resolved_config(job, rounds), "seed": job.seed, "version": textgan.__version__,
-            "start": job.start, "mle_manifest": _digest(mle["config"]) if mle else None}
+    return {"config": _placeless(resolved_config(job, rounds)), "seed": job.seed, "version": textgan.__version__,
+            "start": job.start, "mle_manifest": _digest(_placeless(mle["config"])) if mle else None}
+
+
+def _placeless(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without `run.dir`: where a run lives does not decide what it is (a moved or
+    differently spelled --runs-dir reuses its runs)."""
+    return {**config, "run": {k: v for k, v in config["run"].items() if k != "dir"}}
 
 
 # ---- the worker: train (or reuse / resume) one run, then sweep it ------------------------------------------------
@@ -118,6 +124,8 @@ def run_job(job: Job) -> dict[str, Any]:
     rounds = job.rounds if job.rounds is not None else (calibration or {}).get("rounds")
     wanted = manifest_of(job, rounds) if rounds is not None or job.arm == "mle" else None
     found = _read_json(run_dir / "manifest.json")
+    if found is not None and "config" in found:
+        found = {**found, "config": _placeless(found["config"])}
     if found is not None and wanted is not None and {k: found.get(k) for k in wanted} == wanted:
         manifest = found  # reused: nothing trained, nothing appended to metrics.jsonl
     else:
