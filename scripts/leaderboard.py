@@ -24,6 +24,7 @@ import hashlib
 import json
 import multiprocessing
 import shutil
+import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -44,6 +45,7 @@ from textgan.evaluation.text_metrics import tokenize_for_bleu  # noqa: E402
 from textgan.evaluation.verdict import CurvePoint, matched_temperature  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table module beside this script
+from leaderboard_summary import write_summary  # noqa: E402
 from leaderboard_table import plot, seeds_of, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -348,8 +350,11 @@ def main(argv: list[str] | None = None) -> int:
     shown_arms = list(arm_names)
 
     def publish() -> None:
-        write_table(results, matched, {**settings, "datasets": {d: settings["datasets"][d] for d in data_names}},
-                    shown_arms, args.results, time.perf_counter() - started, command.strip())
+        shown = {**settings, "datasets": {d: settings["datasets"][d] for d in data_names}}
+        write_table(results, matched, shown, shown_arms, args.results, time.perf_counter() - started, command.strip())
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip()
+        write_summary(results, shown, shown_arms, args.results.with_name("leaderboard_summary.json"), commit)
 
     def record(job: Job, result: dict[str, Any]) -> None:
         results[(job.data, job.arm, job.seed)] = result

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -14,7 +15,7 @@ from tests.conftest import TINY_KMODE, TINY_ORACLE
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def leaderboard(tmp_path: Path, arms: list[dict]) -> str:
+def leaderboard(tmp_path: Path, arms: list[dict], runs: str = "runs") -> str:
     settings = {"seeds": [0], "arms": arms, "datasets": {"tiny": {
         "kind": "oracle", "mle": {"recipe": "oracle_quick", "overrides": TINY_ORACLE}, "shared": [],
         "cpu_minutes": 0.02, "temperatures": [0.8, 1.0, 1.25], "num_samples": 40, "tolerance": 0.01}}}
@@ -22,7 +23,7 @@ def leaderboard(tmp_path: Path, arms: list[dict]) -> str:
     config.write_text(yaml.safe_dump(settings), encoding="utf-8")
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
     done = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard.py"), "--config", str(config),
-                           "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"),
+                           "--runs-dir", str(tmp_path / runs), "--cache-dir", str(tmp_path / "cache"),
                            "--results", str(tmp_path / "results.md")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-2000:]
     return (tmp_path / "results.md").read_text(encoding="utf-8")
@@ -46,7 +47,13 @@ def test_tiny_leaderboard_reuses_runs_and_retrains_a_changed_one(tmp_path: Path)
     first = logs(tmp_path)
     assert set(first) == {"mle", "reinforce", "gumbel"}
 
-    leaderboard(tmp_path, arms)  # everything reused: no training event appended anywhere
+    summary = json.loads((tmp_path / "leaderboard_summary.json").read_text())["tiny"]
+    assert set(summary["arms"]) == {"mle", "reinforce", "gumbel"} and summary["tolerance"] == 0.01
+    assert len(summary["arms"]["gumbel"]["verdicts"]) == len(summary["arms"]["gumbel"]["mean_gaps"]) == 1
+    assert summary["arms"]["reinforce"]["verdicts"][0] in {"above", "below", "crossing"}
+
+    # everything reused, also when the runs directory is spelled differently: no training event appended
+    leaderboard(tmp_path, arms, runs="runs/../runs")
     assert logs(tmp_path) == first
 
     arms[0]["recipes"]["tiny"]["rounds"] = 3  # a changed config is retrained; the others stay reused
