@@ -223,9 +223,12 @@ def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
         curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items()) if d == data and s == seed}
         if not curves:
             continue
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for arm, rows in curves.items():
-            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", label=arm)
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for index, (arm, rows) in enumerate(curves.items()):
+            style = {"color": "black", "linewidth": 2.5} if arm == "mle" else \
+                {"color": f"C{index % 10}", "linestyle": ("-", "--", ":")[index // 10 % 3]}  # > 10 arms: dashed
+            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", markersize=4,
+                    label=arm, **style)
         ax.set_xlabel(axes.quality)
         ax.set_ylabel(axes.diversity)
         ax.set_title(f"{data}: temperature curves (seed {seed})")
