@@ -27,7 +27,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -351,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
 
     def publish() -> None:
         shown = {**settings, "datasets": {d: settings["datasets"][d] for d in data_names}}
-        write_table(results, matched, shown, shown_arms, args.results, time.perf_counter() - started, command.strip())
+        write_table(results, matched, shown, shown_arms, args.results, time.perf_counter() - started, command.strip(),
+                    calibration)
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                                 text=True).stdout.strip()
         write_summary(results, shown, shown_arms, args.results.with_name("leaderboard_summary.json"), commit)
@@ -369,16 +370,36 @@ def main(argv: list[str] | None = None) -> int:
 
     workers = max(1, min(2, args.workers))
     with futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        pending = {pool.submit(run_job, job): job for job in mle_jobs}
+        pending: dict[futures.Future, Job] = {}
+        calibrating: set[tuple[str, str]] = set()       # (data set, arm) whose first run measures the round time
+        waiting: dict[tuple[str, str], list[Job]] = {}  # its other seeds: they take the rounds it measures
+
+        def submit(job: Job) -> None:
+            key = (job.data, job.arm)
+            if job.rounds is None and key in calibrating:  # calibrated once per arm and data set, not per seed
+                waiting.setdefault(key, []).append(job)
+                return
+            if job.rounds is None and job.arm != "mle":
+                calibrating.add(key)
+            pending[pool.submit(run_job, job)] = job
+
+        for job in mle_jobs:
+            submit(job)
         while pending:
             done, _ = futures.wait(pending, return_when=futures.FIRST_COMPLETED)
             for future in done:
                 job = pending.pop(future)
-                record(job, future.result())
+                result = future.result()
+                record(job, result)
                 if job.arm == "mle":  # its arms can start now
                     for arm in arm_jobs:
                         if arm.data == job.data and arm.seed == job.seed:
-                            pending[pool.submit(run_job, arm)] = arm
+                            submit(arm)
+                elif job.rounds is None:  # calibrated: the arm's other seeds run its rounds
+                    calibrating.discard((job.data, job.arm))
+                    rounds = result["manifest"]["config"]["adversarial"]["rounds"]
+                    for other in waiting.pop((job.data, job.arm), []):
+                        submit(replace(other, rounds=rounds))
         # MLE's reverse-LM score at the temperature matching each arm's quality at T = 1
         # (quality = LM score, the axis the reverse-LM score is paired with; NLL-oracle on the oracle)
         wanted: dict[futures.Future, tuple[float, tuple[str, str, int]]] = {}

@@ -76,7 +76,7 @@ def _verdict_cell(verdicts: list[str]) -> str:
 
 
 def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, matched: dict[Any, Any],
-            arms: list[str]) -> list[str]:
+            arms: list[str], calibration: dict[str, Any]) -> list[str]:
     """The markdown lines of data set `data`'s table (heading included)."""
     kind = ds["kind"]
     if not any((data, "mle", s) in results for s in seeds):
@@ -119,7 +119,7 @@ def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, m
             lines.append("| " + " | ".join([arm, "not run yet"] + [""] * (len(head) - 2)) + " |")
             continue
         first = per_seed[0]
-        cal = first["res"].get("calibration") or {}
+        cal = calibration.get(arm) or first["res"].get("calibration") or {}  # the arm's budget, measured once
         rounds = first["res"]["manifest"]["config"]["adversarial"]["rounds"] if arm not in ("real", "mle") else "-"
         cpu = [e["res"]["manifest"].get("cpu_seconds_last_invocation") for e in per_seed]
         cpu_txt = "-" if arm == "real" else mean_sd([c / 60 for c in cpu if c is not None], 2)
@@ -192,7 +192,7 @@ def replace_block(text: str, data: str, block_lines: list[str]) -> str:
 
 
 def write_table(results: Results, matched: dict[Any, Any], settings: dict[str, Any], arms: list[str], path: Path,
-                elapsed_s: float, command: str) -> None:
+                elapsed_s: float, command: str, calibration: dict[str, Any] | None = None) -> None:
     """One block per data set of `settings["datasets"]` in `path`, between its markers (the rest left as it is)."""
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip()
@@ -203,7 +203,8 @@ def write_table(results: Results, matched: dict[Any, Any], settings: dict[str, A
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     for data, ds in settings["datasets"].items():
         shown = [arm for arm in arms if data in recipes.get(arm, {})]
-        lines = ["", *header, *section(data, ds, seeds_of(settings, data), results, matched, shown)]
+        lines = ["", *header, *section(data, ds, seeds_of(settings, data), results, matched, shown,
+                                       (calibration or {}).get(data, {}))]
         text = replace_block(text, data, lines)
     path.write_text(text, encoding="utf-8")
 
@@ -222,9 +223,12 @@ def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
         curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items()) if d == data and s == seed}
         if not curves:
             continue
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for arm, rows in curves.items():
-            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", label=arm)
+        fig, ax = plt.subplots(figsize=(7, 5))
+        for index, (arm, rows) in enumerate(curves.items()):
+            style = {"color": "black", "linewidth": 2.5} if arm == "mle" else \
+                {"color": f"C{index % 10}", "linestyle": ("-", "--", ":")[index // 10 % 3]}  # > 10 arms: dashed
+            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", markersize=4,
+                    label=arm, **style)
         ax.set_xlabel(axes.quality)
         ax.set_ylabel(axes.diversity)
         ax.set_title(f"{data}: temperature curves (seed {seed})")

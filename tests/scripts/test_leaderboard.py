@@ -95,7 +95,8 @@ def test_tiny_kmode_leaderboard_has_its_own_block_seeds_and_collapse_column(tmp_
         "cpu_minutes": 0.02, "temperatures": [0.8, 1.0, 1.25], "num_samples": 40, "tolerance": 0.125,
         "collapse": {"max_coverage": 0.5, "min_js": 0.3}}},
         "arms": [{"name": "reinforce", "start": "mle",
-                  "recipes": {"kmode": {"recipe": "kmode", "overrides": TINY_KMODE, "rounds": 2},
+                  "calibration_rounds": 2,  # calibrated once (seed 0), its rounds used by seed 1 too
+                  "recipes": {"kmode": {"recipe": "kmode", "overrides": TINY_KMODE},
                               "oracle": {"recipe": "oracle_quick", "overrides": []}}},
                  {"name": "oracle_only", "start": "mle", "recipes": {"oracle": {"recipe": "oracle_quick"}}}]}
     config = tmp_path / "board.yaml"
@@ -127,9 +128,12 @@ def test_tiny_kmode_leaderboard_has_its_own_block_seeds_and_collapse_column(tmp_
                                                                                   "0/2")
     assert float(real["JS T=1 (nats)"].split(" ")[0]) < 0.05  # 40 real sentences: near-uniform over modes
     assert dict(zip(head, rows["mle"]))["verdict vs MLE (valid vs coverage)"] == "reference"
-    assert rows["reinforce"][1] == "2" and rows["reinforce"][7].endswith("/2")
-    for seed in (0, 1):
-        assert (tmp_path / "runs" / "kmode" / f"seed{seed}" / "reinforce" / "manifest.json").is_file()
+    calibrated = yaml.safe_load((tmp_path / "board_calibration.yaml").read_text())["kmode"]["reinforce"]["rounds"]
+    assert rows["reinforce"][1] == str(calibrated) and rows["reinforce"][7].endswith("/2")
+    runs = tmp_path / "runs" / "kmode"
+    assert [json.loads((runs / f"seed{s}" / "reinforce" / "manifest.json").read_text())["config"]["adversarial"]
+            ["rounds"] for s in (0, 1)] == [calibrated, calibrated]
+    assert [(runs / f"seed{s}" / "reinforce" / "calibration.json").is_file() for s in (0, 1)] == [True, False]
 
 
 def table_module():
