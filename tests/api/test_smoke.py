@@ -28,8 +28,9 @@ def test_every_estimator_trains_through_the_api(name: str, data: str, request: p
 @pytest.mark.parametrize("name", shipped_configs())
 def test_every_shipped_config_runs(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     cfg = textgan.config(name)
-    args = request.getfixturevalue({"oracle": "tiny_oracle_args", "kmode": "tiny_kmode_args"}.get(
-        cfg.data.source, "tiny_coco_args"))
+    labelled = bool(cfg.data.classes) or cfg.data.format == "labelled"
+    args = request.getfixturevalue("tiny_labelled_args" if labelled else {
+        "oracle": "tiny_oracle_args", "kmode": "tiny_kmode_args"}.get(cfg.data.source, "tiny_coco_args"))
     _, after = textgan.train(name, [*args, f"run.dir={tmp_path}"])
     assert after and all(v == v for v in after.values())  # finite metrics, no NaN
 

@@ -44,7 +44,13 @@ from textgan.training.checkpoint import load_checkpoint, rng_state, save_checkpo
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import train_mle
-from textgan.training.run_dir import discard_new_run_dir, open_run_dir, outermost_missing, write_tokenizer
+from textgan.training.run_dir import (
+    discard_new_run_dir,
+    open_run_dir,
+    outermost_missing,
+    write_labels,
+    write_tokenizer,
+)
 from textgan.training.schedules import (
     AdversarialSchedule,
     DiscriminatorSchedule,
@@ -157,6 +163,7 @@ class TrainingRun:
         payload = {
             "config": config_to_dict(self.cfg), "tokenizer": self.data.tokenizer.state(),
             "fixed_length": self.data.fixed_length, "max_len": self.data.max_len,
+            "labels": None if self.data.labels is None else self.data.labels.state(),
             "phase": self.phase, "progress": self.progress,
             "models": {k: unwrap(m).state_dict() for k, m in models.items() if m is not None},
             "optimizers": {k: o.state_dict() for k, o in optimizers.items() if o is not None},
@@ -292,6 +299,7 @@ def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, 
                 tokenizer_state = found["tokenizer"] if found else None
                 data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=tokenizer_state)
             write_tokenizer(run_dir, data.tokenizer.state())
+            write_labels(run_dir, None if data.labels is None else data.labels.state())
         except UserError:
             if new_run:  # e.g. a bad data file: leave no half-made run that would block the corrected rerun
                 discard_new_run_dir(run_dir, created)
