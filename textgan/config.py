@@ -93,6 +93,8 @@ class GeneratorConfig:
     dropout: float = opt(0.0, "dropout on embeddings and outputs during teacher forcing", min=0, lt=1)
     tie_weights: bool = opt(False, "share input embedding and output projection (needs embedding == hidden)")
     init_std: float = opt(0.1, "std of N(0, std) parameter init (SeqGAN: 0.1)", gt=0)
+    class_embedding_size: int = opt(16, "labelled data: size of the class embedding fed beside each token", min=1)
+    class_initial_state: bool = opt(False, "labelled data: also map the class embedding into the initial state")
 
 
 @dataclass

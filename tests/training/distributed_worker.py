@@ -93,8 +93,8 @@ def library(out: Path, mle_batch: int) -> None:
                                         "adversarial.rounds=4", "adversarial.g_steps=1"])
         torch.manual_seed(0)
         data = build_data(cfg, None)
-        estimator = build_estimator(cfg, data.max_len)
-        generator = build_generator(cfg, data.tokenizer, data.fixed_length)
+        estimator = build_estimator(cfg, data.max_len, data.num_classes)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels)
         discriminator = build_discriminator(cfg.discriminator, estimator, data.tokenizer.vocab_size, 8,
                                             generator=generator)
         g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)

@@ -169,13 +169,18 @@ def _kmode_data(cfg: Config) -> PreparedData:
                         report=report)
 
 
-def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
-    """The generator for this vocabulary; fixed-length data also bans EOS."""
+def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool,
+                    labels: LabelSet | None = None) -> RNNGenerator:
+    """The generator for this vocabulary; fixed-length data also bans EOS; labelled data (`labels`) makes it
+    class-conditional, its priors the mixture it samples from without labels."""
     g = cfg.generator
     banned = list(tokenizer.never_generated()) + ([EOS_ID] if fixed_length else [])
+    classes: dict[str, Any] = {} if labels is None else {
+        "num_classes": len(labels), "class_embedding_size": g.class_embedding_size,
+        "class_initial_state": g.class_initial_state, "class_priors": labels.priors}
     return RNNGenerator(vocab_size=tokenizer.vocab_size, embedding_size=g.embedding_size, hidden_size=g.hidden_size,
                         num_layers=g.num_layers, cell=g.cell, dropout=g.dropout, tie_weights=g.tie_weights,
-                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID)
+                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID, **classes)
 
 
 def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
@@ -202,16 +207,17 @@ def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0
                             minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference)
 
 
-def build_estimator(cfg: Config, max_len: int) -> Estimator:
-    """The configured estimator (`adversarial.estimator`) from its config section and the run's context."""
+def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimator:
+    """The configured estimator (`adversarial.estimator`) from its config section and the run's context
+    (`num_classes`: of labelled data, 0 for none)."""
     a = cfg.adversarial
     context = EstimatorContext(max_len=max_len, gan_loss=a.gan_loss, label_smoothing=a.label_smoothing,
-                               total_generator_steps=a.rounds * a.g_steps)
+                               total_generator_steps=a.rounds * a.g_steps, num_classes=num_classes)
     return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
 
 
 def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoothing: float = 0.0,
-                   total_generator_steps: int = 0, **options: Any) -> Estimator:
+                   total_generator_steps: int = 0, num_classes: int = 0, **options: Any) -> Estimator:
     """A registered estimator by hand: `make_estimator("reinforce", max_len=20, num_rollouts=8)` (options as in
     its config section, validated the same way)."""
     if name not in ESTIMATORS:
@@ -221,7 +227,7 @@ def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoo
     except TypeError as err:  # an option the dataclass does not have
         raise UserError(f"{name} estimator: {err}") from None
     context = EstimatorContext(max_len=max_len, gan_loss=gan_loss, label_smoothing=label_smoothing,
-                               total_generator_steps=total_generator_steps)
+                               total_generator_steps=total_generator_steps, num_classes=num_classes)
     return registry_build(name, chosen, context)
 
 

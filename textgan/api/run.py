@@ -37,6 +37,7 @@ from textgan.config_io import config_to_dict
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
 from textgan.estimators.registry import option_sections
+from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import unwrap
 from textgan.training import distributed
 from textgan.training.adversarial import pretrain_discriminator, train_adversarial
@@ -105,7 +106,7 @@ class TrainingRun:
         data, payload = _open_directory(cfg, run_dir, resume, source, str(init_from))
         show = cfg.run.progress if progress is None else progress
         runtime = Runtime.current(dev, MetricsLog(run_dir / "metrics.jsonl", enabled=rank == 0), show)
-        generator = build_generator(cfg, data.tokenizer, data.fixed_length).to(dev)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels).to(dev)
         models = Models(generator, adam(generator.parameters(), cfg.pretrain.lr, cfg.pretrain.betas))
         run = cls(cfg, run_dir, runtime, data, models, resumed=payload, owns_process_group=owns)
         if payload is not None:
@@ -113,10 +114,12 @@ class TrainingRun:
             generator.load_state_dict(payload["models"]["generator"])
             models.g_optimizer.load_state_dict(payload["optimizers"]["generator"])
         elif source is not None:
-            generator.load_state_dict(source["models"]["generator"])
+            fresh_classes = load_generator_from(generator, source, data, str(init_from))
             run.phase = "d_pretrain"  # a pretrained generator skips MLE
             run.progress["init_from"] = str(init_from)  # and never goes back to it (see `pretrain`)
-            runtime.record("init_from", 0, checkpoint=str(init_from))
+            if fresh_classes:
+                run.progress["fresh_class_embeddings"] = True
+            runtime.record("init_from", 0, checkpoint=str(init_from), fresh_class_embeddings=fresh_classes)
         if rank == 0 and payload is None:
             runtime.record("data", 0, **data.report)
         distributed.broadcast_parameters(generator)
@@ -132,7 +135,7 @@ class TrainingRun:
 
     def _build_adversary(self) -> None:
         cfg, data = self.cfg, self.data
-        self.estimator = build_estimator(cfg, data.max_len)
+        self.estimator = build_estimator(cfg, data.max_len, data.num_classes)
         discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
                                             cfg.generator.hidden_size,
                                             generator=unwrap(self.models.generator)).to(self.runtime.device)
@@ -271,6 +274,32 @@ class TrainingRun:
     def _checkpoint(self, phase: str, progress: Any) -> None:
         self.progress[phase] = progress.to_dict()
         self.save()
+
+
+def load_generator_from(generator: RNNGenerator, source: dict[str, Any], data: PreparedData, name: str) -> bool:
+    """Load another run's generator (`--init-from`) into this run's; returns whether its class embeddings are
+    fresh. An unconditional generator goes into a conditional one with fresh class embeddings whose input weights
+    (and initial-state map) start at zero, so it starts computing exactly what it computed; a conditional one
+    needs this run's classes."""
+    theirs = source.get("labels")
+    if theirs is not None and (data.labels is None or list(data.labels.names) != list(theirs["names"])):
+        ours = "none" if data.labels is None else ", ".join(data.labels.names)
+        raise UserError(f"checkpoint {name} is class-conditional (labels {', '.join(theirs['names'])}) but this "
+                        f"run's data has labels: {ours}; use data with the same classes or another checkpoint")
+    state = source["models"]["generator"]
+    if theirs is not None or data.labels is None:
+        generator.load_state_dict(state)
+        return False
+    own = generator.state_dict()
+    with torch.no_grad():
+        for key, value in state.items():
+            if key == "rnn.weight_ih_l0":  # (gates * H, E) into (gates * H, E + C): class columns at zero
+                own[key].zero_()[:, :value.size(1)] = value
+            else:
+                own[key].copy_(value)
+        if generator.class_state is not None:
+            generator.class_state.weight.zero_()
+    return True
 
 
 def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, Any] | None,

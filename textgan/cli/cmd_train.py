@@ -35,6 +35,9 @@ def run(args: argparse.Namespace) -> int:
             print_data_report(training.data.report)
         if args.init_from and training.runtime.rank == 0 and training.resumed is None:
             print(f"textgan train: generator and tokenizer taken from {args.init_from}")
+            if training.progress.get("fresh_class_embeddings"):
+                print("textgan train: that generator is unconditional: fresh class embeddings, their input weights "
+                      "at zero (it starts as it was)")
         before, after = training.train()
         if training.runtime.rank == 0:
             untrained = cfg.pretrain.epochs == 0 and not args.init_from  # from scratch: never "after MLE"
