@@ -23,6 +23,6 @@ def print_data_report(report: Mapping[str, Any]) -> None:
     for key in ("truncated", "dropped"):
         counts = report.get(key, {})
         if any(counts.values()):
-            print(f"  {key} (longer than data.max_len): " + ", ".join(f"{k} {v:,}" for k, v in counts.items()))
+            print(f"  {key} (longer than data.max_len): " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
     for split, classes in report.get("classes", {}).items():
         print(f"  {split} classes: " + ", ".join(f"{name} {count:,}" for name, count in classes.items()))
