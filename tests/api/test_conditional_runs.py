@@ -36,7 +36,8 @@ def conditional_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     torch.set_num_threads(1)
     try:
         textgan.pretrain("mr", ["data.source=text", *(f"data.classes.{n}={p}" for n, p in files.items()),
-                                "data.max_len=10", *TINY_MODELS, f"run.dir={run}"])
+                                "data.max_len=10", *TINY_MODELS, "pretrain.epochs=10", "pretrain.lr=0.02",
+                                f"run.dir={run}"])
     finally:
         torch.set_num_threads(before)
     return run
@@ -59,6 +60,10 @@ def test_sample_a_class_from_the_cli_and_the_api(conditional_run: Path, capsys: 
     share = sum(name == "pos" for name, _ in labelled) / len(labelled)
     assert abs(share - trained.labels.priors[1]) < 0.08
     assert [line for _, line in labelled] == trained.sample(400, seed=0)
+    positive = trained.sample(20, label="pos", seed=2)  # scored better given their own class than the other
+    assert trained.score(positive, label="pos")["nll"] < trained.score(positive, label="neg")["nll"]
+    mixture = trained.score(positive)["nll"]  # between the two, nearer its own class
+    assert trained.score(positive, label="pos")["nll"] < mixture < trained.score(positive, label="neg")["nll"]
 
 
 def test_label_errors_list_the_labels(conditional_run: Path, tmp_path: Path, tiny_oracle_args: list[str],

@@ -89,12 +89,16 @@ class TrainedGenerator:
             out.extend(zip(names, lines))
         return out
 
-    def score(self, sentences: Sequence[str], batch_size: int = 512) -> dict[str, float]:
+    def score(self, sentences: Sequence[str], batch_size: int = 512, *, label: str | None = None) -> dict[str, float]:
         """NLL per token (natural log; EOS included on text, padding excluded), perplexity and the token count
-        of `sentences` under the generator (the run's tokenizer; longer sentences are cut to the run's max_len)."""
+        of `sentences` under the generator (the run's tokenizer; longer sentences are cut to the run's max_len).
+        A class-conditional run scores them given class `label`, or without it under its mixture of classes."""
         if not sentences:
             raise UserError("score needs at least one sentence")
-        data = encode_lines(list(sentences), self.tokenizer.encode, self.max_len, add_eos=not self.fixed_length)
+        class_id = self._class_id(label)
+        labels = None if class_id is None else [class_id] * len(sentences)
+        data = encode_lines(list(sentences), self.tokenizer.encode, self.max_len, add_eos=not self.fixed_length,
+                            labels=labels)
         return evaluate_nll(self.generator, data, batch_size, self.device)
 
 
