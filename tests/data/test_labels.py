@@ -80,6 +80,12 @@ def test_label_errors_are_one_line(lines: list[str], extra: list[str], message: 
     assert "\n" not in str(error.value)
 
 
+def test_a_split_left_empty_by_dropping_is_one_line(tmp_path: Path) -> None:
+    (tmp_path / "long.txt").write_text("a rather long sentence\n" * 10, encoding="utf-8")
+    with pytest.raises(UserError, match="the train split is empty .* raise data.max_len$"):
+        load([f"data.train={tmp_path / 'long.txt'}", "data.long_sentences=drop", "data.max_len=3"])
+
+
 def test_class_file_errors_are_one_line(tmp_path: Path) -> None:
     files = write_two_class_corpus(tmp_path)
     (tmp_path / "blank.txt").write_text("\n\n", encoding="utf-8")

@@ -112,9 +112,10 @@ def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, A
         report["test_from_train"] = splits.test_from_train
     if drop:  # per file read (train, valid, test), or per split when dropped at encoding
         report["dropped"] = {k: splits.dropped.get(k, 0) + v.dropped for k, v in encoded.items()}
-    if "valid" not in encoded:
-        raise UserError("the validation split is empty (every sentence dropped or too few to carve); "
-                        "raise data.max_len or data.valid_fraction")
+    for split in ("train", "valid"):
+        if split not in encoded:
+            raise UserError(f"the {split} split is empty (every sentence dropped, or too few to carve); raise "
+                            f"data.max_len" + (" or data.valid_fraction" if split == "valid" else ""))
     test = encoded.get("test")
     test_lines = splits.test if not drop or test is None else [
         line for line in splits.test if len(tokenizer.encode(line)) < d.max_len]
