@@ -6,9 +6,9 @@ h (S = layers), so rollouts can cache, index and repeat states without knowing t
 
 Class-conditional (num_classes > 0; Mirza & Osindero 2014 feed the condition beside the input): a class
 embedding c_y is concatenated to the token embedding at every step (and, with class_initial_state, mapped into
-the initial state, tanh(W c_y): h_0, and c_0 for an LSTM). Every path then takes `labels` (B,) class ids; sampling without labels draws them from the
-class priors (a mixture). Without classes the generator builds exactly the modules it always did, and consumes the
-same random numbers.
+the initial state, tanh(W c_y): h_0, and c_0 for an LSTM). Every path then takes `labels` (B,) class ids;
+sampling without labels draws them from the class priors (a mixture). Without classes the generator builds
+exactly the modules it always did, and consumes the same random numbers.
 """
 
 from __future__ import annotations
