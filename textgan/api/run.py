@@ -37,6 +37,7 @@ from textgan.config_io import config_to_dict
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
 from textgan.estimators.registry import option_sections
+from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import unwrap
 from textgan.training import distributed
 from textgan.training.adversarial import pretrain_discriminator, train_adversarial
@@ -44,7 +45,13 @@ from textgan.training.checkpoint import load_checkpoint, rng_state, save_checkpo
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import train_mle
-from textgan.training.run_dir import discard_new_run_dir, open_run_dir, outermost_missing, write_tokenizer
+from textgan.training.run_dir import (
+    discard_new_run_dir,
+    open_run_dir,
+    outermost_missing,
+    write_labels,
+    write_tokenizer,
+)
 from textgan.training.schedules import (
     AdversarialSchedule,
     DiscriminatorSchedule,
@@ -99,7 +106,7 @@ class TrainingRun:
         data, payload = _open_directory(cfg, run_dir, resume, source, str(init_from))
         show = cfg.run.progress if progress is None else progress
         runtime = Runtime.current(dev, MetricsLog(run_dir / "metrics.jsonl", enabled=rank == 0), show)
-        generator = build_generator(cfg, data.tokenizer, data.fixed_length).to(dev)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels).to(dev)
         models = Models(generator, adam(generator.parameters(), cfg.pretrain.lr, cfg.pretrain.betas))
         run = cls(cfg, run_dir, runtime, data, models, resumed=payload, owns_process_group=owns)
         if payload is not None:
@@ -107,10 +114,12 @@ class TrainingRun:
             generator.load_state_dict(payload["models"]["generator"])
             models.g_optimizer.load_state_dict(payload["optimizers"]["generator"])
         elif source is not None:
-            generator.load_state_dict(source["models"]["generator"])
+            fresh_classes = load_generator_from(generator, source, data, str(init_from))
             run.phase = "d_pretrain"  # a pretrained generator skips MLE
             run.progress["init_from"] = str(init_from)  # and never goes back to it (see `pretrain`)
-            runtime.record("init_from", 0, checkpoint=str(init_from))
+            if fresh_classes:
+                run.progress["fresh_class_embeddings"] = True
+            runtime.record("init_from", 0, checkpoint=str(init_from), fresh_class_embeddings=fresh_classes)
         if rank == 0 and payload is None:
             runtime.record("data", 0, **data.report)
         distributed.broadcast_parameters(generator)
@@ -126,7 +135,7 @@ class TrainingRun:
 
     def _build_adversary(self) -> None:
         cfg, data = self.cfg, self.data
-        self.estimator = build_estimator(cfg, data.max_len)
+        self.estimator = build_estimator(cfg, data.max_len, data.num_classes)
         discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
                                             cfg.generator.hidden_size,
                                             generator=unwrap(self.models.generator)).to(self.runtime.device)
@@ -157,6 +166,7 @@ class TrainingRun:
         payload = {
             "config": config_to_dict(self.cfg), "tokenizer": self.data.tokenizer.state(),
             "fixed_length": self.data.fixed_length, "max_len": self.data.max_len,
+            "labels": None if self.data.labels is None else self.data.labels.state(),
             "phase": self.phase, "progress": self.progress,
             "models": {k: unwrap(m).state_dict() for k, m in models.items() if m is not None},
             "optimizers": {k: o.state_dict() for k, o in optimizers.items() if o is not None},
@@ -266,6 +276,32 @@ class TrainingRun:
         self.save()
 
 
+def load_generator_from(generator: RNNGenerator, source: dict[str, Any], data: PreparedData, name: str) -> bool:
+    """Load another run's generator (`--init-from`) into this run's; returns whether its class embeddings are
+    fresh. An unconditional generator goes into a conditional one with fresh class embeddings whose input weights
+    (and initial-state map) start at zero, so it starts computing exactly what it computed; a conditional one
+    needs this run's classes."""
+    theirs = source.get("labels")
+    if theirs is not None and (data.labels is None or list(data.labels.names) != list(theirs["names"])):
+        ours = "none" if data.labels is None else ", ".join(data.labels.names)
+        raise UserError(f"checkpoint {name} is class-conditional (labels {', '.join(theirs['names'])}) but this "
+                        f"run's data has labels: {ours}; use data with the same classes or another checkpoint")
+    state = source["models"]["generator"]
+    if theirs is not None or data.labels is None:
+        generator.load_state_dict(state)
+        return False
+    own = generator.state_dict()
+    with torch.no_grad():
+        for key, value in state.items():
+            if key == "rnn.weight_ih_l0":  # (gates * H, E) into (gates * H, E + C): class columns at zero
+                own[key].zero_()[:, :value.size(1)] = value
+            else:
+                own[key].copy_(value)
+        if generator.class_state is not None:
+            generator.class_state.weight.zero_()
+    return True
+
+
 def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, Any] | None,
                     source_name: str) -> tuple[PreparedData, dict[str, Any] | None]:
     """Rank 0 checks and writes the run directory, reads a resumed checkpoint, prepares the data and fits the
@@ -292,6 +328,7 @@ def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, 
                 tokenizer_state = found["tokenizer"] if found else None
                 data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=tokenizer_state)
             write_tokenizer(run_dir, data.tokenizer.state())
+            write_labels(run_dir, None if data.labels is None else data.labels.state())
         except UserError:
             if new_run:  # e.g. a bad data file: leave no half-made run that would block the corrected rerun
                 discard_new_run_dir(run_dir, created)

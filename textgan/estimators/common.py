@@ -38,9 +38,11 @@ def with_gradient_penalty(loss: torch.Tensor, logs: Logs, *, gan_loss: str, weig
     return loss + weight * penalty
 
 
-def sequence_log_probs(generator: nn.Module, tokens: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-    """(B, T) log G(y_t | y_<t) by teacher forcing from BOS through `generator`'s forward (DDP-safe); 0 on padding."""
-    logits, _ = generator(RNNGenerator.shift_right(tokens))  # (B, T, V)
+def sequence_log_probs(generator: nn.Module, tokens: torch.Tensor, lengths: torch.Tensor,
+                       labels: torch.Tensor | None = None) -> torch.Tensor:
+    """(B, T) log G(y_t | y_<t[, class]) by teacher forcing from BOS through `generator`'s forward (DDP-safe);
+    0 on padding. `labels` (B,): each row's class (a conditional generator)."""
+    logits, _ = generator(RNNGenerator.shift_right(tokens), labels=labels)  # (B, T, V)
     logp = torch.log_softmax(logits, dim=-1).gather(-1, tokens.unsqueeze(-1)).squeeze(-1)  # (B, T)
     steps = torch.arange(tokens.size(1), device=tokens.device)
     return logp.masked_fill(steps.unsqueeze(0) >= lengths.unsqueeze(1), 0.0)
@@ -57,9 +59,10 @@ def accuracy_logs(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> Logs:
 
 def token_discriminator_loss(generator: nn.Module, discriminator: nn.Module, real: TokenBatch, *, max_len: int,
                              gan_loss: str, label_smoothing: float) -> tuple[torch.Tensor, Logs]:
-    """D loss on `real` against as many fresh token samples from the (unwrapped) generator. Real and fake rows go
-    through D in one call (one pass over D's weights, one gradient; each row is scored on its own)."""
-    fake = unwrap(generator).sample(real.tokens.size(0), max_len)
+    """D loss on `real` against as many fresh token samples from the (unwrapped) generator, of the real rows'
+    classes on labelled data (D itself reads no labels). Real and fake rows go through D in one call (one pass over
+    D's weights, one gradient; each row is scored on its own)."""
+    fake = unwrap(generator).sample(real.tokens.size(0), max_len, labels=real.labels)
     width = max(real.tokens.size(1), fake.tokens.size(1))
     both = torch.cat([F.pad(real.tokens, (0, width - real.tokens.size(1)), value=PAD_ID),
                       F.pad(fake.tokens, (0, width - fake.tokens.size(1)), value=PAD_ID)])  # (2B, T)

@@ -74,6 +74,8 @@ class CooperativeTraining:
     pretrains_discriminator: ClassVar[bool] = False  # the mediator learns by maximum likelihood in the rounds
 
     def __init__(self, options: CoTOptions, context: EstimatorContext) -> None:
+        if context.num_classes:  # the mediator is an unconditional language model
+            raise ValueError("does not support class labels; train it on unlabelled data")
         self.options, self.max_len = options, context.max_len
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:

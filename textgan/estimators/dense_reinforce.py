@@ -26,7 +26,7 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, no_labels, sequence_log_probs
+from textgan.estimators.common import accuracy_logs, sequence_log_probs
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, discounted_returns, surrogate_loss
 from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
@@ -95,8 +95,8 @@ class DenseReinforce:
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "dense_reinforce")
-        samples = unwrap(generator).sample(real.tokens.size(0), self.context.max_len)  # (1) one sampling pass
+        samples = unwrap(generator).sample(real.tokens.size(0), self.context.max_len,
+                                           labels=real.labels)  # (1) one sampling pass, the real rows' classes
         d = unwrap(discriminator)
         with torch.no_grad(), evaluating(d):
             logits = d(samples.tokens)  # (2) one D pass: (B, T) per-prefix logits
@@ -105,15 +105,15 @@ class DenseReinforce:
             scores = logits
         else:
             scores = discounted_returns(dense_rewards(logits, self.options.reward), mask, self.options.gamma)
-        logp = sequence_log_probs(generator, samples.tokens, samples.lengths)  # (3) teacher-forced pass, (B, T)
+        logp = sequence_log_probs(generator, samples.tokens, samples.lengths,
+                                  real.labels)  # (3) teacher-forced pass, (B, T)
         loss, logs = surrogate_loss(logp, scores, mask, self.baseline, self.options.weighting)
         return loss, {**logs, "d_logit": float(logits[mask].mean()),
                       "sample_len": float(samples.lengths.float().mean())}
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "dense_reinforce")
-        fake = unwrap(generator).sample(real.tokens.size(0), self.context.max_len)
+        fake = unwrap(generator).sample(real.tokens.size(0), self.context.max_len, labels=real.labels)
         real_logits, fake_logits = discriminator(real.tokens), discriminator(fake.tokens)  # (B, T_r), (B, T_f)
         real_mask, fake_mask = real.tokens != PAD_ID, fake.tokens != PAD_ID
         loss = losses.discriminator_loss(self.context.gan_loss, real_logits[real_mask], fake_logits[fake_mask],

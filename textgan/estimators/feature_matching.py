@@ -37,7 +37,6 @@ from torch import nn
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, PAD_ID
-from textgan.estimators.common import no_labels
 from textgan.estimators.gumbel import GumbelOptions, GumbelSoftmax, one_hot_batch
 from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
@@ -83,11 +82,12 @@ class FeatureMatching:
         pass  # stateless
 
     def sample(self, generator: nn.Module, batch_size: int, device: torch.device,
-               noise: torch.Tensor | None = None) -> GumbelSample:
-        """A differentiable sample through `generator`'s forward; `noise` (B, max_len, V) fixes the Gumbel draws."""
+               noise: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> GumbelSample:
+        """A differentiable sample through `generator`'s forward, each row of its class in `labels` (B,);
+        `noise` (B, max_len, V) fixes the Gumbel draws."""
         bos = torch.full((batch_size, 1), BOS_ID, dtype=torch.long, device=device)  # (B, 1)
         args = GumbelArgs(beta=self.options.beta, max_len=self.max_len, mode=self.options.mode, noise=noise)
-        return generator(bos, routine=partial(gumbel_sample, args=args))
+        return generator(bos, routine=partial(gumbel_sample, args=args, labels=labels))
 
     def distance(self, real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
         """The configured set distance between feature sets (B_r, F) and (B_f, F)."""
@@ -109,8 +109,7 @@ class FeatureMatching:
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "feature_matching")
-        fake = self.sample(generator, real.tokens.size(0), real.tokens.device)  # through the wrapper
+        fake = self.sample(generator, real.tokens.size(0), real.tokens.device, labels=real.labels)  # via the wrapper
         loss = self.matching_loss(discriminator, real, fake)
         live = fake.tokens != PAD_ID
         return loss, {"g_loss": float(loss.detach()), "soft_peak": float(fake.soft.detach().amax(-1)[live].mean()),
@@ -118,7 +117,6 @@ class FeatureMatching:
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "feature_matching")
         return self.adversary.discriminator_loss(generator, discriminator, real, step)
 
     def state_dict(self) -> dict[str, Any]:

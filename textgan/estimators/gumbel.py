@@ -88,14 +88,16 @@ class GumbelSoftmax:
         """The inverse temperature at generator step `step` (generator updates done so far)."""
         return inverse_temperature(self.schedule, step, self.schedule_steps, self.beta_max)
 
-    def _sample(self, generator: nn.Module, batch_size: int, step: int, device: torch.device) -> GumbelSample:
+    def _sample(self, generator: nn.Module, batch_size: int, step: int, device: torch.device,
+                labels: torch.Tensor | None = None) -> GumbelSample:
+        """A differentiable sample through `generator`'s forward, each row of its class in `labels` (B,)."""
         bos = torch.full((batch_size, 1), BOS_ID, dtype=torch.long, device=device)  # (B, 1)
         args = GumbelArgs(beta=self.beta(step), max_len=self.max_len, mode=self.mode)
-        return generator(bos, routine=partial(gumbel_sample, args=args))
+        return generator(bos, routine=partial(gumbel_sample, args=args, labels=labels))
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        fake = self._sample(generator, real.tokens.size(0), step, real.tokens.device)  # through the wrapper
+        fake = self._sample(generator, real.tokens.size(0), step, real.tokens.device, real.labels)  # via the wrapper
         d = unwrap(discriminator)
         if self.unroll_steps > 0:
             fake_logits, real_logits = self._unrolled_logits(d, fake.distributions, real)
@@ -130,7 +132,8 @@ class GumbelSoftmax:
                            step: int) -> tuple[torch.Tensor, Logs]:
         g = unwrap(generator)
         with torch.no_grad(), evaluating(g):  # fakes as constants, dropout off (as the token estimators)
-            fake = self._sample(g, real.tokens.size(0), step, real.tokens.device).distributions  # (B, T_f, V)
+            fake = self._sample(g, real.tokens.size(0), step, real.tokens.device,
+                                real.labels).distributions  # (B, T_f, V)
         real_dist = one_hot_batch(real, fake.size(-1), fake.dtype)  # (B, T_r, V)
         real_logits, fake_logits = discriminator(real_dist), discriminator(fake)  # (B,), (B,)
         loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits, label_smoothing=self.label_smoothing)

@@ -49,7 +49,7 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, no_labels, with_gradient_penalty
+from textgan.estimators.common import accuracy_logs, with_gradient_penalty
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.generator import RNNGenerator
@@ -83,8 +83,9 @@ class FreeRunning:
 
 
 def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *, steps: int,
-                 temperature: float = 1.0) -> FreeRunning:
-    """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample.
+                 temperature: float = 1.0, labels: torch.Tensor | None = None) -> FreeRunning:
+    """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample (each row in
+    its class `labels` (B,) for a conditional generator).
 
     Never stops early (a sampled EOS is fed back like any token). Call it through
     `generator(bos, routine=partial(free_running, steps=T))` when the generator may be DDP-wrapped.
@@ -92,10 +93,10 @@ def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Ten
     if inputs.dim() != 2 or inputs.size(1) != 1:
         raise ValueError(f"free running starts from one input id per row, shape (B, 1); got {tuple(inputs.shape)}")
     token = inputs[:, 0]  # (B,)
-    state = generator.initial_state(inputs.size(0)) if state is None else state  # (S, B, H)
+    state = generator.initial_state(inputs.size(0), labels) if state is None else state  # (S, B, H)
     hidden, tokens = [], []
     for _ in range(steps):
-        logits, output, state = generator.step(token, state)  # (B, V), (B, H), (S, B, H)
+        logits, output, state = generator.step(token, state, labels)  # (B, V), (B, H), (S, B, H)
         token = sample_logits(logits.detach(), temperature)  # (B,): a constant, no gradient through the choice
         hidden.append(output)
         tokens.append(token)
@@ -144,8 +145,8 @@ class ProfessorForcing:
         """Teacher-forced and free-running passes over `real` through `generator`'s forward (DDP-safe), and the
         common lengths (B,) at which each row's pair is cut."""
         inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
-        teacher = generator(inputs, routine=partial(teacher_forced_nll, targets=real.tokens))
-        free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
+        teacher = generator(inputs, routine=partial(teacher_forced_nll, targets=real.tokens, labels=real.labels))
+        free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1), labels=real.labels))
         return teacher, free, torch.minimum(real.lengths, free.lengths)  # (B,)
 
     def _score(self, discriminator: nn.Module, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
@@ -155,7 +156,6 @@ class ProfessorForcing:
     # ---- losses ----------------------------------------------------------------------------------------------
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "professor")
         teacher, free, lengths = self.behaviours(generator, real)
         nll = teacher.nll / (real.tokens != PAD_ID).sum()  # mean per real token, as training.mle.mle_loss
         d = unwrap(discriminator)

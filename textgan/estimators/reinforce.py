@@ -22,7 +22,7 @@ from torch import nn
 
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
-from textgan.estimators.common import no_labels, sequence_log_probs, token_discriminator_loss
+from textgan.estimators.common import sequence_log_probs, token_discriminator_loss
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, surrogate_loss
 from textgan.estimators.rollout import RolloutScorer, collect_states, rollout_rewards
@@ -132,23 +132,24 @@ class Reinforce:
             return TableScorer(d, samples, kind)
         return PlainScorer(d, samples, kind)
 
-    def rewards(self, generator: RNNGenerator, discriminator: nn.Module, batch_size: int) -> tuple[Any, torch.Tensor]:
-        """Sample `batch_size` sequences and their per-prefix rewards Q (B, T)."""
+    def rewards(self, generator: RNNGenerator, discriminator: nn.Module, batch_size: int,
+                labels: torch.Tensor | None = None) -> tuple[Any, torch.Tensor]:
+        """Sample `batch_size` sequences (of classes `labels` (B,) for a conditional generator) and their
+        per-prefix rewards Q (B, T); rollouts keep their sequence's class."""
         policy = self.delayed if self.options.rollout_policy == "ema" and self.delayed is not None else generator
-        samples = generator.sample(batch_size, self.context.max_len, return_states=policy is generator)
-        states = samples.states if policy is generator else collect_states(policy, samples.tokens)
+        samples = generator.sample(batch_size, self.context.max_len, return_states=policy is generator, labels=labels)
+        states = samples.states if policy is generator else collect_states(policy, samples.tokens, labels)
         d = unwrap(discriminator)
         with evaluating(d), evaluating(policy):  # no dropout while scoring rewards
             q = rollout_rewards(policy, samples.tokens, samples.lengths, states, self.scorer(d, samples.tokens),
                                 num_rollouts=self.options.num_rollouts, max_len=self.context.max_len,
-                                chunk_rows=self.options.chunk_rows)
+                                chunk_rows=self.options.chunk_rows, labels=labels)
         return samples, q
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "reinforce")
-        samples, q = self.rewards(unwrap(generator), discriminator, real.tokens.size(0))
-        logp = sequence_log_probs(generator, samples.tokens, samples.lengths)  # (B, T), grad flows here
+        samples, q = self.rewards(unwrap(generator), discriminator, real.tokens.size(0), real.labels)
+        logp = sequence_log_probs(generator, samples.tokens, samples.lengths, real.labels)  # (B, T), grad flows here
         mask = samples.tokens != 0  # PAD is never sampled early
         loss, logs = surrogate_loss(logp, q, mask, self.baseline, self.options.weighting)
         return loss, {**logs, "sample_len": float(samples.lengths.float().mean())}
