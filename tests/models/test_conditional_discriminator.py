@@ -190,9 +190,11 @@ def test_table_scored_rewards_equal_the_conditional_forward(conditional: str, pr
 
 
 @pytest.mark.parametrize("conditional", ["projection", "classes"])
-@pytest.mark.parametrize("preset,steps", [("small", 9), ("seqgan", 7)])
-def test_prefix_logits_equal_each_prefix_alone_with_its_label(conditional: str, preset: str, steps: int) -> None:
-    prefix = PrefixCNNDiscriminator.like(make(conditional=conditional, preset=preset)).eval()
+@pytest.mark.parametrize("preset,steps,options", [("small", 9, {}), ("seqgan", 7, {}),
+                                                  ("small", 8, {"minibatch_kernels": 4, "spectral_norm": True})])
+def test_prefix_logits_equal_each_prefix_alone_with_its_label(conditional: str, preset: str, steps: int,
+                                                              options: dict[str, Any]) -> None:
+    prefix = PrefixCNNDiscriminator.like(make(conditional=conditional, preset=preset, **options)).eval()
     assert prefix.conditional == conditional and prefix.num_classes == K
     tokens, y = inputs("tokens", 4, steps), labels_of(4)
     with torch.no_grad():
