@@ -41,6 +41,7 @@ class ClassifierSettings:
     dropout: float = 0.5  # before the output layer (Kim 2014)
     highway: bool = False  # Kim's CNN has none
     min_count: int = 2  # ids seen fewer times in the training sentences are read as UNK
+    embedding_init: float = 0.25  # word vectors start U[-a, a] (Kim 2014's CNN-rand), not N(0, 1)
     epochs: int = 10  # passes over the training split; the best held-out epoch is kept
     batch_size: int = 50  # Kim 2014
     lr: float = 1e-3  # Adam
@@ -54,6 +55,8 @@ def build_network(settings: ClassifierSettings) -> CNNDiscriminator:
                            filter_sizes=settings.filter_sizes, num_filters=settings.num_filters,
                            dropout=settings.dropout, highway=settings.highway)
     cnn.head = nn.Linear(cnn.head.in_features, settings.num_classes)  # K logits instead of real/fake
+    with torch.no_grad():  # Kim (2014)'s random word vectors: U[-a, a], a = 0.25 (PAD stays zero)
+        cnn.embedding.weight.uniform_(-settings.embedding_init, settings.embedding_init)[PAD_ID] = 0.0
     return cnn
 
 
