@@ -79,7 +79,7 @@ class ClassClassifier:
         """Predicted class ids (N,) of token rows (N, T) (EOS-terminated, PAD-padded, as the data is encoded)."""
         if tokens.size(0) == 0:
             return torch.zeros(0, dtype=torch.long)
-        return predictions(self.network, self.id_map[tokens], batch_size)
+        return predictions(self.network, self.id_map[tokens.to(self.id_map.device)], batch_size)
 
     def class_accuracy(self, samples: torch.Tensor, labels: torch.Tensor) -> float:
         """Share of sample rows (N, T) the classifier assigns to the class each was generated for, labels (N,)."""
@@ -87,7 +87,7 @@ class ClassClassifier:
             raise ValueError(f"labels must be ({samples.size(0)},) class ids, got shape {tuple(labels.shape)}")
         if samples.size(0) == 0:
             raise ValueError("class accuracy of no samples: give at least one sample")
-        return float((self.predict(samples) == labels).float().mean())
+        return float((self.predict(samples) == labels.to(self.id_map.device)).float().mean())
 
     def state(self) -> dict[str, Any]:
         """Plain data (loads with torch.load(weights_only=True)): settings, weights, accuracy, key."""
