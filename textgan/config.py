@@ -119,6 +119,10 @@ class DiscriminatorConfig:
     minibatch_reference: int = opt(64, "generator samples in the per-round reference batch", min=1)
     r1_weight: float = opt(0.0, "gamma of the R1 penalty gamma/2 E||grad D(real)||^2 on D's embedded real inputs "
                                 "(Mescheder 2018; 0: off; not with gan_loss=wgan-gp)", min=0)
+    conditional: Literal["none", "projection", "classes"] = opt(
+        "none", "class-conditional CNN on labelled data: 'projection' (Miyato & Koyama 2018: a class embedding's "
+                "inner product with the pooled features added to the logit) or 'classes' (a (K+1)-way head, "
+                "SentiGAN/CatGAN; needs adversarial.gan_loss=bce)")
 
 
 # The home of the named discriminator sizes (benchmarks and tests read them from here).

@@ -256,6 +256,9 @@ def _cross_checks(config: Config) -> list[str]:
     if d.r1_weight > 0 and config.adversarial.gan_loss == "wgan-gp":
         errors.append("discriminator.r1_weight > 0 with adversarial.gan_loss=wgan-gp: the critic already has its "
                       "gradient penalty; use R1 with bce, nsgan, rsgan or hinge")
+    if d.conditional == "classes" and config.adversarial.gan_loss != "bce":
+        errors.append(f"discriminator.conditional=classes with adversarial.gan_loss={config.adversarial.gan_loss}: "
+                      f"the (K+1)-class head is trained by cross-entropy; use adversarial.gan_loss=bce")
     g = config.generator
     if g.tie_weights and g.embedding_size != g.hidden_size:
         errors.append(f"generator.tie_weights=true needs generator.embedding_size ({g.embedding_size}) == "

@@ -1,10 +1,13 @@
-"""A tiny synthetic caption corpus from a fixed grammar: the text-metric tests train LMs on it in seconds."""
+"""A tiny synthetic caption corpus from a fixed grammar: the text-metric tests train LMs on it in seconds; MR15 for
+the class classifier."""
 
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import pytest
+import torch
 
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.tokenizers import WordTokenizer
@@ -27,3 +30,32 @@ def captions() -> tuple[WordTokenizer, TokenData, TokenData]:
     tokenizer = WordTokenizer.fit(train_lines)
     return (tokenizer, encode_lines(train_lines, tokenizer.encode, max_len=12),
             encode_lines(test_lines, tokenizer.encode, max_len=12))
+
+
+MR_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mr"
+MR15 = tuple[WordTokenizer, TokenData, torch.Tensor, TokenData, torch.Tensor]
+
+
+@pytest.fixture(scope="session")
+def mr15() -> MR15:
+    """MR's sentences of <= 15 whitespace tokens (pos = 0, neg = 1), a seeded class-stratified 10% test split:
+    the word tokenizer fitted on the train split, train tokens and labels, test tokens and labels (EOS appended)."""
+    if not all((MR_DIR / f"rt-polarity.{name}.txt").is_file() for name in ("pos", "neg")):
+        pytest.skip(f"MR corpus not found at {MR_DIR}")
+    draw = torch.Generator().manual_seed(0)
+    train: list[tuple[str, int]] = []
+    test: list[tuple[str, int]] = []
+    for label, name in enumerate(("pos", "neg")):
+        lines = (MR_DIR / f"rt-polarity.{name}.txt").read_text(encoding="utf-8").split("\n")
+        kept = [line for line in lines if line.strip() and len(line.split()) <= 15]
+        order = torch.randperm(len(kept), generator=draw).tolist()
+        cut = round(0.1 * len(kept))
+        test += [(kept[i], label) for i in order[:cut]]
+        train += [(kept[i], label) for i in order[cut:]]
+    tokenizer = WordTokenizer.fit([line for line, _ in train])
+
+    def encoded(pairs: list[tuple[str, int]]) -> tuple[TokenData, torch.Tensor]:
+        return (encode_lines([line for line, _ in pairs], tokenizer.encode, max_len=16),
+                torch.tensor([label for _, label in pairs]))
+
+    return (tokenizer, *encoded(train), *encoded(test))

@@ -195,17 +195,22 @@ def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, A
 
 
 def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0,
-              feature_size: int = 0) -> CNNDiscriminator:
+              feature_size: int = 0, num_classes: int = 0) -> CNNDiscriminator:
     """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end,
-    spectral norm and minibatch discrimination as configured (every estimator gets them through `shelf.cnn`)."""
+    spectral norm, minibatch discrimination and class conditioning (over `num_classes` classes of labelled data)
+    as configured (every estimator gets them through `shelf.cnn`)."""
     if d.minibatch_kernels and input_mode == "features":
         raise UserError("discriminator.minibatch_kernels needs a discriminator reading tokens or distributions; "
                         "this estimator's reads features: set discriminator.minibatch_kernels=0")
+    if d.conditional != "none" and num_classes < 1:
+        raise UserError(f"discriminator.conditional={d.conditional} needs labelled training data; set "
+                        f"discriminator.conditional=none or give data with class labels")
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
                             dropout=d.dropout, highway=d.highway, precision=d.precision,
                             spectral_norm=d.spectral_norm, minibatch_kernels=d.minibatch_kernels,
-                            minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference)
+                            minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference,
+                            conditional=d.conditional, num_classes=num_classes if d.conditional != "none" else 0)
 
 
 def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimator:
