@@ -2,9 +2,11 @@
 
 For each data set and seed: train MLE once; train every arm of scripts/leaderboard.yaml from its shipped recipe
 (arms with `start: mle` continue MLE's generator); sweep each at <= 9 temperatures with 2,000 samples (oracle:
-NLL-oracle and NLL-test at T; text: BLEU-5, self-BLEU-5, LM score, FED, MAUVE at T); the reverse-LM score only at
-T = 1 and, for MLE, at the temperature whose quality matches the arm's at T = 1; then the verdict of each arm's
-curve against MLE's (docs/evaluation.md) and the table between the markers of docs/results.md.
+NLL-oracle and NLL-test at T; text: BLEU-5, self-BLEU-5, LM score, FED, MAUVE at T; K-mode: valid share, mode
+coverage, JS divergence and within-mode diversity by the exact parser); on oracle and text the reverse-LM score
+only at T = 1 and, for MLE, at the temperature whose quality matches the arm's at T = 1; then the verdict of each
+arm's curve against MLE's (docs/evaluation.md) and each data set's table between its markers of docs/results.md
+(scripts/leaderboard_table.py).
 
 Runs use one thread each, two side by side. Each run directory holds a manifest (resolved config, seed, textgan
 version, the MLE manifest it started from): a run whose manifest matches is reused, one that differs is retrained,
@@ -22,8 +24,6 @@ import hashlib
 import json
 import multiprocessing
 import shutil
-import statistics
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -36,21 +36,17 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import textgan  # noqa: E402
 from textgan.config_io import config_to_dict  # noqa: E402
+from textgan.data.tokenizers import SPECIALS  # noqa: E402
+from textgan.evaluation.kmode import kmode_metrics_of_lines  # noqa: E402
 from textgan.evaluation.suite import bleu_metrics  # noqa: E402
 from textgan.evaluation.sweep import tempered_nll  # noqa: E402
 from textgan.evaluation.text_metrics import tokenize_for_bleu  # noqa: E402
-from textgan.evaluation.verdict import (  # noqa: E402
-    ORACLE_CURVE_AXES,
-    CurveAxes,
-    CurvePoint,
-    bleu_curve_axes,
-    curve_from_rows,
-    curve_verdict,
-    matched_temperature,
-)
+from textgan.evaluation.verdict import CurvePoint, matched_temperature  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table module beside this script
+from leaderboard_table import plot, seeds_of, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
-BEGIN, END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
 EVAL_FORMAT = "leaderboard-eval-1"  # bump when the sweep's metrics change: evaluations are then recomputed
 
 
@@ -61,7 +57,7 @@ class Job:
     data: str
     arm: str                    # "mle" or an arm's name
     seed: int
-    kind: str                   # "oracle" or "text"
+    kind: str                   # "oracle", "text" or "kmode"
     recipe: str
     overrides: tuple[str, ...]
     run_dir: str
@@ -109,8 +105,14 @@ def resolved_config(job: Job, rounds: int | None) -> dict[str, Any]:
 def manifest_of(job: Job, rounds: int | None) -> dict[str, Any]:
     """What a finished run must match to be reused."""
     mle = _read_json(Path(job.mle_dir) / "manifest.json") if job.start == "mle" else None
-    return {"config": resolved_config(job, rounds), "seed": job.seed, "version": textgan.__version__,
-            "start": job.start, "mle_manifest": _digest(mle["config"]) if mle else None}
+    return {"config": _placeless(resolved_config(job, rounds)), "seed": job.seed, "version": textgan.__version__,
+            "start": job.start, "mle_manifest": _digest(_placeless(mle["config"])) if mle else None}
+
+
+def _placeless(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved config without `run.dir`: where a run lives does not decide what it is (a moved or
+    differently spelled --runs-dir reuses its runs)."""
+    return {**config, "run": {k: v for k, v in config["run"].items() if k != "dir"}}
 
 
 # ---- the worker: train (or reuse / resume) one run, then sweep it ------------------------------------------------
@@ -122,6 +124,8 @@ def run_job(job: Job) -> dict[str, Any]:
     rounds = job.rounds if job.rounds is not None else (calibration or {}).get("rounds")
     wanted = manifest_of(job, rounds) if rounds is not None or job.arm == "mle" else None
     found = _read_json(run_dir / "manifest.json")
+    if found is not None and "config" in found:
+        found = {**found, "config": _placeless(found["config"])}
     if found is not None and wanted is not None and {k: found.get(k) for k in wanted} == wanted:
         manifest = found  # reused: nothing trained, nothing appended to metrics.jsonl
     else:
@@ -205,7 +209,7 @@ def _evaluate(job: Job) -> dict[str, Any]:
         return cached
     gen = textgan.load(_checkpoint(job))
     scorer = textgan.Scorer.for_generator(gen, cache_dir=job.cache_dir, seed=job.seed)
-    _EVALUATION[id(scorer.data)] = gen.cfg.evaluation
+    _CONFIGS[id(scorer.data)] = gen.cfg
     start = time.process_time()
     rows = [_point(job, gen, scorer, t) for t in job.temperatures]
     real = None
@@ -241,6 +245,10 @@ def _point(job: Job, gen: textgan.TrainedGenerator, scorer: textgan.Scorer, temp
 
 
 def _score_lines(job: Job, scorer: textgan.Scorer, lines: list[str], with_reverse: bool) -> dict[str, Any]:
+    if job.kind == "kmode":  # the benchmark's exact parser; no model metrics (no reference LM is trained)
+        cfg = _CONFIGS[id(scorer.data)]
+        return kmode_metrics_of_lines(scorer.data.kmode, lines, scorer.data.tokenizer.encode, len(SPECIALS),
+                                      cfg.data.kmode.coverage_share)
     metrics = ["lm_score"] + (["reverse_lm_score"] if with_reverse else [])
     if job.kind == "text":
         metrics += ["fed", "mauve"]
@@ -254,12 +262,12 @@ def _score_lines(job: Job, scorer: textgan.Scorer, lines: list[str], with_revers
     return out
 
 
-_EVALUATION: dict[int, Any] = {}          # id(scorer.data) -> the run's evaluation settings
+_CONFIGS: dict[int, Any] = {}             # id(scorer.data) -> the run's config
 _REFERENCES: dict[int, list[list[str]]] = {}
 
 
 def scorer_settings(scorer: textgan.Scorer) -> Any:
-    return _EVALUATION[id(scorer.data)]
+    return _CONFIGS[id(scorer.data)].evaluation
 
 
 def _references(scorer: textgan.Scorer) -> list[list[str]]:
@@ -286,129 +294,6 @@ def matched_reverse_lm(job: Job, temperature: float) -> dict[str, Any]:
     return cached[name]
 
 
-# ---- the table ---------------------------------------------------------------------------------------------------
-def axes_of(kind: str) -> CurveAxes:
-    return ORACLE_CURVE_AXES if kind == "oracle" else bleu_curve_axes(5)
-
-
-def _mean_sd(values: list[float], digits: int = 3) -> str:
-    values = [v for v in values if v is not None]
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
-def write_table(results: dict[tuple[str, str, int], dict[str, Any]], matched: dict[tuple[str, str, int], Any],
-                settings: dict[str, Any], arms: list[str], path: Path, elapsed_s: float, command: str) -> None:
-    """The leaderboard between the markers of `path` (the rest of the file is left as it is)."""
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                            text=True).stdout.strip()
-    lines = [BEGIN, "", f"*Generated by `{command}` on {time.strftime('%Y-%m-%d')}, commit {commit}, 2-core AMD "
-             f"EPYC VM, torch {torch.__version__} CPU, one thread per run, two runs side by side; wall time "
-             f"{elapsed_s / 60:.1f} min for this invocation. Reused runs cost nothing here.*", ""]
-    for data, ds in settings["datasets"].items():
-        kind = ds["kind"]
-        seeds = settings["seeds"]
-        if not any((data, "mle", s) in results for s in seeds):
-            lines += [f"### {data}: not run yet", ""]
-            continue
-        axes = axes_of(kind)
-        q, d = (("NLL-oracle", "NLL-test") if kind == "oracle" else ("BLEU-5", "self-BLEU-5"))
-        head = ["arm", "rounds", "CPU-min (train)", f"{q} T=1", f"{d} T=1"]
-        if kind == "text":
-            head += ["LM score T=1", "FED T=1", "MAUVE T=1"]
-        head += ["reverse-LM T=1", "MLE T matched", "MLE reverse-LM at matched T", f"verdict vs MLE ({q} vs {d})",
-                 "mean gap", "share above", "rel. weight change"]
-        lines += [f"### {data} ({kind}; {ds['num_samples']} samples per point, temperatures "
-                  f"{', '.join(map(str, ds['temperatures']))}; {len(seeds)} seed(s); budget "
-                  f"{ds['cpu_minutes']} CPU-min per adversarial arm; verdict tolerance {ds['tolerance']})", "",
-                  "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
-        qcol, dcol = axes.quality, axes.diversity
-        mle_curves = {s: curve_from_rows(results[(data, "mle", s)]["eval"]["rows"], axes)
-                      for s in seeds if (data, "mle", s) in results}
-        rows_out = []
-        for arm in ["real", "mle", *arms]:
-            per_seed = []
-            for s in seeds:
-                res = results.get((data, "mle" if arm == "real" else arm, s))
-                if res is None:
-                    continue
-                ev = res["eval"]
-                t1 = ev["real"] if arm == "real" else next(r for r in ev["rows"] if r["temperature"] == 1.0)
-                entry = {"t1": t1, "res": res}
-                if arm not in ("real", "mle") and s in mle_curves:
-                    entry["verdict"] = curve_verdict(curve_from_rows(ev["rows"], axes), mle_curves[s], axes,
-                                                     tolerance=ds["tolerance"])
-                    entry["matched"] = matched.get((data, arm, s))
-                per_seed.append(entry)
-            if not per_seed:
-                rows_out.append([arm, "not run yet"] + [""] * (len(head) - 2))
-                continue
-            first = per_seed[0]
-            cal = first["res"].get("calibration") or {}
-            rounds = first["res"]["manifest"]["config"]["adversarial"]["rounds"] if arm not in ("real", "mle") \
-                else "-"
-            cpu = [e["res"]["manifest"].get("cpu_seconds_last_invocation") for e in per_seed]
-            cpu_txt = "-" if arm == "real" else _mean_sd([c / 60 for c in cpu if c is not None], 2)
-            if cal:
-                cpu_txt += f" (planned {cal['planned_cpu_s'] / 60:.2f})"
-            cells = [arm if arm != "real" else "real training data", str(rounds), cpu_txt,
-                     _mean_sd([e["t1"].get(qcol) for e in per_seed]), _mean_sd([e["t1"].get(dcol) for e in per_seed])]
-            if kind == "text":
-                cells += [_mean_sd([e["t1"].get(k) for e in per_seed]) for k in ("lm_score", "fed", "mauve")]
-            cells.append(_mean_sd([e["t1"].get("reverse_lm_score") for e in per_seed]))
-            if "verdict" in first:
-                m = [e.get("matched") or {} for e in per_seed]
-                cells += [_mean_sd([x.get("temperature") for x in m], 2) if all(m) else "outside MLE's range",
-                          _mean_sd([x.get("reverse_lm_score") for x in m]) if all(m) else "-",
-                          ", ".join(sorted({e["verdict"].verdict for e in per_seed})),
-                          _mean_sd([e["verdict"].mean_gap for e in per_seed], 4),
-                          _mean_sd([e["verdict"].share_above for e in per_seed], 2)]
-                change = [e["res"]["eval"].get("weight_change") for e in per_seed]
-                text = _mean_sd(change, 4)
-                cells.append(text + (" (did not move)" if all(c is not None and c < 1e-6 for c in change) else ""))
-            else:
-                cells += ["-", "-", "reference" if arm == "mle" else "-", "-", "-", "-"]
-            rows_out.append(cells)
-        lines += ["| " + " | ".join(map(str, r)) + " |" for r in rows_out] + [""]
-    lines.append(END)
-    text = path.read_text(encoding="utf-8") if path.is_file() else ""
-    block = "\n".join(lines)
-    if BEGIN in text and END in text:
-        text = text[:text.index(BEGIN)] + block + text[text.index(END) + len(END):]
-    else:
-        text = text.rstrip("\n") + "\n\n## Leaderboard\n\n" + block + "\n"
-    path.write_text(text, encoding="utf-8")
-
-
-def plot(results: dict[tuple[str, str, int], dict[str, Any]], settings: dict[str, Any], out_dir: Path) -> None:
-    """One PNG per data set: each arm's curve (seed 0 of those present) against MLE's; skipped without matplotlib."""
-    try:
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-    except ImportError:
-        return
-    for data, ds in settings["datasets"].items():
-        axes = axes_of(ds["kind"])
-        curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items())
-                  if d == data and s == settings["seeds"][0]}
-        if not curves:
-            continue
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        for arm, rows in curves.items():
-            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", label=arm)
-        ax.set_xlabel(axes.quality)
-        ax.set_ylabel(axes.diversity)
-        ax.set_title(f"{data}: temperature curves")
-        ax.legend()
-        fig.tight_layout()
-        fig.savefig(out_dir / f"leaderboard_{data}.png", dpi=100)
-        plt.close(fig)
-
-
 # ---- orchestration -----------------------------------------------------------------------------------------------
 def jobs_of(settings: dict[str, Any], calibration: dict[str, Any], runs_dir: Path, cache_dir: Path,
             data_names: list[str], arm_names: list[str]) -> tuple[list[Job], list[Job]]:
@@ -416,7 +301,7 @@ def jobs_of(settings: dict[str, Any], calibration: dict[str, Any], runs_dir: Pat
     mle_jobs, arm_jobs = [], []
     for data in data_names:
         ds = settings["datasets"][data]
-        for seed in settings["seeds"]:
+        for seed in seeds_of(settings, data):
             mle_dir = runs_dir / data / f"seed{seed}" / "mle"
             common = dict(data=data, seed=seed, kind=ds["kind"], mle_dir=str(mle_dir),
                           temperatures=tuple(ds["temperatures"]), num_samples=ds["num_samples"],
@@ -433,7 +318,8 @@ def jobs_of(settings: dict[str, Any], calibration: dict[str, Any], runs_dir: Pat
                                     overrides=tuple(recipe.get("overrides", []) + ds["shared"]),
                                     run_dir=str(runs_dir / data / f"seed{seed}" / arm["name"]),
                                     start=arm.get("start", "mle"), rounds=rounds,
-                                    calibration_rounds=arm.get("calibration_rounds", 2), **common))
+                                    calibration_rounds=recipe.get("calibration_rounds",
+                                                                  arm.get("calibration_rounds", 2)), **common))
     return mle_jobs, arm_jobs
 
 
@@ -492,6 +378,8 @@ def main(argv: list[str] | None = None) -> int:
         # (quality = LM score, the axis the reverse-LM score is paired with; NLL-oracle on the oracle)
         wanted: dict[futures.Future, tuple[float, tuple[str, str, int]]] = {}
         for job in arm_jobs:
+            if job.kind == "kmode":  # no LM score on K-mode data: nothing to match
+                continue
             mle_job = next(m for m in mle_jobs if m.data == job.data and m.seed == job.seed)
             arm_t1 = next(r for r in results[(job.data, job.arm, job.seed)]["eval"]["rows"] if r["temperature"] == 1)
             mle_rows = results[(job.data, "mle", job.seed)]["eval"]["rows"]

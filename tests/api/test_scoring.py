@@ -70,3 +70,18 @@ def test_lm_score_of_the_test_file_is_the_reference_nll_test(tiny_text_gen: text
     scorer = textgan.Scorer.for_generator(tiny_text_gen, cache_dir=tmp_path)
     nll_test = textgan.evaluate_nll(scorer.reference(), scorer.data.test, 64, torch.device("cpu"))["nll"]
     assert scorer.score(scorer.data.test_lines, ["lm_score"])["lm_score"] == pytest.approx(nll_test, abs=1e-6)
+
+
+def test_a_kmode_run_is_scored_with_its_reference_lm_keyed_by_the_benchmark(tmp_path: Path, one_thread: None) -> None:
+    """K-mode data has no training file: the reference LM's cache key is the benchmark's settings, so two
+    benchmarks get two reference LMs and the same benchmark reuses one."""
+    from tests.conftest import TINY_KMODE
+    from textgan.api.scoring import _source_sha256
+
+    run = tmp_path / "kmode"
+    textgan.pretrain("kmode", [f"run.dir={run}", *TINY_KMODE, "run.threads=1"])
+    gen = textgan.load(run)
+    out = textgan.evaluate(gen, ["lm_score"], num_samples=20, cache_dir=tmp_path / "cache")
+    assert out["num_samples"] == 20 and out["lm_score"] > 0
+    keys = {seed: _source_sha256(textgan.config("kmode", [*TINY_KMODE, f"data.kmode.seed={seed}"])) for seed in (0, 1)}
+    assert keys[0] == _source_sha256(gen.cfg) and keys[0] != keys[1]

@@ -28,3 +28,14 @@ def tiny_oracle_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     run = tmp_path_factory.mktemp("eval") / "oracle"
     assert main(["pretrain", "--config", "oracle", f"run.dir={run}", *TINY_ORACLE]) == 0
     return run
+
+
+@pytest.fixture(scope="session")
+def tiny_kmode_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A K-mode checkpoint after 10 MLE epochs on 200 sentences of 3 modes: most samples parse, every mode is hit."""
+    from tests.conftest import TINY_KMODE
+
+    run = tmp_path_factory.mktemp("eval") / "kmode"
+    assert main(["pretrain", "--config", "kmode", f"run.dir={run}", *TINY_KMODE, "pretrain.epochs=10",
+                 "generator.hidden_size=32", "pretrain.lr=0.02"]) == 0
+    return run

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.cli.test_evaluate import run_failing
+from tests.conftest import TINY_KMODE
 from textgan.cli.main import main
 from textgan.training.metrics_log import read_metrics
 
@@ -146,3 +147,51 @@ def test_oracle_sweep_reference_run_is_added(tiny_oracle_run: Path, tmp_path: Pa
     err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_oracle_run), "--reference", "nowhere",
                                "--out-dir", str(tmp_path / "x")])
     assert "--reference nowhere is neither" in err
+
+
+def test_kmode_sweep_is_the_parser_on_the_same_samples_with_a_verdict(tiny_kmode_run: Path, tmp_path: Path,
+                                                                      one_thread: None) -> None:
+    """Each K-mode row is the exact parser's metrics of the samples drawn from the sweep's seed at that T; the
+    verdict and plot use (kmode_valid, kmode_coverage); a curve against itself is "equal" with zero gap."""
+    import json
+
+    import torch
+
+    from textgan.api.builders import build_kmode
+    from textgan.api.trained import load
+    from textgan.data.tokenizers import SPECIALS
+    from textgan.evaluation.kmode import kmode_metrics_of_lines
+
+    out = tmp_path / "sweep"
+    assert main(["sweep", "--checkpoint", str(tiny_kmode_run / "checkpoints" / "mle.pt"), "--checkpoint",
+                 str(tiny_kmode_run), "--labels", "MLE", "same", "--reference", "MLE", "--temperatures", "0.5,1,2",
+                 "--num-samples", "60", "--seed", "3", "--out-dir", str(out)]) == 0
+    rows = read_csv(out / "sweep.csv")
+    assert [(r["label"], float(r["temperature"])) for r in rows] == [
+        ("MLE", 0.5), ("MLE", 1.0), ("MLE", 2.0), ("same", 0.5), ("same", 1.0), ("same", 2.0)]
+    gen = load(tiny_kmode_run)
+    benchmark = build_kmode(gen.cfg)
+    keys = ("kmode_valid", "kmode_invalid", "kmode_coverage", "kmode_js", "kmode_within_diversity")
+    for row in rows[:3]:
+        torch.manual_seed(3)
+        lines = gen.sample(60, temperature=float(row["temperature"]), batch_size=128)
+        expected = kmode_metrics_of_lines(benchmark, lines, gen.tokenizer.encode, len(SPECIALS), 0.5)
+        assert {k: float(row[k]) for k in keys} == {k: expected[k] for k in keys}
+    valid = [float(r["kmode_valid"]) for r in rows[:3]]
+    assert valid[0] > valid[2] > 0  # a curve: sharper sampling parses more often
+    judged = json.loads((out / "verdict.json").read_text())
+    assert [(v["label"], v["quality"], v["diversity"], v["verdict"], v["mean_gap"]) for v in judged] == [
+        ("same", "kmode_valid", "kmode_coverage", "equal", 0.0)]
+    assert (out / "sweep.png").read_bytes()[:8] == PNG_MAGIC
+
+
+def test_sweep_refuses_kmode_runs_mixed_with_others(tiny_kmode_run: Path, tiny_oracle_run: Path, tmp_path: Path,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_kmode_run), "--checkpoint", str(tiny_oracle_run),
+                               "--out-dir", str(tmp_path / "o")])
+    assert "mix kmode and oracle runs" in err
+    other = tmp_path / "other"  # another benchmark: its modes differ, so its coverage is not comparable
+    assert main(["pretrain", "--config", "kmode", f"run.dir={other}", *TINY_KMODE, "data.kmode.seed=1"]) == 0
+    err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_kmode_run), "--checkpoint", str(other),
+                               "--out-dir", str(tmp_path / "o")])
+    assert "different K-mode benchmarks" in err

@@ -148,11 +148,11 @@ def evaluate(generator: TrainedGenerator | str | Path, metrics: Sequence[str] = 
 
 
 def _source_sha256(cfg: Config) -> str:
-    """sha256 naming the training data: the training file's bytes (text), the oracle's settings (oracle), or,
-    for a glob of files, their names and bytes in sorted order."""
+    """sha256 naming the training data: the training file's bytes (text), the generator's settings (oracle,
+    K-mode benchmark), or, for a glob of files, their names and bytes in sorted order."""
     d = cfg.data
-    if d.source == "oracle":
-        return hashlib.sha256(repr(d.oracle).encode()).hexdigest()
+    if d.source in ("oracle", "kmode"):
+        return hashlib.sha256(repr(d.oracle if d.source == "oracle" else d.kmode).encode()).hexdigest()
     path = Path(d.train).expanduser()
     if path.is_file():
         return file_sha256(path)

@@ -14,14 +14,17 @@ from typing import Any
 
 import torch
 
-from textgan.api.builders import build_data
+from textgan.api.builders import build_data, build_kmode
 from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
 from textgan.cli.common import write_text_atomic
 from textgan.data.corpus import read_lines
+from textgan.data.tokenizers import SPECIALS
 from textgan.errors import UserError
+from textgan.evaluation.kmode import KMODE_CURVE_AXES, kmode_metrics_of_lines
 from textgan.evaluation.suite import MODEL_METRICS
 from textgan.evaluation.sweep import (
+    KMODE_AXES,
     ORACLE_AXES,
     oracle_point,
     parse_temperatures,
@@ -44,12 +47,15 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Sample each checkpoint at each softmax temperature and record quality against diversity (\"Language "
             "GANs Falling Short\", Caccia et al. 2020): on text, test-BLEU-n against self-BLEU-n (BLEU-2..5 all go "
             "to the CSV); on oracle data, NLL-oracle of the samples against NLL-test of held-out oracle data under "
-            "the temperature-scaled model softmax(logits / T). Writes OUT_DIR/sweep.csv (one row per checkpoint and "
+            "the temperature-scaled model softmax(logits / T); on the K-mode benchmark, the valid share of the samples "
+            "against mode coverage by the exact parser (JS divergence and within-mode diversity in the CSV too). "
+            "Writes OUT_DIR/sweep.csv (one row per checkpoint and "
             "temperature) and OUT_DIR/sweep.png (one curve per checkpoint; needs matplotlib: pip install "
             "'textgan[plot]'). --metrics adds model-based metrics at every temperature; --reference judges every "
             "other curve against one (MLE's): above, below, equal, crossing or no-overlap, with the mean gap "
             "(docs/evaluation.md), printed and written to OUT_DIR/verdict.json. Verdict axes: oracle NLL-oracle vs "
-            "NLL-test; text BLEU-n vs self-BLEU-n, and LM score vs reverse-LM score when both are swept.", 100)
+            "NLL-test; text BLEU-n vs self-BLEU-n, and LM score vs reverse-LM score when both are swept; K-mode valid "
+            "share vs coverage.", 100)
                     + "\n\nExample:\n"
                     "  textgan sweep --checkpoint runs/coco/checkpoints/mle.pt --checkpoint runs/coco "
                     "--labels MLE SeqGAN --reference MLE --metrics lm_score,reverse_lm_score --out-dir runs/coco/sweep",
@@ -119,15 +125,18 @@ def run(args: argparse.Namespace) -> int:
     models = [load(path, args.device) for path in args.checkpoint]
     sources = {m.cfg.data.source for m in models}
     if len(sources) > 1:
-        raise UserError("the checkpoints mix oracle and text runs; sweep runs of one kind together")
-    oracle = sources == {"oracle"}
+        raise UserError(f"the checkpoints mix {' and '.join(sorted(sources))} runs; sweep runs of one kind together")
+    source = sources.pop()
+    if source == "kmode" and len({repr(m.cfg.data.kmode) for m in models}) > 1:
+        raise UserError("the checkpoints are trained on different K-mode benchmarks (data.kmode differs); sweep runs "
+                        "of one benchmark together")
     first = models[0].cfg.evaluation
     num = args.num_samples or first.num_samples
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    axes = ORACLE_AXES if oracle else text_axes(args.order)
+    axes = {"oracle": ORACLE_AXES, "kmode": KMODE_AXES}.get(source) or text_axes(args.order)
     start = time.perf_counter()
-    point = _oracle_points(models, args, num) if oracle else _text_points(models, args, num)
+    point = {"oracle": _oracle_points, "kmode": _kmode_points, "text": _text_points}[source](models, args, num)
     scorers: dict[str, Scorer] = {}
     rows: list[dict[str, Any]] = []
     for label, path, model in zip(labels, args.checkpoint, models):
@@ -149,7 +158,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {csv_path} ({len(rows)} rows, {time.perf_counter() - start:.1f} s)")
     if reference is not None:
         reference_label = labels[reference]
-        pairs: list[CurveAxes] = [ORACLE_CURVE_AXES] if oracle else [bleu_curve_axes(args.order), LM_CURVE_AXES]
+        pairs: list[CurveAxes] = {"oracle": [ORACLE_CURVE_AXES], "kmode": [KMODE_CURVE_AXES]}.get(source) or \
+            [bleu_curve_axes(args.order), LM_CURVE_AXES]
         judged = verdicts(rows, reference_label, pairs, tolerance=args.tolerance)
         for v in judged:
             print(f"verdict {v['label']} vs {v['reference']} ({v['quality']} vs {v['diversity']}): {v['verdict']}, "
@@ -160,7 +170,8 @@ def run(args: argparse.Namespace) -> int:
         png_path.unlink(missing_ok=True)  # never leave a plot of an older sweep beside this CSV
         print(f"{png_path} not written: matplotlib is not installed; {INSTALL_HINT}", file=sys.stderr)
         return 0
-    kind = "NLL-oracle vs NLL-test" if oracle else f"BLEU-{args.order} vs self-BLEU-{args.order}, {num} samples"
+    kind = {"oracle": "NLL-oracle vs NLL-test", "kmode": f"K-mode valid share vs mode coverage, {num} samples"}.get(
+        source) or f"BLEU-{args.order} vs self-BLEU-{args.order}, {num} samples"
     plot_sweep(rows, axes, png_path, f"Quality-diversity sweep over temperature ({kind})")
     print(f"wrote {png_path}")
     return 0
@@ -239,5 +250,19 @@ def _oracle_points(models: list[TrainedGenerator], args: argparse.Namespace, num
         device = next(model.generator.parameters()).device
         return oracle_point(model.generator, data.oracle.to(device), data.test, temperature, num_samples=num,
                             seq_len=model.max_len, batch_size=args.batch_size, device=device), None
+
+    return point
+
+
+def _kmode_points(models: list[TrainedGenerator], args: argparse.Namespace, num: int):
+    """A function (model, T) -> K-mode metrics of `num` samples by the exact parser (one benchmark for all runs)."""
+    cfg = models[0].cfg
+    with torch.random.fork_rng(devices=[]):
+        benchmark = build_kmode(cfg)
+
+    def point(model: TrainedGenerator, temperature: float) -> tuple[dict[str, float], list[str]]:
+        lines = model.sample(num, temperature=temperature, batch_size=args.batch_size)
+        return kmode_metrics_of_lines(benchmark, lines, model.tokenizer.encode, len(SPECIALS),
+                                      cfg.data.kmode.coverage_share), lines
 
     return point

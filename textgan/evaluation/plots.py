@@ -77,9 +77,10 @@ def plot_sweep(rows: Sequence[Mapping[str, Any]], axes: SweepAxes, path: Path, t
     ax.set_xlabel(axes.quality_label)
     ax.set_ylabel(axes.diversity_label)
     ax.set_title(f"{title}\n(points labelled with the sampling temperature T)", fontsize=11)
-    corner = 0.97 if axes.higher_quality_is_better else 0.03
-    ax.text(corner, 0.03, "better ↘" if axes.higher_quality_is_better else "better ↙", transform=ax.transAxes,
-            ha="right" if axes.higher_quality_is_better else "left", va="bottom", fontsize=10, color="grey")
+    right, top = axes.higher_quality_is_better, axes.higher_diversity_is_better
+    arrow = {(True, False): "↘", (False, False): "↙", (True, True): "↗", (False, True): "↖"}[(right, top)]
+    ax.text(0.97 if right else 0.03, 0.03, f"better {arrow}", transform=ax.transAxes,  # a corner curves rarely reach
+            ha="right" if right else "left", va="bottom", fontsize=10, color="grey")
     ax.grid(alpha=0.3)
     ax.legend(title="checkpoint")
     figure.savefig(path)

@@ -11,6 +11,9 @@ T varies: quality against diversity, one curve per model.
   be the same number at every T. We therefore score the held-out data under the temperature-scaled model
   p_T(y_t | y_<t) = softmax(logits / T), the distribution the samples at T are drawn from. This traces the
   curve: a low T sharpens p_T, its samples get better by NLL-oracle and the held-out data worse by NLL-test.
+- K-mode benchmark: quality = the share of samples some mode's parser accepts (valid share); diversity = mode
+  coverage, the share of the K modes holding at least their stated share of the valid samples (both higher is
+  better; `textgan.evaluation.kmode`). JS divergence and within-mode diversity are recorded beside them.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from textgan.evaluation.verdict import CurveAxes, curve_from_rows, curve_verdict
 from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import evaluating
 
-__all__ = ["SweepAxes", "text_axes", "ORACLE_AXES", "parse_temperatures", "text_point", "oracle_point",
+__all__ = ["SweepAxes", "text_axes", "ORACLE_AXES", "KMODE_AXES", "parse_temperatures", "text_point", "oracle_point",
            "tempered_nll", "write_csv", "verdicts"]
 
 
@@ -47,7 +50,8 @@ class SweepAxes:
     quality_label: str
     diversity: str
     diversity_label: str
-    higher_quality_is_better: bool  # BLEU: higher; NLL-oracle: lower. Lower diversity metric is always better.
+    higher_quality_is_better: bool  # BLEU: higher; NLL-oracle: lower
+    higher_diversity_is_better: bool = False  # self-BLEU, NLL-test: lower; K-mode coverage: higher
 
 
 def text_axes(order: int) -> SweepAxes:
@@ -58,6 +62,9 @@ def text_axes(order: int) -> SweepAxes:
 
 ORACLE_AXES = SweepAxes("nll_oracle", "NLL-oracle of samples: quality (lower is better ←)",
                         "nll_test", "NLL-test at temperature T: diversity / coverage (lower is better ↓)", False)
+KMODE_AXES = SweepAxes("kmode_valid", "valid share of samples (exact parser): quality (higher is better →)",
+                       "kmode_coverage", "mode coverage (share of the K modes): diversity (higher is better ↑)",
+                       True, True)
 
 
 def parse_temperatures(text: str) -> list[float]:

@@ -1,0 +1,234 @@
+"""The leaderboard's output: one markdown block per data set in docs/results.md, and one PNG of curves per data set.
+
+Each data set's block lies between `<!-- leaderboard:NAME:begin -->` and `<!-- leaderboard:NAME:end -->`, so an
+invocation that runs some data sets rewrites only their blocks. A file written before blocks were per data set
+(one block between `<!-- leaderboard:begin -->` and `<!-- leaderboard:end -->`, a `### NAME ...` section per data
+set) is read too: it stays as it is until one of its data sets is written, and is then split into per-data-set
+blocks, each keeping the old block's header line.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from textgan.evaluation.kmode import KMODE_CURVE_AXES
+from textgan.evaluation.verdict import ORACLE_CURVE_AXES, CurveAxes, bleu_curve_axes, curve_from_rows, curve_verdict
+
+ROOT = Path(__file__).resolve().parents[1]
+LEGACY_BEGIN, LEGACY_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -->"
+Results = dict[tuple[str, str, int], dict[str, Any]]   # (data set, arm, seed) -> {"manifest", "eval", "calibration"}
+
+
+def markers(data: str) -> tuple[str, str]:
+    """The begin and end markers of data set `data`'s block."""
+    return f"<!-- leaderboard:{data}:begin -->", f"<!-- leaderboard:{data}:end -->"
+
+
+def seeds_of(settings: dict[str, Any], data: str) -> list[int]:
+    """The data set's own `seeds:` if it has them, else the global list."""
+    return list(settings["datasets"][data].get("seeds", settings["seeds"]))
+
+
+def axes_of(kind: str) -> CurveAxes:
+    """The (quality, diversity) axes of the curve verdict on a data set of this kind."""
+    return {"oracle": ORACLE_CURVE_AXES, "kmode": KMODE_CURVE_AXES}.get(kind) or bleu_curve_axes(5)
+
+
+def collapsed(t1: dict[str, Any], threshold: dict[str, float]) -> bool:
+    """The K-mode collapse threshold stated in leaderboard.yaml: coverage <= max_coverage or JS >= min_js."""
+    return t1["kmode_coverage"] <= threshold["max_coverage"] or t1["kmode_js"] >= threshold["min_js"]
+
+
+def mean_sd(values: list[float | None], digits: int = 3) -> str:
+    """"m" for one value, "m ± sd" over several (None and NaN left out), "-" for none."""
+    values = [v for v in values if v is not None and not math.isnan(v)]
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+# ---- one data set's section --------------------------------------------------------------------------------------
+def _columns(kind: str) -> tuple[list[str], list[str]]:
+    """(metric keys at T = 1, their column headers) of a data set of this kind."""
+    if kind == "oracle":
+        return ["nll_oracle", "nll_test", "reverse_lm_score"], ["NLL-oracle T=1", "NLL-test T=1", "reverse-LM T=1"]
+    if kind == "kmode":
+        return (["kmode_valid", "kmode_coverage", "kmode_js", "kmode_within_diversity"],
+                ["valid T=1", "coverage T=1", "JS T=1 (nats)", "within-mode diversity T=1"])
+    return (["bleu_5", "self_bleu_5", "lm_score", "fed", "mauve", "reverse_lm_score"],
+            ["BLEU-5 T=1", "self-BLEU-5 T=1", "LM score T=1", "FED T=1", "MAUVE T=1", "reverse-LM T=1"])
+
+
+def _verdict_cell(verdicts: list[str]) -> str:
+    if len(verdicts) == 1:
+        return verdicts[0]
+    return ", ".join(f"{v} {verdicts.count(v)}/{len(verdicts)}" for v in sorted(set(verdicts)))
+
+
+def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, matched: dict[Any, Any],
+            arms: list[str]) -> list[str]:
+    """The markdown lines of data set `data`'s table (heading included)."""
+    kind = ds["kind"]
+    if not any((data, "mle", s) in results for s in seeds):
+        return [f"### {data}: not run yet", ""]
+    axes = axes_of(kind)
+    keys, key_heads = _columns(kind)
+    names = {"oracle": ("NLL-oracle", "NLL-test"), "kmode": ("valid", "coverage")}.get(kind, ("BLEU-5", "self-BLEU-5"))
+    threshold = ds.get("collapse") if kind == "kmode" else None
+    head = ["arm", "rounds", "CPU-min (train)", *key_heads]
+    if threshold:
+        head.append("collapsed (seeds)")
+    if kind != "kmode":
+        head += ["MLE T matched", "MLE reverse-LM at matched T"]
+    head += [f"verdict vs MLE ({names[0]} vs {names[1]})", "mean gap", "share above", "rel. weight change"]
+    title = (f"### {data} ({kind}; {ds['num_samples']} samples per point, temperatures "
+             f"{', '.join(map(str, ds['temperatures']))}; {len(seeds)} seed(s)"
+             + (f" {', '.join(map(str, seeds))}" if len(seeds) > 1 else "")
+             + f"; budget {ds['cpu_minutes']} CPU-min per adversarial arm; verdict tolerance {ds['tolerance']}")
+    if threshold:
+        title += (f"; collapsed at T=1 when coverage <= {threshold['max_coverage']} or JS >= "
+                  f"{threshold['min_js']} nats, fixed before the runs")
+    lines = [title + ")", "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    mle_curves = {s: curve_from_rows(results[(data, "mle", s)]["eval"]["rows"], axes)
+                  for s in seeds if (data, "mle", s) in results}
+    for arm in ["real", "mle", *arms]:
+        per_seed = []
+        for s in seeds:
+            res = results.get((data, "mle" if arm == "real" else arm, s))
+            if res is None:
+                continue
+            ev = res["eval"]
+            t1 = ev["real"] if arm == "real" else next(r for r in ev["rows"] if r["temperature"] == 1.0)
+            entry = {"t1": t1, "res": res}
+            if arm not in ("real", "mle") and s in mle_curves:
+                entry["verdict"] = curve_verdict(curve_from_rows(ev["rows"], axes), mle_curves[s], axes,
+                                                 tolerance=ds["tolerance"])
+                entry["matched"] = matched.get((data, arm, s))
+            per_seed.append(entry)
+        if not per_seed:
+            lines.append("| " + " | ".join([arm, "not run yet"] + [""] * (len(head) - 2)) + " |")
+            continue
+        first = per_seed[0]
+        cal = first["res"].get("calibration") or {}
+        rounds = first["res"]["manifest"]["config"]["adversarial"]["rounds"] if arm not in ("real", "mle") else "-"
+        cpu = [e["res"]["manifest"].get("cpu_seconds_last_invocation") for e in per_seed]
+        cpu_txt = "-" if arm == "real" else mean_sd([c / 60 for c in cpu if c is not None], 2)
+        if cal:
+            cpu_txt += f" (planned {cal['planned_cpu_s'] / 60:.2f})"
+        cells = [arm if arm != "real" else "real training data", str(rounds), cpu_txt,
+                 *(mean_sd([e["t1"].get(k) for e in per_seed]) for k in keys)]
+        if threshold:
+            cells.append(f"{sum(collapsed(e['t1'], threshold) for e in per_seed)}/{len(per_seed)}")
+        if "verdict" in first:
+            if kind != "kmode":
+                m = [e.get("matched") or {} for e in per_seed]
+                cells += [mean_sd([x.get("temperature") for x in m], 2) if all(m) else "outside MLE's range",
+                          mean_sd([x.get("reverse_lm_score") for x in m]) if all(m) else "-"]
+            cells += [_verdict_cell([e["verdict"].verdict for e in per_seed]),
+                      mean_sd([e["verdict"].mean_gap for e in per_seed], 4),
+                      mean_sd([e["verdict"].share_above for e in per_seed], 2)]
+            change = [e["res"]["eval"].get("weight_change") for e in per_seed]
+            cells.append(mean_sd(change, 4) + (" (did not move)" if all(c is not None and c < 1e-6 for c in change)
+                                               else ""))
+        else:
+            cells += ["-"] * (2 if kind != "kmode" else 0) + ["reference" if arm == "mle" else "-", "-", "-", "-"]
+        lines.append("| " + " | ".join(map(str, cells)) + " |")
+    return lines + [""]
+
+
+# ---- the file: blocks per data set -------------------------------------------------------------------------------
+def split_legacy(text: str) -> str:
+    """The single block of an older file turned into one block per `### NAME` section, each with its header line."""
+    if LEGACY_BEGIN not in text or LEGACY_END not in text:
+        return text
+    start, end = text.index(LEGACY_BEGIN), text.index(LEGACY_END)
+    body = text[start + len(LEGACY_BEGIN):end].strip("\n").split("\n")
+    header: list[str] = []
+    sections: list[tuple[str, list[str]]] = []
+    for line in body:
+        if line.startswith("### "):
+            sections.append((line[4:].split(" ")[0].rstrip(":"), [line]))
+        elif sections:
+            sections[-1][1].append(line)
+        else:
+            header.append(line)
+    blocks = []
+    for name, lines in sections:
+        begin, stop = markers(name)
+        blocks.append("\n".join([begin, "", *header, *lines]).rstrip("\n") + "\n\n" + stop)
+    return text[:start] + "\n\n".join(blocks) + text[end + len(LEGACY_END):]
+
+
+def legacy_names(text: str) -> list[str]:
+    """The data sets with a section in an older file's single block."""
+    if LEGACY_BEGIN not in text or LEGACY_END not in text:
+        return []
+    body = text[text.index(LEGACY_BEGIN):text.index(LEGACY_END)]
+    return [line[4:].split(" ")[0].rstrip(":") for line in body.split("\n") if line.startswith("### ")]
+
+
+def replace_block(text: str, data: str, block_lines: list[str]) -> str:
+    """`text` with data set `data`'s block replaced (or added after the last leaderboard block, or at the end)."""
+    begin, end = markers(data)
+    if begin not in text and data in legacy_names(text):
+        text = split_legacy(text)
+    block = "\n".join([begin, *block_lines, end])
+    if begin in text and end in text:
+        return text[:text.index(begin)] + block + text[text.index(end) + len(end):]
+    ends = [m.end() for m in re.finditer(r"<!-- leaderboard:(?:[\w-]+:)?end -->", text)]
+    if ends:
+        return text[:ends[-1]] + "\n\n" + block + text[ends[-1]:]
+    return text.rstrip("\n") + "\n\n## Leaderboard\n\n" + block + "\n"
+
+
+def write_table(results: Results, matched: dict[Any, Any], settings: dict[str, Any], arms: list[str], path: Path,
+                elapsed_s: float, command: str) -> None:
+    """One block per data set of `settings["datasets"]` in `path`, between its markers (the rest left as it is)."""
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                            text=True).stdout.strip()
+    header = [f"*Generated by `{command}` on {time.strftime('%Y-%m-%d')}, commit {commit}, 2-core AMD EPYC VM, "
+              f"torch {torch.__version__} CPU, one thread per run, two runs side by side at most; wall time "
+              f"{elapsed_s / 60:.1f} min for this invocation. Reused runs cost nothing here.*", ""]
+    recipes = {a["name"]: a["recipes"] for a in settings["arms"]}
+    text = path.read_text(encoding="utf-8") if path.is_file() else ""
+    for data, ds in settings["datasets"].items():
+        shown = [arm for arm in arms if data in recipes.get(arm, {})]
+        lines = ["", *header, *section(data, ds, seeds_of(settings, data), results, matched, shown)]
+        text = replace_block(text, data, lines)
+    path.write_text(text, encoding="utf-8")
+
+
+def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
+    """One PNG per data set: each arm's curve (its first seed) against MLE's; skipped without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return
+    for data, ds in settings["datasets"].items():
+        axes = axes_of(ds["kind"])
+        seed = seeds_of(settings, data)[0]
+        curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items()) if d == data and s == seed}
+        if not curves:
+            continue
+        fig, ax = plt.subplots(figsize=(6, 4.5))
+        for arm, rows in curves.items():
+            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", label=arm)
+        ax.set_xlabel(axes.quality)
+        ax.set_ylabel(axes.diversity)
+        ax.set_title(f"{data}: temperature curves (seed {seed})")
+        ax.legend(fontsize=7)
+        fig.tight_layout()
+        fig.savefig(out_dir / f"leaderboard_{data}.png", dpi=100)
+        plt.close(fig)
