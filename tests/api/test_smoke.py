@@ -43,6 +43,28 @@ def test_every_estimator_trains_conditionally_from_the_cli(name: str, tiny_label
     assert len(trained.sample(4, label="neg", seed=0)) == 4
 
 
+# every estimator whose discriminator can read labels, with the options that give it the conditional CNN
+CONDITIONAL_D = {"reinforce": [], "gumbel": [], "professor": [], "feature_matching": [],
+                 "dense_reinforce": ["dense_reinforce.discriminator=cnn"]}
+
+
+@pytest.mark.parametrize("mode", ["projection", "classes"])
+@pytest.mark.parametrize("name", list(CONDITIONAL_D))
+def test_every_supporting_estimator_trains_with_a_conditional_discriminator(name: str, mode: str,
+                                                                            tiny_labelled_args: list[str],
+                                                                            tmp_path: Path) -> None:
+    _, after = textgan.train("mr", [*tiny_labelled_args, f"run.dir={tmp_path}", f"adversarial.estimator={name}",
+                                    f"discriminator.conditional={mode}", *CONDITIONAL_D[name]])
+    assert after and all(v == v for v in after.values())
+    payload = textgan.load(tmp_path).payload
+    assert payload["progress"]["adversarial"]["round"] == 2
+    d = payload["models"]["discriminator"]
+    if mode == "projection":
+        assert d["class_embedding.weight"].shape[0] == 2
+    else:
+        assert d["head.weight"].shape[0] == 3  # two classes and fake
+
+
 @pytest.mark.parametrize("name", shipped_configs())
 def test_every_shipped_config_runs(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     cfg = textgan.config(name)

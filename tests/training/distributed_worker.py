@@ -49,6 +49,10 @@ VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
     ("reinforce", ["LABELLED", "reinforce.rollout_policy=ema", "generator.class_initial_state=true"]),
     ("gumbel", ["LABELLED"]),
     ("professor", ["LABELLED"]),
+    # conditional discriminators: every D call reads its rows' labels (projection; the (K+1)-class head)
+    ("reinforce", ["LABELLED", "discriminator.conditional=projection"]),
+    ("gumbel", ["LABELLED", "discriminator.conditional=classes"]),
+    ("dense_reinforce", ["LABELLED", "discriminator.conditional=classes", "dense_reinforce.discriminator=cnn"]),
 ]
 CLASS_WORDS = {"pos": "good great fine superb lovely".split(), "neg": "bad awful dull poor grim".split()}
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",

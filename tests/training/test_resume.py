@@ -61,6 +61,9 @@ MODE_COLLAPSE_OPTIONS = ["discriminator.minibatch_kernels=3", "discriminator.min
     # class-conditional: labels in every batch, rollouts of an EMA copy in each sequence's class
     ("mr", [LABELLED, "reinforce.baseline=ema", "reinforce.rollout_policy=ema", "generator.class_initial_state=true",
             "generator.dropout=0.2"]),
+    # a conditional D: projection with rollouts in each sequence's class; the (K+1)-class head under Gumbel-softmax
+    ("mr", [LABELLED, "discriminator.conditional=projection", "reinforce.baseline=ema"]),
+    ("mr", [LABELLED, "discriminator.conditional=classes", "adversarial.estimator=gumbel"]),
 ])
 def test_resume_mid_adversarial_equals_uninterrupted(config: str, extra: list[str], tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch,

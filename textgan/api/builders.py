@@ -218,14 +218,17 @@ def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimato
     (`num_classes`: of labelled data, 0 for none)."""
     a = cfg.adversarial
     context = EstimatorContext(max_len=max_len, gan_loss=a.gan_loss, label_smoothing=a.label_smoothing,
-                               total_generator_steps=a.rounds * a.g_steps, num_classes=num_classes)
+                               total_generator_steps=a.rounds * a.g_steps, num_classes=num_classes,
+                               conditional=cfg.discriminator.conditional)
     return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
 
 
 def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoothing: float = 0.0,
-                   total_generator_steps: int = 0, num_classes: int = 0, **options: Any) -> Estimator:
+                   total_generator_steps: int = 0, num_classes: int = 0, conditional: str = "none",
+                   **options: Any) -> Estimator:
     """A registered estimator by hand: `make_estimator("reinforce", max_len=20, num_rollouts=8)` (options as in
-    its config section, validated the same way)."""
+    its config section, validated the same way; `conditional`: the discriminator's class conditioning, as
+    `discriminator.conditional`)."""
     if name not in ESTIMATORS:
         raise UserError(f"unknown estimator {name!r}; registered: {', '.join(ESTIMATORS)}")
     try:
@@ -233,23 +236,28 @@ def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoo
     except TypeError as err:  # an option the dataclass does not have
         raise UserError(f"{name} estimator: {err}") from None
     context = EstimatorContext(max_len=max_len, gan_loss=gan_loss, label_smoothing=label_smoothing,
-                               total_generator_steps=total_generator_steps, num_classes=num_classes)
+                               total_generator_steps=total_generator_steps, num_classes=num_classes,
+                               conditional=conditional)
     return registry_build(name, chosen, context)
 
 
 def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size: int,
-                        feature_size: int, *, generator: RNNGenerator | None = None) -> torch.nn.Module:
+                        feature_size: int, *, generator: RNNGenerator | None = None,
+                        num_classes: int | None = None) -> torch.nn.Module:
     """The model `estimator` trains against the generator: the CNN of config section `d` with the front end the
     estimator reads, or a model of its own. `generator` (unwrapped) tells the shelf its embedding size, banned ids
     and EOS id (a model over the same tokens, as CoT's mediator, bans the same ids); without it, the defaults of
-    `RNNGenerator`."""
+    `RNNGenerator`. `num_classes`: the classes a conditional CNN (`d.conditional`) reads (None: the generator's,
+    0 without one)."""
     tokens: dict[str, Any] = {}
+    if num_classes is None:
+        num_classes = generator.num_classes if generator is not None else 0
     if generator is not None:
         banned = torch.isinf(generator.logit_mask).nonzero().flatten().tolist()  # the -inf logits
         tokens = {"embedding_size": generator.embedding.embedding_dim, "banned_ids": tuple(banned),
                   "eos_id": generator.eos_id}
-    shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size,
-                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size), **tokens)
+    shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size, num_classes=num_classes,
+                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size, num_classes), **tokens)
     return estimator.build_discriminator(shelf)
 
 
