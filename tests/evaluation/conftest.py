@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 import torch
 
+import textgan
+from textgan.api.builders import build_data
 from textgan.data.batching import TokenData, encode_lines
-from textgan.data.tokenizers import WordTokenizer
+from textgan.data.tokenizers import Tokenizer, WordTokenizer
 
 SUBJECTS = ["a man", "a woman", "a dog", "two cats", "the child", "a bird"]
 VERBS = ["sits on", "stands near", "looks at", "walks past", "sleeps under"]
@@ -33,29 +35,18 @@ def captions() -> tuple[WordTokenizer, TokenData, TokenData]:
 
 
 MR_DIR = Path(__file__).resolve().parents[3] / "shared" / "data" / "mr"
-MR15 = tuple[WordTokenizer, TokenData, torch.Tensor, TokenData, torch.Tensor]
+MR15 = tuple[Tokenizer, TokenData, torch.Tensor, TokenData, torch.Tensor]
 
 
 @pytest.fixture(scope="session")
 def mr15() -> MR15:
-    """MR's sentences of <= 15 whitespace tokens (pos = 0, neg = 1), a seeded class-stratified 10% test split:
-    the word tokenizer fitted on the train split, train tokens and labels, test tokens and labels (EOS appended)."""
+    """MR15 as a run of the shipped `mr` config loads it (part A's loader: sentences of <= 15 words, the test and
+    validation splits carved at load time, seeded and class-stratified; classes sorted: neg = 0, pos = 1): the
+    word tokenizer fitted on the train split, train tokens and labels, test tokens and labels (EOS appended)."""
     if not all((MR_DIR / f"rt-polarity.{name}.txt").is_file() for name in ("pos", "neg")):
         pytest.skip(f"MR corpus not found at {MR_DIR}")
-    draw = torch.Generator().manual_seed(0)
-    train: list[tuple[str, int]] = []
-    test: list[tuple[str, int]] = []
-    for label, name in enumerate(("pos", "neg")):
-        lines = (MR_DIR / f"rt-polarity.{name}.txt").read_text(encoding="utf-8").split("\n")
-        kept = [line for line in lines if line.strip() and len(line.split()) <= 15]
-        order = torch.randperm(len(kept), generator=draw).tolist()
-        cut = round(0.1 * len(kept))
-        test += [(kept[i], label) for i in order[:cut]]
-        train += [(kept[i], label) for i in order[cut:]]
-    tokenizer = WordTokenizer.fit([line for line, _ in train])
-
-    def encoded(pairs: list[tuple[str, int]]) -> tuple[TokenData, torch.Tensor]:
-        return (encode_lines([line for line, _ in pairs], tokenizer.encode, max_len=16),
-                torch.tensor([label for _, label in pairs]))
-
-    return (tokenizer, *encoded(train), *encoded(test))
+    cfg = textgan.config("mr", [f"data.classes.{name}={MR_DIR / f'rt-polarity.{name}.txt'}" for name in ("pos", "neg")])
+    data = build_data(cfg, None)
+    assert data.test is not None and data.train.labels is not None and data.test.labels is not None
+    assert data.labels is not None and data.labels.names == ("neg", "pos")
+    return data.tokenizer, data.train, data.train.labels, data.test, data.test.labels

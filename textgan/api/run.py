@@ -31,6 +31,7 @@ from textgan.api.builders import (
     resolve_device,
     set_rate,
 )
+from textgan.api.class_report import CLASSIFIER_FILE, class_metrics
 from textgan.api.evaluators import periodic_evaluator
 from textgan.config import Config
 from textgan.config_io import config_to_dict
@@ -137,8 +138,8 @@ class TrainingRun:
         cfg, data = self.cfg, self.data
         self.estimator = build_estimator(cfg, data.max_len, data.num_classes)
         discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
-                                            cfg.generator.hidden_size,
-                                            generator=unwrap(self.models.generator)).to(self.runtime.device)
+                                            cfg.generator.hidden_size, generator=unwrap(self.models.generator),
+                                            num_classes=data.num_classes).to(self.runtime.device)
         self.models.discriminator, self.models.d_optimizer = discriminator, discriminator_optimizer(cfg, discriminator)
         payload = self.resumed
         if payload is not None and "discriminator" in payload["models"]:
@@ -181,6 +182,15 @@ class TrainingRun:
     def evaluate(self) -> dict[str, float]:
         """The periodic metrics of this run now (NLL-oracle / NLL-test / BLEU, as the data allows), rank 0."""
         return self._evaluator()()
+
+    def class_metrics(self) -> dict[str, float]:
+        """Per-class metrics of a class-conditional run now (`api/class_report.py`: per-class test-BLEU, self-BLEU,
+        NLL-test, class accuracy; the class classifier stored beside the run), rank 0; {} without labels or a test
+        split. The random streams of the run are left as they were."""
+        if self.data.labels is None or self.data.test is None or self.runtime.rank != 0:
+            return {}
+        return class_metrics(unwrap(self.models.generator), self.data, self.cfg.evaluation,
+                             classifier_path=self.run_dir / CLASSIFIER_FILE, seed=self.cfg.run.seed)
 
     def pretrain(self) -> None:
         """Phase 1: teacher forcing until pretrain.epochs (or early stopping); a checkpoint after each epoch.

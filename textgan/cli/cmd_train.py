@@ -45,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
                           f"after MLE pretraining ({training.run_dir}/checkpoints/mle.pt)", before)
             print_metrics(f"after adversarial training, {cfg.adversarial.estimator} "
                           f"({training.run_dir}/checkpoints/last.pt)", after)
+            per_class = training.class_metrics()
+            if per_class:
+                print_metrics(f"per class at the end ({cfg.evaluation.num_samples} samples split evenly between the "
+                              f"classes; test-BLEU against each class's test sentences, self-BLEU within the class, "
+                              f"NLL-test given the class; class accuracy under the class classifier trained on the "
+                              f"real training split, its own test accuracy beside it)", per_class)
     finally:
         training.close()
     return 0

@@ -100,7 +100,8 @@ class ClassClassifier:
     def from_state(cls, state: dict[str, Any]) -> ClassClassifier:
         """The classifier of `state()`."""
         settings = ClassifierSettings(**state["settings"])
-        network = build_network(settings)
+        with torch.random.fork_rng(devices=[]):  # its initial weights are overwritten: leave the global RNG alone
+            network = build_network(settings)
         network.load_state_dict(state["state_dict"])
         return cls(settings, network, state["id_map"], state["test_accuracy"], state["num_test"],
                    state["valid_accuracy"], state["key"])
