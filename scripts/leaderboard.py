@@ -3,7 +3,9 @@
 For each data set and seed: train MLE once; train every arm of scripts/leaderboard.yaml from its shipped recipe
 (arms with `start: mle` continue MLE's generator); sweep each at <= 9 temperatures with 2,000 samples (oracle:
 NLL-oracle and NLL-test at T; text: BLEU-5, self-BLEU-5, LM score, FED, MAUVE at T; K-mode: valid share, mode
-coverage, JS divergence and within-mode diversity by the exact parser); on oracle and text the reverse-LM score
+coverage, JS divergence and within-mode diversity by the exact parser; labelled text: BLEU-n and self-BLEU-n at T,
+and at T = 1 the per-class metrics of `api/class_report.py`, the class classifier trained once per data set under
+the cache dir); on oracle and text the reverse-LM score
 only at T = 1 and, for MLE, at the temperature whose quality matches the arm's at T = 1; then the verdict of each
 arm's curve against MLE's (docs/evaluation.md) and each data set's table between its markers of docs/results.md
 (scripts/leaderboard_table.py).
@@ -36,6 +38,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import textgan  # noqa: E402
+from textgan.api.class_report import class_metrics, data_key  # noqa: E402
 from textgan.config_io import config_to_dict  # noqa: E402
 from textgan.data.tokenizers import SPECIALS  # noqa: E402
 from textgan.evaluation.kmode import kmode_metrics_of_lines  # noqa: E402
@@ -59,7 +62,7 @@ class Job:
     data: str
     arm: str                    # "mle" or an arm's name
     seed: int
-    kind: str                   # "oracle", "text" or "kmode"
+    kind: str                   # "oracle", "text", "kmode" or "labelled" (class-conditional text)
     recipe: str
     overrides: tuple[str, ...]
     run_dir: str
@@ -243,6 +246,11 @@ def _point(job: Job, gen: textgan.TrainedGenerator, scorer: textgan.Scorer, temp
     if job.kind == "oracle":  # NLL-test under softmax(logits / T): the coverage axis of the oracle curve
         row["nll_test"] = tempered_nll(gen.generator, scorer.data.test, temperature, batch_size=256,
                                        device=gen.device)
+    if job.kind == "labelled" and temperature == 1.0:  # per class, the classifier shared by the data set's runs
+        data = scorer.data
+        classifier = Path(job.cache_dir) / "class_classifiers" / f"{job.data}-{data_key(data)}.pt"
+        row["per_class"] = class_metrics(gen.generator, data, gen.cfg.evaluation, classifier_path=classifier,
+                                         seed=job.seed, num_samples=job.num_samples, temperature=temperature)
     return row
 
 
@@ -251,6 +259,10 @@ def _score_lines(job: Job, scorer: textgan.Scorer, lines: list[str], with_revers
         cfg = _CONFIGS[id(scorer.data)]
         return kmode_metrics_of_lines(scorer.data.kmode, lines, scorer.data.tokenizer.encode, len(SPECIALS),
                                       cfg.data.kmode.coverage_share)
+    if job.kind == "labelled":  # the BLEU curve only (no reference LM on ~3,000 training sentences)
+        ev = scorer_settings(scorer)
+        return bleu_metrics(tokenize_for_bleu(lines, ev.bleu_tokenizer), _references(scorer),
+                            max_references=ev.max_references or None)
     metrics = ["lm_score"] + (["reverse_lm_score"] if with_reverse else [])
     if job.kind == "text":
         metrics += ["fed", "mauve"]
@@ -404,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         # (quality = LM score, the axis the reverse-LM score is paired with; NLL-oracle on the oracle)
         wanted: dict[futures.Future, tuple[float, tuple[str, str, int]]] = {}
         for job in arm_jobs:
-            if job.kind == "kmode":  # no LM score on K-mode data: nothing to match
+            if job.kind in ("kmode", "labelled"):  # no LM score on these data: nothing to match
                 continue
             mle_job = next(m for m in mle_jobs if m.data == job.data and m.seed == job.seed)
             arm_t1 = next(r for r in results[(job.data, job.arm, job.seed)]["eval"]["rows"] if r["temperature"] == 1)

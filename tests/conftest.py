@@ -70,3 +70,36 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+MR_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mr"
+POS_WORDS = "good great fine superb lovely warm bright".split()
+NEG_WORDS = "bad awful dull poor grim weak bleak".split()
+
+
+@pytest.fixture(scope="session")
+def mr_dir() -> Path:
+    if not (MR_DIR / "rt-polarity.pos.txt").is_file():
+        pytest.skip(f"MR corpus not found at {MR_DIR}")
+    return MR_DIR
+
+
+def write_two_class_corpus(folder: Path, num: int = 60, seed: int = 0) -> dict[str, Path]:
+    """Two classes with disjoint vocabularies (pos.txt, neg.txt; `num` sentences each), seeded."""
+    import random
+
+    draw = random.Random(seed)
+    files = {}
+    for name, words in (("pos", POS_WORDS), ("neg", NEG_WORDS)):
+        lines = [" ".join(draw.choice(words) for _ in range(draw.randint(2, 6))) for _ in range(num)]
+        files[name] = folder / f"{name}.txt"
+        files[name].write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return files
+
+
+@pytest.fixture
+def tiny_labelled_args(tmp_path_factory: pytest.TempPathFactory) -> list[str]:
+    """A tiny two-class corpus (one file per class) and the tiny models."""
+    files = write_two_class_corpus(tmp_path_factory.mktemp("labelled"))
+    return ["data.source=text", *(f"data.classes.{name}={path}" for name, path in files.items()),
+            "data.max_len=10", "data.test_fraction=0.2", "data.valid_fraction=0.2", *TINY_MODELS]

@@ -17,7 +17,8 @@ def estimator(name: str, *, max_len: int, total_steps: int = 0, **options: Any) 
 
 
 def preset_cnn(name: str, input_mode: str = "tokens", vocab_size: int = 0, feature_size: int = 0,
-               **overrides: Any) -> CNNDiscriminator:
-    """A CNN of a `DISCRIMINATOR_PRESETS` entry (fields overridden by `overrides`)."""
+               num_classes: int = 0, **overrides: Any) -> CNNDiscriminator:
+    """A CNN of a `DISCRIMINATOR_PRESETS` entry (fields overridden by `overrides`; `num_classes` of labelled data
+    for a conditional one)."""
     preset = dataclasses.replace(DISCRIMINATOR_PRESETS[name], **overrides)
-    return build_cnn(preset, input_mode, vocab_size, feature_size)  # type: ignore[arg-type]
+    return build_cnn(preset, input_mode, vocab_size, feature_size, num_classes)  # type: ignore[arg-type]

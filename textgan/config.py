@@ -14,8 +14,8 @@ from typing import Any, Literal
 
 def opt(default: Any, help: str, **bounds: float) -> Any:
     """A dataclass field with a help text and optional numeric bounds (min, max, gt, lt) checked on load."""
-    if isinstance(default, list):
-        return field(default_factory=lambda: list(default), metadata={"help": help, **bounds})
+    if isinstance(default, (list, dict)):
+        return field(default_factory=lambda: type(default)(default), metadata={"help": help, **bounds})
     return field(default=default, metadata={"help": help, **bounds})
 
 
@@ -71,6 +71,15 @@ class DataConfig:
     sp_vocab_size: int = opt(4000, "sentencepiece vocabulary size", min=8)
     sp_model_type: Literal["bpe", "unigram"] = opt("bpe", "sentencepiece model type")
     max_len: int = opt(40, "max tokens per sequence, EOS included; longer ones are truncated (and counted)", min=2)
+    long_sentences: Literal["truncate", "drop"] = opt(
+        "truncate", "sentences longer than max_len: cut to max_len, or left out of every split (both counted)")
+    format: Literal["plain", "labelled"] = opt(
+        "plain", "text files: one sentence a line, or 'label<TAB>sentence' a line (class-conditional training)")
+    classes: dict[str, str] = opt(
+        {}, "labelled training data as one file or glob per class, {label: path} (instead of data.train; "
+            "on the command line data.classes.pos=FILE); valid and test are then carved from it")
+    test_fraction: float = opt(0.0, "fraction of train held out as the test split when data.test is empty (0: none; "
+                                    "seeded, stratified by class on labelled data)", min=0, lt=1)
     oracle: OracleConfig = field(default_factory=OracleConfig)
     kmode: KModeConfig = field(default_factory=KModeConfig)
 
@@ -84,6 +93,8 @@ class GeneratorConfig:
     dropout: float = opt(0.0, "dropout on embeddings and outputs during teacher forcing", min=0, lt=1)
     tie_weights: bool = opt(False, "share input embedding and output projection (needs embedding == hidden)")
     init_std: float = opt(0.1, "std of N(0, std) parameter init (SeqGAN: 0.1)", gt=0)
+    class_embedding_size: int = opt(16, "labelled data: size of the class embedding fed beside each token", min=1)
+    class_initial_state: bool = opt(False, "labelled data: also map the class embedding into the initial state")
 
 
 @dataclass
@@ -108,6 +119,10 @@ class DiscriminatorConfig:
     minibatch_reference: int = opt(64, "generator samples in the per-round reference batch", min=1)
     r1_weight: float = opt(0.0, "gamma of the R1 penalty gamma/2 E||grad D(real)||^2 on D's embedded real inputs "
                                 "(Mescheder 2018; 0: off; not with gan_loss=wgan-gp)", min=0)
+    conditional: Literal["none", "projection", "classes"] = opt(
+        "none", "class-conditional CNN on labelled data: 'projection' (Miyato & Koyama 2018: a class embedding's "
+                "inner product with the pooled features added to the logit) or 'classes' (a (K+1)-way head, "
+                "SentiGAN/CatGAN; needs adversarial.gan_loss=bce)")
 
 
 # The home of the named discriminator sizes (benchmarks and tests read them from here).

@@ -212,6 +212,11 @@ def _coerce(value: Any, kind: Any) -> tuple[Any, str | None]:
         return (float(value), None) if ok else (None, "expected a number")
     if kind is str:
         return (value, None) if isinstance(value, str) else (None, "expected a string")
+    if get_origin(kind) is dict:
+        ok = isinstance(value, Mapping) and all(isinstance(k, (str, int)) and not isinstance(k, bool)
+                                                and isinstance(v, str) for k, v in value.items())
+        expected = "expected a mapping of names to strings, e.g. {pos: a.txt}"
+        return ({str(k): v for k, v in value.items()}, None) if ok else (None, expected)
     if get_origin(kind) is list:
         (item,) = get_args(kind)
         if not isinstance(value, list):
@@ -251,12 +256,22 @@ def _cross_checks(config: Config) -> list[str]:
     if d.r1_weight > 0 and config.adversarial.gan_loss == "wgan-gp":
         errors.append("discriminator.r1_weight > 0 with adversarial.gan_loss=wgan-gp: the critic already has its "
                       "gradient penalty; use R1 with bce, nsgan, rsgan or hinge")
+    if d.conditional == "classes" and config.adversarial.gan_loss != "bce":
+        errors.append(f"discriminator.conditional=classes with adversarial.gan_loss={config.adversarial.gan_loss}: "
+                      f"the (K+1)-class head is trained by cross-entropy; use adversarial.gan_loss=bce")
     g = config.generator
     if g.tie_weights and g.embedding_size != g.hidden_size:
         errors.append(f"generator.tie_weights=true needs generator.embedding_size ({g.embedding_size}) == "
                       f"generator.hidden_size ({g.hidden_size})")
-    if config.data.source == "text" and not config.data.train:
+    data = config.data
+    if data.source == "text" and not data.train and not data.classes:
         errors.append("data.train is empty: with data.source=text give a training file (data.train=PATH)")
+    if data.classes and (data.train or data.format == "labelled"):
+        errors.append("data.classes gives the training data one file per class: leave data.train empty and "
+                      "data.format=plain")
+    if data.valid_fraction + data.test_fraction >= 1:
+        errors.append(f"data.valid_fraction ({data.valid_fraction}) + data.test_fraction ({data.test_fraction}) "
+                      f"must be < 1")
     for key in ("pretrain.betas", "d_pretrain.betas", "adversarial.g_betas", "adversarial.d_betas"):
         betas = get_value(config, key)
         if len(betas) != 2 or not all(0.0 <= b < 1.0 for b in betas):

@@ -25,11 +25,52 @@ def test_every_estimator_trains_through_the_api(name: str, data: str, request: p
     assert (tmp_path / "checkpoints" / "adversarial.pt").is_file()
 
 
+@pytest.mark.parametrize("name", list(ESTIMATORS))
+def test_every_estimator_trains_conditionally_from_the_cli(name: str, tiny_labelled_args: list[str], tmp_path: Path,
+                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from textgan.cli.main import main
+
+    code = main(["train", "--config", "mr", *tiny_labelled_args, f"run.dir={tmp_path}",
+                 f"adversarial.estimator={name}"])
+    out, err = capsys.readouterr()
+    if name == "cot":  # its mediator is an unconditional language model
+        assert code == 2 and "cot estimator: does not support class labels" in err
+        return
+    assert code == 0, err
+    assert "train classes: neg 36, pos 36" in out  # the data printout: 60 per class, 20% + 20% held out
+    trained = textgan.load(tmp_path)
+    assert trained.labels is not None and trained.payload["progress"]["adversarial"]["round"] == 2
+    assert len(trained.sample(4, label="neg", seed=0)) == 4
+
+
+# every estimator whose discriminator can read labels, with the options that give it the conditional CNN
+CONDITIONAL_D = {"reinforce": [], "gumbel": [], "professor": [], "feature_matching": [],
+                 "dense_reinforce": ["dense_reinforce.discriminator=cnn"]}
+
+
+@pytest.mark.parametrize("mode", ["projection", "classes"])
+@pytest.mark.parametrize("name", list(CONDITIONAL_D))
+def test_every_supporting_estimator_trains_with_a_conditional_discriminator(name: str, mode: str,
+                                                                            tiny_labelled_args: list[str],
+                                                                            tmp_path: Path) -> None:
+    _, after = textgan.train("mr", [*tiny_labelled_args, f"run.dir={tmp_path}", f"adversarial.estimator={name}",
+                                    f"discriminator.conditional={mode}", *CONDITIONAL_D[name]])
+    assert after and all(v == v for v in after.values())
+    payload = textgan.load(tmp_path).payload
+    assert payload["progress"]["adversarial"]["round"] == 2
+    d = payload["models"]["discriminator"]
+    if mode == "projection":
+        assert d["class_embedding.weight"].shape[0] == 2
+    else:
+        assert d["head.weight"].shape[0] == 3  # two classes and fake
+
+
 @pytest.mark.parametrize("name", shipped_configs())
 def test_every_shipped_config_runs(name: str, request: pytest.FixtureRequest, tmp_path: Path) -> None:
     cfg = textgan.config(name)
-    args = request.getfixturevalue({"oracle": "tiny_oracle_args", "kmode": "tiny_kmode_args"}.get(
-        cfg.data.source, "tiny_coco_args"))
+    labelled = bool(cfg.data.classes) or cfg.data.format == "labelled"
+    args = request.getfixturevalue("tiny_labelled_args" if labelled else {
+        "oracle": "tiny_oracle_args", "kmode": "tiny_kmode_args"}.get(cfg.data.source, "tiny_coco_args"))
     _, after = textgan.train(name, [*args, f"run.dir={tmp_path}"])
     assert after and all(v == v for v in after.values())  # finite metrics, no NaN
 

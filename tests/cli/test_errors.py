@@ -201,3 +201,15 @@ def test_mode_collapse_options_refused_where_meaningless(tmp_path: Path, capsys:
 
     err = run_failing(capsys, ["train", "--config", "kmode", f"run.dir={tmp_path}", *TINY_KMODE, *options])
     assert expected in err
+
+
+@pytest.mark.parametrize("options, expected", [
+    (["discriminator.conditional=classes", "adversarial.gan_loss=hinge"], "use adversarial.gan_loss=bce"),
+    (["discriminator.conditional=projection"], "needs labelled training data"),
+])
+def test_conditional_discriminator_refused_in_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                       options: list[str], expected: str) -> None:
+    from tests.conftest import TINY_ORACLE
+
+    err = run_failing(capsys, ["train", "--config", "oracle", f"run.dir={tmp_path}", *TINY_ORACLE, *options])
+    assert expected in err and len(err.strip().splitlines()) == 1

@@ -109,7 +109,7 @@ def test_mediator_bans_the_generator_ids_and_is_twice_its_size() -> None:
     assert sized.embedding.embedding_dim == 7 and sized.hidden_size == 11
 
 
-@pytest.mark.parametrize("name", ["cot", "feature_matching"])
+@pytest.mark.parametrize("name", ["cot"])  # the others condition their generator side on the labels
 @pytest.mark.parametrize("loss", ["generator_loss", "discriminator_loss"])
 def test_class_labels_are_refused_in_one_line(name: str, loss: str) -> None:
     est = make_estimator(name, max_len=4)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import TINY_KMODE, TINY_ORACLE
+from tests.conftest import TINY_KMODE, TINY_MODELS, TINY_ORACLE, write_two_class_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -161,3 +161,39 @@ def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the
     again = table.replace_block(text, "coco", ["", "new coco table", ""])  # now per data set: only coco changes
     assert again[:again.index(coco_begin)] == text[:text.index(coco_begin)] and "new coco table" in again
     assert table.replace_block(LEGACY, "kmode", ["x"]).startswith(LEGACY[:LEGACY.index("\n\n## After")])
+
+
+def test_tiny_labelled_leaderboard_has_a_per_class_table(tmp_path: Path) -> None:
+    """A `kind: labelled` data set: the BLEU curve columns, and a per-class table at T = 1 (each class's BLEU,
+    self-BLEU, NLL-test given the class, class accuracy) with the class classifier trained once in the cache."""
+    files = write_two_class_corpus(tmp_path)
+    data = ["data.source=text", *(f"data.classes.{name}={path}" for name, path in files.items()), "data.max_len=10",
+            "data.test_fraction=0.2", "data.valid_fraction=0.2", *TINY_MODELS]
+    settings = {"seeds": [0], "datasets": {"tinymr": {
+        "kind": "labelled", "mle": {"recipe": "mr", "overrides": data}, "shared": [], "cpu_minutes": 0.02,
+        "temperatures": [0.8, 1.0], "num_samples": 40, "tolerance": 0.005}},
+        "arms": [{"name": "reinforce_classes", "start": "mle",
+                  "recipes": {"tinymr": {"recipe": "mr", "rounds": 2,
+                                         "overrides": [*data, "discriminator.conditional=classes"]}}}]}
+    config = tmp_path / "board.yaml"
+    config.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard.py"), "--config", str(config),
+                           "--runs-dir", str(tmp_path / "runs"), "--cache-dir", str(tmp_path / "cache"),
+                           "--results", str(tmp_path / "results.md"), "--workers", "1"],
+                          env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    text = (tmp_path / "results.md").read_text(encoding="utf-8")
+    block = text[text.index("<!-- leaderboard:tinymr:begin -->"):text.index("<!-- leaderboard:tinymr:end -->")]
+    tables = block.split("Per class at T = 1")
+    assert len(tables) == 2 and "MLE T matched" not in tables[0]
+    main_rows = {line.strip("| ").split(" | ")[0]: line for line in tables[0].splitlines() if line.startswith("| ")}
+    assert {"real training data", "mle", "reinforce_classes"} <= set(main_rows)
+    assert "BLEU-5 T=1" in main_rows["arm"] and "verdict vs MLE (BLEU-5 vs self-BLEU-5)" in main_rows["arm"]
+    rows = [line.strip("| ").split(" | ") for line in tables[1].splitlines() if line.startswith("| ")]
+    assert rows[0] == ["arm", "class", "BLEU-2", "BLEU-5", "self-BLEU-2", "self-BLEU-5", "NLL-test given the class",
+                       "class accuracy"]
+    assert [row[:2] for row in rows[1:]] == [[arm, name] for arm in ("mle", "reinforce_classes")
+                                            for name in ("neg", "pos", "all")]
+    assert all(0.0 <= float(row[-1]) <= 1.0 for row in rows[1:])
+    assert len(list((tmp_path / "cache" / "class_classifiers").glob("tinymr-*.pt"))) == 1  # one per data set

@@ -44,7 +44,17 @@ VARIANTS: list[tuple[str, list[str]]] = [(name, []) for name in ESTIMATORS] + [
                    "discriminator.spectral_norm=true", "discriminator.r1_weight=1.0"]),
     ("gumbel", ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=4",
                 "discriminator.spectral_norm=true", "gumbel.unroll_steps=1"]),
+    # class-conditional generators on labelled data (LABELLED expands to a two-class corpus): labels travel with
+    # their batches, rollouts of a per-rank EMA copy keep each sequence's class
+    ("reinforce", ["LABELLED", "reinforce.rollout_policy=ema", "generator.class_initial_state=true"]),
+    ("gumbel", ["LABELLED"]),
+    ("professor", ["LABELLED"]),
+    # conditional discriminators: every D call reads its rows' labels (projection; the (K+1)-class head)
+    ("reinforce", ["LABELLED", "discriminator.conditional=projection"]),
+    ("gumbel", ["LABELLED", "discriminator.conditional=classes"]),
+    ("dense_reinforce", ["LABELLED", "discriminator.conditional=classes", "dense_reinforce.discriminator=cnn"]),
 ]
+CLASS_WORDS = {"pos": "good great fine superb lovely".split(), "neg": "bad awful dull poor grim".split()}
 ORACLE = ["data.source=oracle", "data.oracle.vocab_size=30", "data.oracle.seq_len=6", "data.oracle.num_train=64",
           "data.oracle.num_valid=16", "data.oracle.num_test=16", "data.oracle.embedding_size=8",
           "data.oracle.hidden_size=8", "generator.embedding_size=8", "generator.hidden_size=8",
@@ -74,6 +84,34 @@ def train_mle_epochs(generator: torch.nn.Module, optimizer: torch.optim.Optimize
               runtime)
 
 
+def labelled_data(folder: Path) -> list[str]:
+    """Overrides for a two-class corpus with disjoint vocabularies (one file per class, written in `folder`)."""
+    import random
+
+    draw = random.Random(0)
+    folder.mkdir(parents=True, exist_ok=True)
+    overrides = ["data.source=text", "data.max_len=8", "data.test_fraction=0.2", "data.valid_fraction=0.2"]
+    for name, words in CLASS_WORDS.items():
+        lines = [" ".join(draw.choice(words) for _ in range(draw.randint(2, 6))) for _ in range(40)]
+        (folder / f"{name}.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+        overrides.append(f"data.classes.{name}={folder / f'{name}.txt'}")
+    return overrides
+
+
+def check_labels(estimator: Any, tokenizer: Any, names: tuple[str, ...], checked: list[int]) -> None:
+    """Make `estimator.generator_loss` first check that every real row's words belong to its label's class."""
+    original = estimator.generator_loss
+
+    def generator_loss(generator: Any, discriminator: Any, real: Any, step: int) -> Any:
+        assert real.labels is not None
+        for row, length, label in zip(real.tokens.tolist(), real.lengths.tolist(), real.labels.tolist()):
+            assert set(tokenizer.decode(row[:length]).split()) <= set(CLASS_WORDS[names[label]])
+        checked.append(len(real.labels))
+        return original(generator, discriminator, real, step)
+
+    estimator.generator_loss = generator_loss
+
+
 def library(out: Path, mle_batch: int) -> None:
     import textgan
     from textgan.api.builders import build_data, build_discriminator, build_estimator, build_generator
@@ -89,12 +127,14 @@ def library(out: Path, mle_batch: int) -> None:
     torch.save(generator.state_dict(), out / f"mle_rank{rank}.pt")
     # (b) every estimator: D pretraining and one adversarial round, ranks seeded differently (seed + rank).
     for index, (name, overrides) in enumerate(VARIANTS):
+        if "LABELLED" in overrides:
+            overrides = [*labelled_data(out / f"labelled_rank{rank}"), *(o for o in overrides if o != "LABELLED")]
         cfg = textgan.config("oracle", [*ORACLE, f"adversarial.estimator={name}", *overrides,
                                         "adversarial.rounds=4", "adversarial.g_steps=1"])
         torch.manual_seed(0)
         data = build_data(cfg, None)
-        estimator = build_estimator(cfg, data.max_len)
-        generator = build_generator(cfg, data.tokenizer, data.fixed_length)
+        estimator = build_estimator(cfg, data.max_len, data.num_classes)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels)
         discriminator = build_discriminator(cfg.discriminator, estimator, data.tokenizer.vocab_size, 8,
                                             generator=generator)
         g_opt = torch.optim.Adam(generator.parameters(), lr=0.01)
@@ -103,6 +143,9 @@ def library(out: Path, mle_batch: int) -> None:
         wrapped_d = distributed.wrap(discriminator, device)  # as the CLI: every loss uses every parameter
         torch.manual_seed(100 + rank)
         local: list[dict[str, float]] = []
+        checked: list[int] = []
+        if data.labels is not None:
+            check_labels(estimator, data.tokenizer, data.labels.names, checked)
 
         def reduce(metrics: dict[str, float], local: list[dict[str, float]] = local) -> dict[str, float]:
             local.append(dict(metrics))  # this rank's own numbers, before averaging
@@ -118,7 +161,7 @@ def library(out: Path, mle_batch: int) -> None:
                                               clip=1.0, mle_steps=1, eval_every=1,
                                               r1_weight=cfg.discriminator.r1_weight), RoundProgress(), runtime)
         torch.save({"generator": generator.state_dict(), "discriminator": discriminator.state_dict(),
-                    "local": local}, out / f"variant{index}_rank{rank}.pt")
+                    "local": local, "labels_checked": sum(checked)}, out / f"variant{index}_rank{rank}.pt")
 
 
 def cli(out: Path, argv: list[str], snapshot: tuple[int, str] | None) -> int:

@@ -88,6 +88,9 @@ def test_estimator_replicas_stay_identical(library_results: Path, index: int) ->
     # The ranks computed different losses (own shard, own samples): only the averaged gradients agree.
     own_losses = [[entry["g_loss"] for entry in ranked["local"] if "g_loss" in entry] for ranked in (rank0, rank1)]
     assert own_losses[0] and own_losses[0] != own_losses[1]
+    if "LABELLED" in VARIANTS[index][1]:  # every real row of every rank's G batches came with its own label
+        assert rank0["labels_checked"] > 0 and rank1["labels_checked"] > 0
+        assert "class_embedding.weight" in rank0["generator"]
 
 
 # ---- the CLI under torchrun ------------------------------------------------------------------------------------

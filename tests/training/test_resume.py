@@ -49,6 +49,7 @@ def test_resume_mle_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.Mon
     assert_same(params(tmp_path / "straight"), params(tmp_path / "killed"))
 
 
+LABELLED = "<tiny labelled data>"  # expands to tests/conftest.py's tiny_labelled_args
 MODE_COLLAPSE_OPTIONS = ["discriminator.minibatch_kernels=3", "discriminator.minibatch_reference=5",
                          "discriminator.spectral_norm=true", "discriminator.r1_weight=1.0"]
 
@@ -57,9 +58,18 @@ MODE_COLLAPSE_OPTIONS = ["discriminator.minibatch_kernels=3", "discriminator.min
     ("oracle", [*TINY_ORACLE, "reinforce.baseline=ema", "reinforce.rollout_policy=ema"]),
     ("oracle", [*TINY_ORACLE, *MODE_COLLAPSE_OPTIONS]),  # the reference batch and spectral vectors checkpointed
     ("kmode_gumbel", [*TINY_KMODE, *MODE_COLLAPSE_OPTIONS, "gumbel.unroll_steps=1"]),
+    # class-conditional: labels in every batch, rollouts of an EMA copy in each sequence's class
+    ("mr", [LABELLED, "reinforce.baseline=ema", "reinforce.rollout_policy=ema", "generator.class_initial_state=true",
+            "generator.dropout=0.2"]),
+    # a conditional D: projection with rollouts in each sequence's class; the (K+1)-class head under Gumbel-softmax
+    ("mr", [LABELLED, "discriminator.conditional=projection", "reinforce.baseline=ema"]),
+    ("mr", [LABELLED, "discriminator.conditional=classes", "adversarial.estimator=gumbel"]),
 ])
 def test_resume_mid_adversarial_equals_uninterrupted(config: str, extra: list[str], tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+                                                     monkeypatch: pytest.MonkeyPatch,
+                                                     request: pytest.FixtureRequest) -> None:
+    if LABELLED in extra:
+        extra = [*request.getfixturevalue("tiny_labelled_args"), *(e for e in extra if e != LABELLED)]
     base = ["train", "--config", config, *extra, "adversarial.rounds=3", "discriminator.dropout=0.5"]
     assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
     with monkeypatch.context() as patch:

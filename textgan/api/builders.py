@@ -11,8 +11,9 @@ import torch
 
 from textgan.config import Config, DiscriminatorConfig
 from textgan.data.batching import TokenData, encode_lines, pad_rows
-from textgan.data.corpus import read_splits
+from textgan.data.corpus import TextSplits, read_labelled_splits, read_splits
 from textgan.data.kmode import KModeData, KModeSpec
+from textgan.data.labels import LabelSet
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import (
     EOS_ID,
@@ -46,6 +47,12 @@ class PreparedData:
     train_lines: list[str] = field(default_factory=list)
     test_lines: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
+    labels: LabelSet | None = None     # labelled data: class names, ids and priors (TokenData.labels hold ids)
+
+    @property
+    def num_classes(self) -> int:
+        """Classes of labelled data (0: unlabelled)."""
+        return 0 if self.labels is None else len(self.labels)
 
 
 def resolve_device(name: str | torch.device) -> torch.device:
@@ -75,21 +82,56 @@ def build_data(cfg: Config, cache_dir: Path | None, tokenizer_state: dict[str, A
         return _oracle_data(cfg)
     if d.source == "kmode":
         return _kmode_data(cfg)
-    splits = read_splits(d.train, d.valid, d.test, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
-                         cache_dir=str(cache_dir) if cache_dir else None)
+    labelled = d.format == "labelled" or bool(d.classes)
+    drop = d.long_sentences == "drop"
+    # with the word tokenizer a sentence's length is its number of words: long ones are dropped as read, before
+    # any split is carved (so the carved splits are stratified over the sentences kept); with sentencepiece
+    # (lengths need the model, fit on the training split) they are dropped when encoded
+    keep = (lambda line: len(line.split()) < d.max_len) if drop and d.tokenizer == "word" else None
+    if labelled:
+        splits = read_labelled_splits(d.train, d.valid, d.test, d.classes, valid_fraction=d.valid_fraction,
+                                      test_fraction=d.test_fraction, seed=cfg.run.seed, keep=keep)
+    else:
+        splits = read_splits(d.train, d.valid, d.test, valid_fraction=d.valid_fraction, seed=cfg.run.seed,
+                             cache_dir=str(cache_dir) if cache_dir else None, test_fraction=d.test_fraction,
+                             keep=keep)
     if tokenizer_state is not None:
         tokenizer = tokenizer_from_state(tokenizer_state)
     elif d.tokenizer == "word":
         tokenizer = WordTokenizer.fit(splits.train, d.lowercase, d.min_freq, d.max_vocab)
     else:
         tokenizer = SentencePieceTokenizer.fit(splits.train, d.sp_vocab_size, d.sp_model_type, d.lowercase)
-    encoded = {name: encode_lines(lines, tokenizer.encode, d.max_len)
+    encoded = {name: encode_lines(lines, tokenizer.encode, d.max_len, labels=splits.labels.get(name),
+                                  drop_long=drop)
                for name, lines in (("train", splits.train), ("valid", splits.valid), ("test", splits.test)) if lines}
     report = {"blank_lines": splits.blank_lines, "valid_from_train": splits.valid_from_train,
               "truncated": {k: v.truncated for k, v in encoded.items()},
               "sizes": {k: len(v) for k, v in encoded.items()}, "vocab_size": tokenizer.vocab_size}
-    return PreparedData(tokenizer, encoded["train"], encoded["valid"], encoded.get("test"), d.max_len, False,
-                    train_lines=splits.train, test_lines=splits.test, report=report)
+    label_set = _label_set(splits, encoded, report) if labelled else None
+    if d.test_fraction > 0:
+        report["test_from_train"] = splits.test_from_train
+    if drop:  # per file read (train, valid, test), or per split when dropped at encoding
+        report["dropped"] = {k: splits.dropped.get(k, 0) + v.dropped for k, v in encoded.items()}
+    for split in ("train", "valid"):
+        if split not in encoded:
+            raise UserError(f"the {split} split is empty (every sentence dropped, or too few to carve); raise "
+                            f"data.max_len" + (" or data.valid_fraction" if split == "valid" else ""))
+    test = encoded.get("test")
+    test_lines = splits.test if not drop or test is None else [
+        line for line in splits.test if len(tokenizer.encode(line)) < d.max_len]
+    return PreparedData(tokenizer, encoded["train"], encoded["valid"], test, d.max_len, False,
+                        train_lines=splits.train, test_lines=test_lines, report=report, labels=label_set)
+
+
+def _label_set(splits: TextSplits, encoded: dict[str, TokenData], report: dict[str, Any]) -> LabelSet:
+    """The label set of the encoded training split (priors: its class shares); class counts into `report`."""
+    names = splits.label_names
+    train = encoded["train"].labels
+    assert train is not None
+    labels = LabelSet.from_training(names, train.tolist())
+    report["classes"] = {split: dict(zip(names, torch.bincount(data.labels, minlength=len(names)).tolist()))
+                         for split, data in encoded.items() if data.labels is not None}
+    return labels
 
 
 def _oracle_data(cfg: Config) -> PreparedData:
@@ -128,13 +170,18 @@ def _kmode_data(cfg: Config) -> PreparedData:
                         report=report)
 
 
-def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool) -> RNNGenerator:
-    """The generator for this vocabulary; fixed-length data also bans EOS."""
+def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool,
+                    labels: LabelSet | None = None) -> RNNGenerator:
+    """The generator for this vocabulary; fixed-length data also bans EOS; labelled data (`labels`) makes it
+    class-conditional, its priors the mixture it samples from without labels."""
     g = cfg.generator
     banned = list(tokenizer.never_generated()) + ([EOS_ID] if fixed_length else [])
+    classes: dict[str, Any] = {} if labels is None else {
+        "num_classes": len(labels), "class_embedding_size": g.class_embedding_size,
+        "class_initial_state": g.class_initial_state, "class_priors": labels.priors}
     return RNNGenerator(vocab_size=tokenizer.vocab_size, embedding_size=g.embedding_size, hidden_size=g.hidden_size,
                         num_layers=g.num_layers, cell=g.cell, dropout=g.dropout, tie_weights=g.tie_weights,
-                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID)
+                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID, **classes)
 
 
 def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:
@@ -148,31 +195,40 @@ def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, A
 
 
 def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0,
-              feature_size: int = 0) -> CNNDiscriminator:
+              feature_size: int = 0, num_classes: int = 0) -> CNNDiscriminator:
     """The CNN discriminator of config section `d` (or a `DISCRIMINATOR_PRESETS` entry) with the given front end,
-    spectral norm and minibatch discrimination as configured (every estimator gets them through `shelf.cnn`)."""
+    spectral norm, minibatch discrimination and class conditioning (over `num_classes` classes of labelled data)
+    as configured (every estimator gets them through `shelf.cnn`)."""
     if d.minibatch_kernels and input_mode == "features":
         raise UserError("discriminator.minibatch_kernels needs a discriminator reading tokens or distributions; "
                         "this estimator's reads features: set discriminator.minibatch_kernels=0")
+    if d.conditional != "none" and num_classes < 1:
+        raise UserError(f"discriminator.conditional={d.conditional} needs labelled training data; set "
+                        f"discriminator.conditional=none or give data with class labels")
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
                             dropout=d.dropout, highway=d.highway, precision=d.precision,
                             spectral_norm=d.spectral_norm, minibatch_kernels=d.minibatch_kernels,
-                            minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference)
+                            minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference,
+                            conditional=d.conditional, num_classes=num_classes if d.conditional != "none" else 0)
 
 
-def build_estimator(cfg: Config, max_len: int) -> Estimator:
-    """The configured estimator (`adversarial.estimator`) from its config section and the run's context."""
+def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimator:
+    """The configured estimator (`adversarial.estimator`) from its config section and the run's context
+    (`num_classes`: of labelled data, 0 for none)."""
     a = cfg.adversarial
     context = EstimatorContext(max_len=max_len, gan_loss=a.gan_loss, label_smoothing=a.label_smoothing,
-                               total_generator_steps=a.rounds * a.g_steps)
+                               total_generator_steps=a.rounds * a.g_steps, num_classes=num_classes,
+                               conditional=cfg.discriminator.conditional)
     return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
 
 
 def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoothing: float = 0.0,
-                   total_generator_steps: int = 0, **options: Any) -> Estimator:
+                   total_generator_steps: int = 0, num_classes: int = 0, conditional: str = "none",
+                   **options: Any) -> Estimator:
     """A registered estimator by hand: `make_estimator("reinforce", max_len=20, num_rollouts=8)` (options as in
-    its config section, validated the same way)."""
+    its config section, validated the same way; `conditional`: the discriminator's class conditioning, as
+    `discriminator.conditional`)."""
     if name not in ESTIMATORS:
         raise UserError(f"unknown estimator {name!r}; registered: {', '.join(ESTIMATORS)}")
     try:
@@ -180,23 +236,28 @@ def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoo
     except TypeError as err:  # an option the dataclass does not have
         raise UserError(f"{name} estimator: {err}") from None
     context = EstimatorContext(max_len=max_len, gan_loss=gan_loss, label_smoothing=label_smoothing,
-                               total_generator_steps=total_generator_steps)
+                               total_generator_steps=total_generator_steps, num_classes=num_classes,
+                               conditional=conditional)
     return registry_build(name, chosen, context)
 
 
 def build_discriminator(d: DiscriminatorConfig, estimator: Estimator, vocab_size: int,
-                        feature_size: int, *, generator: RNNGenerator | None = None) -> torch.nn.Module:
+                        feature_size: int, *, generator: RNNGenerator | None = None,
+                        num_classes: int | None = None) -> torch.nn.Module:
     """The model `estimator` trains against the generator: the CNN of config section `d` with the front end the
     estimator reads, or a model of its own. `generator` (unwrapped) tells the shelf its embedding size, banned ids
     and EOS id (a model over the same tokens, as CoT's mediator, bans the same ids); without it, the defaults of
-    `RNNGenerator`."""
+    `RNNGenerator`. `num_classes`: the classes a conditional CNN (`d.conditional`) reads (None: the generator's,
+    0 without one)."""
     tokens: dict[str, Any] = {}
+    if num_classes is None:
+        num_classes = generator.num_classes if generator is not None else 0
     if generator is not None:
         banned = torch.isinf(generator.logit_mask).nonzero().flatten().tolist()  # the -inf logits
         tokens = {"embedding_size": generator.embedding.embedding_dim, "banned_ids": tuple(banned),
                   "eos_id": generator.eos_id}
-    shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size,
-                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size), **tokens)
+    shelf = DiscriminatorShelf(vocab_size=vocab_size, feature_size=feature_size, num_classes=num_classes,
+                               cnn=lambda mode: build_cnn(d, mode, vocab_size, feature_size, num_classes), **tokens)
     return estimator.build_discriminator(shelf)
 
 

@@ -31,12 +31,14 @@ from textgan.api.builders import (
     resolve_device,
     set_rate,
 )
+from textgan.api.class_report import CLASSIFIER_FILE, class_metrics
 from textgan.api.evaluators import periodic_evaluator
 from textgan.config import Config
 from textgan.config_io import config_to_dict
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
 from textgan.estimators.registry import option_sections
+from textgan.models.generator import RNNGenerator
 from textgan.models.wrapping import unwrap
 from textgan.training import distributed
 from textgan.training.adversarial import pretrain_discriminator, train_adversarial
@@ -44,7 +46,13 @@ from textgan.training.checkpoint import load_checkpoint, rng_state, save_checkpo
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.metrics_log import MetricsLog
 from textgan.training.mle import train_mle
-from textgan.training.run_dir import discard_new_run_dir, open_run_dir, outermost_missing, write_tokenizer
+from textgan.training.run_dir import (
+    discard_new_run_dir,
+    open_run_dir,
+    outermost_missing,
+    write_labels,
+    write_tokenizer,
+)
 from textgan.training.schedules import (
     AdversarialSchedule,
     DiscriminatorSchedule,
@@ -99,7 +107,7 @@ class TrainingRun:
         data, payload = _open_directory(cfg, run_dir, resume, source, str(init_from))
         show = cfg.run.progress if progress is None else progress
         runtime = Runtime.current(dev, MetricsLog(run_dir / "metrics.jsonl", enabled=rank == 0), show)
-        generator = build_generator(cfg, data.tokenizer, data.fixed_length).to(dev)
+        generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels).to(dev)
         models = Models(generator, adam(generator.parameters(), cfg.pretrain.lr, cfg.pretrain.betas))
         run = cls(cfg, run_dir, runtime, data, models, resumed=payload, owns_process_group=owns)
         if payload is not None:
@@ -107,10 +115,12 @@ class TrainingRun:
             generator.load_state_dict(payload["models"]["generator"])
             models.g_optimizer.load_state_dict(payload["optimizers"]["generator"])
         elif source is not None:
-            generator.load_state_dict(source["models"]["generator"])
+            fresh_classes = load_generator_from(generator, source, data, str(init_from))
             run.phase = "d_pretrain"  # a pretrained generator skips MLE
             run.progress["init_from"] = str(init_from)  # and never goes back to it (see `pretrain`)
-            runtime.record("init_from", 0, checkpoint=str(init_from))
+            if fresh_classes:
+                run.progress["fresh_class_embeddings"] = True
+            runtime.record("init_from", 0, checkpoint=str(init_from), fresh_class_embeddings=fresh_classes)
         if rank == 0 and payload is None:
             runtime.record("data", 0, **data.report)
         distributed.broadcast_parameters(generator)
@@ -126,10 +136,10 @@ class TrainingRun:
 
     def _build_adversary(self) -> None:
         cfg, data = self.cfg, self.data
-        self.estimator = build_estimator(cfg, data.max_len)
+        self.estimator = build_estimator(cfg, data.max_len, data.num_classes)
         discriminator = build_discriminator(cfg.discriminator, self.estimator, data.tokenizer.vocab_size,
-                                            cfg.generator.hidden_size,
-                                            generator=unwrap(self.models.generator)).to(self.runtime.device)
+                                            cfg.generator.hidden_size, generator=unwrap(self.models.generator),
+                                            num_classes=data.num_classes).to(self.runtime.device)
         self.models.discriminator, self.models.d_optimizer = discriminator, discriminator_optimizer(cfg, discriminator)
         payload = self.resumed
         if payload is not None and "discriminator" in payload["models"]:
@@ -157,6 +167,7 @@ class TrainingRun:
         payload = {
             "config": config_to_dict(self.cfg), "tokenizer": self.data.tokenizer.state(),
             "fixed_length": self.data.fixed_length, "max_len": self.data.max_len,
+            "labels": None if self.data.labels is None else self.data.labels.state(),
             "phase": self.phase, "progress": self.progress,
             "models": {k: unwrap(m).state_dict() for k, m in models.items() if m is not None},
             "optimizers": {k: o.state_dict() for k, o in optimizers.items() if o is not None},
@@ -171,6 +182,15 @@ class TrainingRun:
     def evaluate(self) -> dict[str, float]:
         """The periodic metrics of this run now (NLL-oracle / NLL-test / BLEU, as the data allows), rank 0."""
         return self._evaluator()()
+
+    def class_metrics(self) -> dict[str, float]:
+        """Per-class metrics of a class-conditional run now (`api/class_report.py`: per-class test-BLEU, self-BLEU,
+        NLL-test, class accuracy; the class classifier stored beside the run), rank 0; {} without labels or a test
+        split. The random streams of the run are left as they were."""
+        if self.data.labels is None or self.data.test is None or self.runtime.rank != 0:
+            return {}
+        return class_metrics(unwrap(self.models.generator), self.data, self.cfg.evaluation,
+                             classifier_path=self.run_dir / CLASSIFIER_FILE, seed=self.cfg.run.seed)
 
     def pretrain(self) -> None:
         """Phase 1: teacher forcing until pretrain.epochs (or early stopping); a checkpoint after each epoch.
@@ -266,6 +286,32 @@ class TrainingRun:
         self.save()
 
 
+def load_generator_from(generator: RNNGenerator, source: dict[str, Any], data: PreparedData, name: str) -> bool:
+    """Load another run's generator (`--init-from`) into this run's; returns whether its class embeddings are
+    fresh. An unconditional generator goes into a conditional one with fresh class embeddings whose input weights
+    (and initial-state map) start at zero, so it starts computing exactly what it computed; a conditional one
+    needs this run's classes."""
+    theirs = source.get("labels")
+    if theirs is not None and (data.labels is None or list(data.labels.names) != list(theirs["names"])):
+        ours = "none" if data.labels is None else ", ".join(data.labels.names)
+        raise UserError(f"checkpoint {name} is class-conditional (labels {', '.join(theirs['names'])}) but this "
+                        f"run's data has labels: {ours}; use data with the same classes or another checkpoint")
+    state = source["models"]["generator"]
+    if theirs is not None or data.labels is None:
+        generator.load_state_dict(state)
+        return False
+    own = generator.state_dict()
+    with torch.no_grad():
+        for key, value in state.items():
+            if key == "rnn.weight_ih_l0":  # (gates * H, E) into (gates * H, E + C): class columns at zero
+                own[key].zero_()[:, :value.size(1)] = value
+            else:
+                own[key].copy_(value)
+        if generator.class_state is not None:
+            generator.class_state.weight.zero_()
+    return True
+
+
 def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, Any] | None,
                     source_name: str) -> tuple[PreparedData, dict[str, Any] | None]:
     """Rank 0 checks and writes the run directory, reads a resumed checkpoint, prepares the data and fits the
@@ -292,6 +338,7 @@ def _open_directory(cfg: Config, run_dir: Path, resume: bool, source: dict[str, 
                 tokenizer_state = found["tokenizer"] if found else None
                 data = build_data(cfg, cache_dir=run_dir / "cache", tokenizer_state=tokenizer_state)
             write_tokenizer(run_dir, data.tokenizer.state())
+            write_labels(run_dir, None if data.labels is None else data.labels.state())
         except UserError:
             if new_run:  # e.g. a bad data file: leave no half-made run that would block the corrected rerun
                 discard_new_run_dir(run_dir, created)

@@ -149,10 +149,18 @@ def evaluate(generator: TrainedGenerator | str | Path, metrics: Sequence[str] = 
 
 def _source_sha256(cfg: Config) -> str:
     """sha256 naming the training data: the training file's bytes (text), the generator's settings (oracle,
-    K-mode benchmark), or, for a glob of files, their names and bytes in sorted order."""
+    K-mode benchmark), or, for a glob of files, their names and bytes in sorted order (for one file per class,
+    each class's name and files)."""
     d = cfg.data
     if d.source in ("oracle", "kmode"):
         return hashlib.sha256(repr(d.oracle if d.source == "oracle" else d.kmode).encode()).hexdigest()
+    if not d.train and d.classes:  # one file (or glob) per class: each class's name and files
+        digest = hashlib.sha256()
+        for label, pattern in sorted(d.classes.items()):
+            digest.update(label.encode())
+            for name in sorted(glob.glob(str(Path(pattern).expanduser()))):
+                digest.update(name.encode() + file_sha256(Path(name)).encode())
+        return digest.hexdigest()
     path = Path(d.train).expanduser()
     if path.is_file():
         return file_sha256(path)

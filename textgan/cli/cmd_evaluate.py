@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from textgan.api.builders import build_data, build_kmode, build_oracle
+from textgan.api.builders import PreparedData, build_data, build_kmode, build_oracle
+from textgan.api.class_report import CLASSIFIER_FILE, prepared_data, trained_class_metrics
 from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
 from textgan.cli.common import check_output_path, write_text_atomic
@@ -28,6 +29,7 @@ from textgan.training.checkpoint import resolve_checkpoint
 from textgan.training.mle import evaluate_nll
 
 TEXYGEN_FIRST = 500  # Texygen's get_bleu_fast: first 500 references, first 500 samples for self-BLEU
+CARVED = "<carved>"  # the run's test (or train) split carved at load time: data.test_fraction, labelled data
 
 # How to provide each input named in suite.NEEDS (for one-line errors).
 HOW = {
@@ -55,6 +57,8 @@ NOTES = {
     "fed": "Frechet distance to real test features (reference-LM states); lower is better",
     "mauve": "MAUVE against real test features (reference-LM states); higher is better",
     "kmode": "exact parser: valid share (quality) and mode coverage (diversity); higher = better, JS lower",
+    "class_accuracy": "share of samples the class classifier assigns to their own class; higher is better",
+    "classifier_test_accuracy": "the classifier's own accuracy on the real test split (its ceiling)",
 }
 
 TOKENIZATION_NAMES = {"whitespace": "whitespace (str.split)",
@@ -69,8 +73,12 @@ def register(commands: argparse._SubParsersAction) -> None:
             "Evaluate the generator of a run (samples are drawn from it, seeded) and/or a file of samples. Prints a "
             "table and, with --json, writes the numbers. Without --metrics every metric whose inputs are available "
             "is computed except the model-based ones (lm_score, reverse_lm_score, fed, mauve: name them, or give "
-            "all); the run's data.test and data.train files are the default --data/--references and --train. "
-            "The reference LM of a text data set is trained once and cached under --cache-dir.",
+            "all); the run's data.test and data.train files (or the splits it carved with data.test_fraction) are "
+            "the default --data/--references and --train. The reference LM of a text data set is trained once "
+            "and cached under --cache-dir. A class-conditional run also gets per-class metrics of samples drawn "
+            "for each class: test-BLEU against that class's test sentences, self-BLEU within the class, NLL-test "
+            "given the class, and the class accuracy under a classifier trained once on the real training split "
+            "(stored beside the run), its own test accuracy beside it.",
             100) + "\n\nMetrics:\n" + metric_help + "\n\nExamples:\n"
                     "  textgan evaluate --checkpoint runs/coco --json runs/coco/eval.json\n"
                     "  textgan evaluate --checkpoint runs/coco --metrics bleu,self_bleu --max-references 500 "
@@ -111,6 +119,9 @@ def register(commands: argparse._SubParsersAction) -> None:
                              f"(default {DEFAULT_CACHE_DIR})")
     parser.add_argument("--batch-size", type=int, default=256, help="batch size of NLL forwards (default 256)")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
+    parser.add_argument("--classifier", metavar="PT",
+                        help=f"where the class classifier of a class-conditional run is stored (trained there "
+                             f"once; default: {CLASSIFIER_FILE} beside the run)")
     parser.set_defaults(handler=run)
 
 
@@ -121,6 +132,7 @@ class Inputs:
     data: str | None = None                # a file, or "oracle" for an oracle run's held-out sequences
     references: str | None = None
     training: str | None = None
+    carved: PreparedData | None = None     # the run's data, when a split it carved at load time is read
     aligned: bool = False                  # --samples and --references both given
     why_absent: dict[str, str] = field(default_factory=dict)
 
@@ -157,9 +169,9 @@ def run(args: argparse.Namespace) -> int:
 
     report: dict[str, Any] = {"checkpoint": str(resolve_checkpoint(args.checkpoint)) if loaded else None}
     samples = _samples(args, loaded, ev, report)
-    references = [x.lower() if lower else x for x in read_lines(inputs.references, "references")[0]] \
+    references = [x.lower() if lower else x for x in _lines(inputs, "references", loaded)] \
         if inputs.references and "bleu" in names else None
-    training = [x.lower() if lower else x for x in read_lines(inputs.training, "train")[0]] \
+    training = [x.lower() if lower else x for x in _lines(inputs, "training", loaded)] \
         if inputs.training and "copied" in names else None
     aligned = _raw_lines(args.references, "--references") if "corpus_bleu" in names else None
     if requested is None and aligned is not None and len(aligned) != len(samples):
@@ -173,7 +185,7 @@ def run(args: argparse.Namespace) -> int:
                                       references=references, aligned_references=aligned, training=training,
                                       tokenization=tokenization, max_references=max_refs, max_hypotheses=max_hyps)
         if "nll" in names:
-            metrics.update(_nll(args, loaded, inputs.data, report))
+            metrics.update(_nll(args, loaded, inputs, report))
         if "nll_oracle" in names:
             metrics["nll_oracle"] = nll_oracle_of_lines(build_oracle(loaded.cfg), loaded.tokenizer.encode,
                                                         samples, loaded.max_len)
@@ -190,10 +202,13 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as err:
         raise UserError(str(err)) from None
     metrics.update(sample_metrics)
+    if loaded is not None and loaded.labels is not None and not args.samples:
+        report["per_class"] = _per_class(args, loaded, inputs, report)
 
     report["tokenization"] = tokenization
     if references is not None or "self_bleu" in names:
-        report["bleu"] = {"references": inputs.references if "bleu" in names else None,
+        shown = "the run's carved test split" if inputs.references == CARVED else inputs.references
+        report["bleu"] = {"references": shown if "bleu" in names else None,
                           "num_references": len(references) if references else None,
                           "references_used": min(len(references), max_refs or len(references)) if references else None,
                           "hypotheses_used": min(len(samples), max_hyps or len(samples)),
@@ -253,6 +268,8 @@ def _resolve_inputs(args: argparse.Namespace, loaded: TrainedGenerator | None) -
         given = getattr(args, "train" if name == "training" else name)
         if given:
             setattr(inputs, name, _given_file(given, flag))
+        elif text_run and _carves(loaded, key):
+            setattr(inputs, name, CARVED)  # the split the run carved at load time, rebuilt on first use
         elif text_run:
             path, why = _run_file(getattr(loaded.cfg.data, key.split(".")[1]), key)
             setattr(inputs, name, path)
@@ -262,6 +279,49 @@ def _resolve_inputs(args: argparse.Namespace, loaded: TrainedGenerator | None) -
         else:
             inputs.why_absent[name] = "no text checkpoint" if loaded is None else "oracle runs have no such file"
     return inputs
+
+
+def _carves(loaded: TrainedGenerator, key: str) -> bool:
+    """Whether the run's `key` split (data.test / data.train) is one it carved at load time rather than a file: a
+    test split drawn from the training sentences (data.test_fraction), or the training split of one file per
+    class (data.classes)."""
+    d = loaded.cfg.data
+    if key == "data.test":
+        return not d.test and d.test_fraction > 0
+    return not d.train and bool(d.classes)
+
+
+def _prepared(inputs: Inputs, loaded: TrainedGenerator) -> PreparedData:
+    """The run's data, rebuilt once (seeded splits: the sentences it trained and was tested on)."""
+    if inputs.carved is None:
+        inputs.carved = prepared_data(loaded)
+    return inputs.carved
+
+
+def _lines(inputs: Inputs, name: str, loaded: TrainedGenerator | None) -> list[str]:
+    """The lines of input `name` (references / training): a file's, or the run's carved split's."""
+    source = getattr(inputs, name)
+    if source != CARVED:
+        return read_lines(source, "train" if name == "training" else name)[0]
+    assert loaded is not None  # a carved split is a run's
+    data = _prepared(inputs, loaded)
+    return data.test_lines if name == "references" else data.train_lines
+
+
+def _per_class(args: argparse.Namespace, loaded: TrainedGenerator, inputs: Inputs,
+               report: dict[str, Any]) -> dict[str, float]:
+    """Per-class metrics of samples drawn for each class (`api/class_report.py`)."""
+    checkpoint = resolve_checkpoint(args.checkpoint)
+    run_dir = checkpoint.parent.parent if checkpoint.parent.name == "checkpoints" else checkpoint.parent
+    classifier = Path(args.classifier) if args.classifier else run_dir / CLASSIFIER_FILE
+    s = report["samples"]
+    try:
+        metrics = trained_class_metrics(loaded, classifier_path=classifier, seed=args.seed, num_samples=s["count"],
+                                        temperature=s["temperature"], data=_prepared(inputs, loaded))
+    except ValueError as err:
+        raise UserError(f"per-class evaluation: {err}") from None
+    report["classifier"] = str(classifier)
+    return metrics
 
 
 def _choose_metrics(requested: list[str] | None, inputs: Inputs,
@@ -305,12 +365,19 @@ def _samples(args: argparse.Namespace, loaded: TrainedGenerator | None, ev: Eval
     return lines
 
 
-def _nll(args: argparse.Namespace, loaded: TrainedGenerator | None, source: str | None,
+def _nll(args: argparse.Namespace, loaded: TrainedGenerator | None, inputs: Inputs,
          report: dict[str, Any]) -> dict[str, float]:
+    source = inputs.data
     assert loaded is not None and source is not None
     if source == "oracle":
         data: TokenData = build_data(loaded.cfg, None).test
         sentences, truncated = len(data), 0
+    elif source == CARVED:  # labelled: each sentence scored given its class
+        carved = _prepared(inputs, loaded).test
+        assert carved is not None
+        data, sentences, truncated = carved, len(carved), 0
+        source = "the run's carved test split" + (" (given each sentence's class)" if carved.labels is not None
+                                                   else "")
     else:
         lines, _ = read_lines(source, "data")
         data = encode_lines(lines, loaded.tokenizer.encode, loaded.max_len, add_eos=not loaded.fixed_length)
@@ -347,6 +414,12 @@ def _format(report: dict[str, Any], names: list[str]) -> str:
             "used (first 500 references, first 500 samples)" if b["texygen_first_500"] else
             "not used (--max-references 500 --max-hypotheses 500 to compare with papers that used it)"))
     lines += ["", metric_table(report["metrics"], NOTES)]
+    if "per_class" in report:
+        per_class = report["per_class"]
+        lines += ["", f"per class ({s['count']} samples split evenly between the classes; BLEU against each "
+                      f"class's test sentences, self-BLEU within the class; class classifier {report['classifier']}, "
+                      f"its test accuracy {per_class['classifier_test_accuracy']:.3f}):",
+                  metric_table(per_class, NOTES)]
     lines += [f"skipped {name}: {why}" for name, why in report["skipped"].items()]
     lines.append(f"evaluated in {report['seconds']:.1f} s")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ import argparse
 from textgan.api.configs import config
 from textgan.api.run import TrainingRun
 from textgan.cli.common import add_config_args
-from textgan.cli.report import print_metrics
+from textgan.cli.report import print_data_report, print_metrics
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -25,6 +25,8 @@ def register(commands: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     training = TrainingRun.open(config(args.config, args.overrides), resume=args.resume, adversarial=False)
     try:
+        if training.runtime.rank == 0 and training.resumed is None:
+            print_data_report(training.data.report)
         training.pretrain()
         if training.runtime.rank == 0:
             print_metrics(f"after MLE pretraining ({training.run_dir})", training.evaluate())

@@ -7,7 +7,7 @@ import argparse
 from textgan.api.configs import config
 from textgan.api.run import TrainingRun
 from textgan.cli.common import add_config_args
-from textgan.cli.report import print_metrics
+from textgan.cli.report import print_data_report, print_metrics
 from textgan.estimators.registry import ESTIMATORS
 
 
@@ -31,8 +31,13 @@ def run(args: argparse.Namespace) -> int:
     cfg = config(args.config, args.overrides)
     training = TrainingRun.open(cfg, resume=args.resume, init_from=args.init_from)
     try:
+        if training.runtime.rank == 0 and training.resumed is None:
+            print_data_report(training.data.report)
         if args.init_from and training.runtime.rank == 0 and training.resumed is None:
             print(f"textgan train: generator and tokenizer taken from {args.init_from}")
+            if training.progress.get("fresh_class_embeddings"):
+                print("textgan train: that generator is unconditional: fresh class embeddings, their input weights "
+                      "at zero (it starts as it was)")
         before, after = training.train()
         if training.runtime.rank == 0:
             untrained = cfg.pretrain.epochs == 0 and not args.init_from  # from scratch: never "after MLE"
@@ -40,6 +45,12 @@ def run(args: argparse.Namespace) -> int:
                           f"after MLE pretraining ({training.run_dir}/checkpoints/mle.pt)", before)
             print_metrics(f"after adversarial training, {cfg.adversarial.estimator} "
                           f"({training.run_dir}/checkpoints/last.pt)", after)
+            per_class = training.class_metrics()
+            if per_class:
+                print_metrics(f"per class at the end ({cfg.evaluation.num_samples} samples split evenly between the "
+                              f"classes; test-BLEU against each class's test sentences, self-BLEU within the class, "
+                              f"NLL-test given the class; class accuracy under the class classifier trained on the "
+                              f"real training split, its own test accuracy beside it)", per_class)
     finally:
         training.close()
     return 0

@@ -10,7 +10,9 @@ from pathlib import Path
 from textgan.errors import UserError
 
 CONFIG_HELP = "YAML config file, or a shipped config name (see `textgan config --list`)"
-OVERRIDES_HELP = "config overrides as section.key=value, e.g. run.dir=runs/x pretrain.epochs=3 run.device=cuda"
+OVERRIDES_HELP = ("config overrides as section.key=value, e.g. run.dir=runs/x pretrain.epochs=3 run.device=cuda; "
+                  "a mapping entry as section.key.name=value (data.classes.pos=pos.txt) or a whole mapping in "
+                  "YAML flow style ('data.classes={pos: pos.txt, neg: neg.txt}')")
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:

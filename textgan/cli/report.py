@@ -14,3 +14,15 @@ def print_metrics(title: str, metrics: Mapping[str, Any]) -> None:
     width = max((len(k) for k in metrics), default=0)
     for key, value in metrics.items():
         print(f"  {key:<{width}}  {format_value(value)}")
+
+
+def print_data_report(report: Mapping[str, Any]) -> None:
+    """One line per fact of a prepared data set: split sizes, class counts, truncated and dropped sentences."""
+    parts = [f"{split} {count:,}" for split, count in report.get("sizes", {}).items()]
+    print(f"data: {', '.join(parts)} sentences; vocabulary {report.get('vocab_size', 0):,}")
+    for key in ("truncated", "dropped"):
+        counts = report.get(key, {})
+        if any(counts.values()):
+            print(f"  {key} (longer than data.max_len): " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
+    for split, classes in report.get("classes", {}).items():
+        print(f"  {split} classes: " + ", ".join(f"{name} {count:,}" for name, count in classes.items()))

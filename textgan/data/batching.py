@@ -35,6 +35,8 @@ class TokenData:
     tokens: torch.Tensor   # (N, T) long
     lengths: torch.Tensor  # (N,) long
     truncated: int = 0     # sequences cut to max_len
+    labels: torch.Tensor | None = None  # (N,) long class ids of labelled data
+    dropped: int = 0       # sequences longer than max_len left out (the drop option)
 
     def __len__(self) -> int:
         return self.tokens.size(0)
@@ -43,7 +45,8 @@ class TokenData:
         return int(self.lengths.sum())
 
     def subset(self, index: torch.Tensor) -> TokenData:
-        return TokenData(self.tokens[index], self.lengths[index])
+        return TokenData(self.tokens[index], self.lengths[index],
+                         labels=None if self.labels is None else self.labels[index])
 
     def batches(self, batch_size: int, *, shuffle: bool, seed: int = 0, epoch: int = 0,
                 rank: int = 0, world_size: int = 1, length_buckets: int = 0) -> Iterator[TokenBatch]:
@@ -65,25 +68,35 @@ class TokenData:
             index = order[start:start + batch_size]
             lengths = self.lengths[index]
             width = int(lengths.max())
-            yield TokenBatch(self.tokens[index, :width], lengths)
+            yield TokenBatch(self.tokens[index, :width], lengths, None if self.labels is None else self.labels[index])
 
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
 
 
 def encode_lines(lines: Sequence[str], encode: Callable[[str], list[int]], max_len: int,
-                 add_eos: bool = True) -> TokenData:
-    """Encode and pad lines; each ends with EOS (when add_eos), cut to max_len tokens EOS included."""
+                 add_eos: bool = True, *, labels: Sequence[int] | None = None, drop_long: bool = False) -> TokenData:
+    """Encode and pad lines; each ends with EOS (when add_eos), cut to max_len tokens EOS included (or, with
+    `drop_long`, left out; counted either way). `labels`: each line's class id, kept with its line."""
     rows: list[list[int]] = []
-    truncated = 0
+    kept: list[int] = []
+    truncated = dropped = 0
     limit = max_len - 1 if add_eos else max_len
-    for line in lines:
+    for i, line in enumerate(lines):
         ids = encode(line)
         if len(ids) > limit:
+            if drop_long:
+                dropped += 1
+                continue
             ids = ids[:limit]
             truncated += 1
         rows.append(ids + [EOS_ID] if add_eos else ids)
-    return pad_rows(rows, truncated)
+        kept.append(i)
+    data = pad_rows(rows, truncated)
+    data.dropped = dropped
+    if labels is not None:
+        data.labels = torch.tensor([labels[i] for i in kept], dtype=torch.long)
+    return data
 
 
 def pad_rows(rows: Sequence[Sequence[int]], truncated: int = 0) -> TokenData:

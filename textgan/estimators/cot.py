@@ -38,6 +38,7 @@ from torch import nn
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import PAD_ID
+from textgan.estimators.class_head import check_conditioning
 from textgan.estimators.common import no_labels, sequence_log_probs
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.models.generator import RNNGenerator
@@ -74,6 +75,9 @@ class CooperativeTraining:
     pretrains_discriminator: ClassVar[bool] = False  # the mediator learns by maximum likelihood in the rounds
 
     def __init__(self, options: CoTOptions, context: EstimatorContext) -> None:
+        check_conditioning(context)  # a conditional D without labelled data: the shared one-line error
+        if context.num_classes:  # the mediator is an unconditional language model
+            raise ValueError("does not support class labels; train it on unlabelled data")
         self.options, self.max_len = options, context.max_len
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:

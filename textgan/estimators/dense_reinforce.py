@@ -10,7 +10,9 @@ become discounted returns R_t = sum_{s >= t} gamma^(s-t) r_s and the surrogate o
 or, with weighting=maligan, MaliGAN's weights (a softmax of D_t over the rows alive at t) minus 1/n_t, through the
 same code path as rollout REINFORCE. A generator step is one sampling pass, one D pass and one teacher-forced
 pass. D's loss is per step (ScratchGAN): every alive real step labelled real, every alive fake step fake;
-ScratchGAN's L2 on all of the recurrent D's parameters is added to it.
+ScratchGAN's L2 on all of the recurrent D's parameters is added to it. A conditional D (the CNN in prefix mode; the
+recurrent one is unconditional) scores every prefix of a row in its class: with the (K+1)-class head the per-step
+reward reads P(class = y | y_1..t).
 """
 
 from __future__ import annotations
@@ -25,8 +27,8 @@ from torch import nn
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import PAD_ID
-from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, no_labels, sequence_log_probs
+from textgan.estimators.class_head import check_conditioning, discriminator_labels, fake_labels, score
+from textgan.estimators.common import accuracy_logs, gan_discriminator_loss, sequence_log_probs
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, discounted_returns, surrogate_loss
 from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
@@ -77,6 +79,10 @@ class DenseReinforce:
                              f"per-step D loss takes {', '.join(PER_STEP_LOSSES)}")
         if options.positional_size % 2:
             raise ValueError(f"positional_size must be even, got {options.positional_size}")
+        check_conditioning(context)
+        if context.conditional != "none" and options.discriminator == "recurrent":
+            raise ValueError("the recurrent per-step discriminator is unconditional; use "
+                             "dense_reinforce.discriminator=cnn or discriminator.conditional=none")
         self.options, self.context = options, context
         self.baseline = Baseline(options.baseline, options.baseline_decay)
 
@@ -95,29 +101,33 @@ class DenseReinforce:
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "dense_reinforce")
-        samples = unwrap(generator).sample(real.tokens.size(0), self.context.max_len)  # (1) one sampling pass
-        d = unwrap(discriminator)
+        samples = unwrap(generator).sample(real.tokens.size(0), self.context.max_len,
+                                           labels=real.labels)  # (1) one sampling pass, the real rows' classes
+        d, labels = unwrap(discriminator), discriminator_labels(self.context.conditional, real.labels)
         with torch.no_grad(), evaluating(d):
-            logits = d(samples.tokens)  # (2) one D pass: (B, T) per-prefix logits
+            logits = score(d, samples.tokens, labels)  # (2) one D pass: (B, T) per-prefix logits of the rows' classes
         mask = samples.tokens != PAD_ID  # (B, T); PAD is never sampled before the end
         if self.options.weighting == "maligan":
             scores = logits
         else:
             scores = discounted_returns(dense_rewards(logits, self.options.reward), mask, self.options.gamma)
-        logp = sequence_log_probs(generator, samples.tokens, samples.lengths)  # (3) teacher-forced pass, (B, T)
+        logp = sequence_log_probs(generator, samples.tokens, samples.lengths,
+                                  real.labels)  # (3) teacher-forced pass, (B, T)
         loss, logs = surrogate_loss(logp, scores, mask, self.baseline, self.options.weighting)
         return loss, {**logs, "d_logit": float(logits[mask].mean()),
                       "sample_len": float(samples.lengths.float().mean())}
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "dense_reinforce")
-        fake = unwrap(generator).sample(real.tokens.size(0), self.context.max_len)
-        real_logits, fake_logits = discriminator(real.tokens), discriminator(fake.tokens)  # (B, T_r), (B, T_f)
+        fake = unwrap(generator).sample(real.tokens.size(0), self.context.max_len, labels=real.labels)
+        c = self.context
+        labels, fakes = discriminator_labels(c.conditional, real.labels), fake_labels(c.conditional, real.labels)
+        real_logits = score(discriminator, real.tokens, labels)  # (B, T_r)
+        fake_logits = score(discriminator, fake.tokens, fakes)  # (B, T_f)
         real_mask, fake_mask = real.tokens != PAD_ID, fake.tokens != PAD_ID
-        loss = losses.discriminator_loss(self.context.gan_loss, real_logits[real_mask], fake_logits[fake_mask],
-                                         label_smoothing=self.context.label_smoothing)  # per step (ScratchGAN)
+        loss, _ = gan_discriminator_loss(real_logits[real_mask], fake_logits[fake_mask], gan_loss=c.gan_loss,
+                                         label_smoothing=c.label_smoothing,
+                                         conditional=c.conditional)  # per step (ScratchGAN)
         d = unwrap(discriminator)
         if isinstance(d, RecurrentDiscriminator) and self.options.l2 > 0:
             loss = loss + self.options.l2 * d.l2_penalty()

@@ -19,6 +19,9 @@ checks that ours does); D's parameters are frozen in the generator loss.
              estimator's (`estimators/gumbel.py`, + a WGAN-GP term for wgan-gp), so its features stay
              discriminative (TextGAN trains D as a classifier too; its reconstruction terms are not used).
 
+Labelled data with a conditional D (`discriminator.conditional`): D's loss is the Gumbel-softmax estimator's
+conditional one, and the generator matches each class's features of its samples to that class's real ones.
+
 DDP: the set distance is computed per rank on that rank's batch and the gradients are averaged, so K ranks of
 batch b optimise the mean of K distances between b-sets, not the distance between Kb-sets (both are consistent
 estimates of the same population distance; MMD^2's unbiased estimate is unbiased either way, the b-set OT
@@ -37,7 +40,6 @@ from torch import nn
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, PAD_ID
-from textgan.estimators.common import no_labels
 from textgan.estimators.gumbel import GumbelOptions, GumbelSoftmax, one_hot_batch
 from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
@@ -71,7 +73,7 @@ class FeatureMatching:
     pretrains_discriminator: ClassVar[bool] = True
 
     def __init__(self, options: FeatureMatchingOptions, context: EstimatorContext) -> None:
-        self.options, self.max_len = options, context.max_len
+        self.options, self.max_len, self.conditional = options, context.max_len, context.conditional
         # D's loss and fresh samples: the Gumbel-softmax estimator's, at this constant beta
         self.adversary = GumbelSoftmax(GumbelOptions(mode=options.mode, schedule="constant", beta_max=options.beta,
                                                      gp_weight=options.gp_weight), context)
@@ -83,11 +85,12 @@ class FeatureMatching:
         pass  # stateless
 
     def sample(self, generator: nn.Module, batch_size: int, device: torch.device,
-               noise: torch.Tensor | None = None) -> GumbelSample:
-        """A differentiable sample through `generator`'s forward; `noise` (B, max_len, V) fixes the Gumbel draws."""
+               noise: torch.Tensor | None = None, labels: torch.Tensor | None = None) -> GumbelSample:
+        """A differentiable sample through `generator`'s forward, each row of its class in `labels` (B,);
+        `noise` (B, max_len, V) fixes the Gumbel draws."""
         bos = torch.full((batch_size, 1), BOS_ID, dtype=torch.long, device=device)  # (B, 1)
         args = GumbelArgs(beta=self.options.beta, max_len=self.max_len, mode=self.options.mode, noise=noise)
-        return generator(bos, routine=partial(gumbel_sample, args=args))
+        return generator(bos, routine=partial(gumbel_sample, args=args, labels=labels))
 
     def distance(self, real_features: torch.Tensor, fake_features: torch.Tensor) -> torch.Tensor:
         """The configured set distance between feature sets (B_r, F) and (B_f, F)."""
@@ -98,19 +101,27 @@ class FeatureMatching:
                                        regulariser=o.ot_regulariser)
 
     def matching_loss(self, discriminator: nn.Module, real: TokenBatch, fake: GumbelSample) -> torch.Tensor:
-        """distance(D features of real one-hots, D features of the sample); gradients reach the sample only."""
+        """distance(D features of real one-hots, D features of the sample); gradients reach the sample only. With
+        a conditional D (fakes drawn for the real rows' classes) the class-conditional feature sets are matched:
+        sum over classes c of (n_c / B) distance(real of c, fake of c), over the classes with >= 2 rows (the whole
+        batch if none has)."""
         d = unwrap(discriminator)
         with frozen(d):
             fake_features = d.features(fake.distributions)  # (B, F)
             with torch.no_grad():
                 real_features = d.features(one_hot_batch(real, fake.distributions.size(-1),
                                                          fake.distributions.dtype))  # (B, F)
-        return self.distance(real_features, fake_features)
+        if self.conditional == "none" or real.labels is None:
+            return self.distance(real_features, fake_features)
+        classes, counts = real.labels.unique(return_counts=True)
+        parts = [(int(n) / real.labels.numel()) * self.distance(real_features[real.labels == c],
+                                                                 fake_features[real.labels == c])
+                 for c, n in zip(classes.tolist(), counts.tolist()) if n >= 2]
+        return torch.stack(parts).sum() if parts else self.distance(real_features, fake_features)
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "feature_matching")
-        fake = self.sample(generator, real.tokens.size(0), real.tokens.device)  # through the wrapper
+        fake = self.sample(generator, real.tokens.size(0), real.tokens.device, labels=real.labels)  # via the wrapper
         loss = self.matching_loss(discriminator, real, fake)
         live = fake.tokens != PAD_ID
         return loss, {"g_loss": float(loss.detach()), "soft_peak": float(fake.soft.detach().amax(-1)[live].mean()),
@@ -118,7 +129,6 @@ class FeatureMatching:
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "feature_matching")
         return self.adversary.discriminator_loss(generator, discriminator, real, step)
 
     def state_dict(self) -> dict[str, Any]:

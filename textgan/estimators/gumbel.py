@@ -31,7 +31,8 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import BOS_ID, PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, with_gradient_penalty
+from textgan.estimators.class_head import check_conditioning, discriminator_labels, fake_labels, score
+from textgan.estimators.common import gan_discriminator_loss, with_gradient_penalty
 from textgan.estimators.gumbel_sampling import GumbelArgs, GumbelMode, GumbelSample, gumbel_sample
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.schedules import ScheduleName, inverse_temperature
@@ -77,6 +78,11 @@ class GumbelSoftmax:
         self.gp_weight, self.gan_loss, self.label_smoothing = (options.gp_weight, context.gan_loss,
                                                                context.label_smoothing)
         self.unroll_steps, self.unroll_lr = options.unroll_steps, options.unroll_lr
+        check_conditioning(context)
+        self.conditional = context.conditional
+        if self.conditional == "classes" and self.unroll_steps > 0:
+            raise ValueError("an unrolled D (unroll_steps > 0) is not available with the (K+1)-class head; use "
+                             "discriminator.conditional=projection or unroll_steps=0")
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
         return shelf.cnn("distributions")
@@ -88,24 +94,27 @@ class GumbelSoftmax:
         """The inverse temperature at generator step `step` (generator updates done so far)."""
         return inverse_temperature(self.schedule, step, self.schedule_steps, self.beta_max)
 
-    def _sample(self, generator: nn.Module, batch_size: int, step: int, device: torch.device) -> GumbelSample:
+    def _sample(self, generator: nn.Module, batch_size: int, step: int, device: torch.device,
+                labels: torch.Tensor | None = None) -> GumbelSample:
+        """A differentiable sample through `generator`'s forward, each row of its class in `labels` (B,)."""
         bos = torch.full((batch_size, 1), BOS_ID, dtype=torch.long, device=device)  # (B, 1)
         args = GumbelArgs(beta=self.beta(step), max_len=self.max_len, mode=self.mode)
-        return generator(bos, routine=partial(gumbel_sample, args=args))
+        return generator(bos, routine=partial(gumbel_sample, args=args, labels=labels))
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        fake = self._sample(generator, real.tokens.size(0), step, real.tokens.device)  # through the wrapper
-        d = unwrap(discriminator)
+        fake = self._sample(generator, real.tokens.size(0), step, real.tokens.device, real.labels)  # via the wrapper
+        d, labels = unwrap(discriminator), discriminator_labels(self.conditional, real.labels)
         if self.unroll_steps > 0:
             fake_logits, real_logits = self._unrolled_logits(d, fake.distributions, real)
         else:
             with frozen(d):
-                fake_logits = d(fake.distributions)  # (B,); the gradient flows into the sample only
+                fake_logits = score(d, fake.distributions, labels)  # (B,); the gradient flows into the sample only
                 real_logits = None
                 if self.gan_loss == "rsgan":
                     with torch.no_grad():
-                        real_logits = d(one_hot_batch(real, fake.distributions.size(-1), fake.distributions.dtype))
+                        real_logits = score(d, one_hot_batch(real, fake.distributions.size(-1),
+                                                             fake.distributions.dtype), labels)
         loss = losses.generator_loss(self.gan_loss, real_logits, fake_logits)
         live = fake.tokens != PAD_ID  # (B, T) positions before the end
         peak = fake.soft.detach().amax(-1)[live].mean()  # how close the relaxed samples are to one-hots
@@ -117,24 +126,30 @@ class GumbelSoftmax:
         """D's logits on the sample (and, for rsgan, on the real batch) after `unroll_steps` differentiable SGD
         steps of D's loss on this (real, sample) batch (Metz et al. 2016)."""
         real_dist = one_hot_batch(real, fake.size(-1), fake.dtype)  # (B, T_r, V)
+        labels = discriminator_labels(self.conditional, real.labels)  # a projection D's (x, y) pairs: both sides
+        scored = () if labels is None else (labels,)
 
         def d_loss(params: dict[str, torch.Tensor]) -> torch.Tensor:
-            return losses.discriminator_loss(self.gan_loss, call_with(d, params, real_dist),
-                                             call_with(d, params, fake), label_smoothing=self.label_smoothing)
+            return losses.discriminator_loss(self.gan_loss, call_with(d, params, real_dist, *scored),
+                                             call_with(d, params, fake, *scored), label_smoothing=self.label_smoothing)
 
         params = unrolled_parameters(d, d_loss, self.unroll_steps, self.unroll_lr)
-        real_logits = call_with(d, params, real_dist).detach() if self.gan_loss == "rsgan" else None
-        return call_with(d, params, fake), real_logits
+        real_logits = call_with(d, params, real_dist, *scored).detach() if self.gan_loss == "rsgan" else None
+        return call_with(d, params, fake, *scored), real_logits
 
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
         g = unwrap(generator)
         with torch.no_grad(), evaluating(g):  # fakes as constants, dropout off (as the token estimators)
-            fake = self._sample(g, real.tokens.size(0), step, real.tokens.device).distributions  # (B, T_f, V)
+            fake = self._sample(g, real.tokens.size(0), step, real.tokens.device,
+                                real.labels).distributions  # (B, T_f, V)
         real_dist = one_hot_batch(real, fake.size(-1), fake.dtype)  # (B, T_r, V)
-        real_logits, fake_logits = discriminator(real_dist), discriminator(fake)  # (B,), (B,)
-        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits, label_smoothing=self.label_smoothing)
-        logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
+        labels, fakes = (discriminator_labels(self.conditional, real.labels),
+                         fake_labels(self.conditional, real.labels))
+        real_logits = score(discriminator, real_dist, labels)  # (B,)
+        fake_logits = score(discriminator, fake, fakes)  # (B,)
+        loss, logs = gan_discriminator_loss(real_logits, fake_logits, gan_loss=self.gan_loss,
+                                            label_smoothing=self.label_smoothing, conditional=self.conditional)
         d = unwrap(discriminator)
 
         def embedded() -> tuple[torch.Tensor, torch.Tensor]:
@@ -144,7 +159,7 @@ class GumbelSoftmax:
             return _pad_time(real_emb, length), _pad_time(fake_emb, length)
 
         loss = with_gradient_penalty(loss, logs, gan_loss=self.gan_loss, weight=self.gp_weight,
-                                     critic=d.forward_embedded, inputs=embedded)
+                                     critic=partial(d.forward_embedded, labels=labels), inputs=embedded)
         return loss, logs
 
     def state_dict(self) -> dict[str, Any]:

@@ -81,11 +81,12 @@ def gumbel_noise(shape: tuple[int, ...], *, dtype: torch.dtype = torch.float32, 
 
 
 def gumbel_sample(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None,
-                  args: GumbelArgs) -> GumbelSample:
-    """Sample args.max_len steps (fewer if every row ended) from first inputs (B, 1) (BOS) and `state` (None: zeros).
+                  args: GumbelArgs, labels: torch.Tensor | None = None) -> GumbelSample:
+    """Sample args.max_len steps (fewer if every row ended) from first inputs (B, 1) (BOS) and `state` (None: the
+    initial state), each row in its class `labels` (B,) for a conditional generator.
 
-    Call it through `generator(inputs, routine=partial(gumbel_sample, args=args))` when the generator may be
-    DDP-wrapped.
+    Call it through `generator(inputs, routine=partial(gumbel_sample, args=args, labels=...))` when the generator
+    may be DDP-wrapped.
     """
     if inputs.dim() != 2 or inputs.size(1) != 1:
         raise ValueError(f"gumbel sampling starts from one input id per row, shape (B, 1); got {tuple(inputs.shape)}")
@@ -94,12 +95,12 @@ def gumbel_sample(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Te
                                    or args.noise.shape[2] != vocab):
         raise ValueError(f"noise must have shape ({batch}, >= {args.max_len}, {vocab}), got {tuple(args.noise.shape)}")
     token = inputs[:, 0]
-    state = generator.initial_state(batch) if state is None else state
+    state = generator.initial_state(batch, labels) if state is None else state
     finished = torch.zeros(batch, dtype=torch.bool, device=inputs.device)
     tokens, distributions, softs = [], [], []
     pad_row: torch.Tensor | None = None
     for t in range(args.max_len):
-        logits, _, state = generator.step(token, state)  # (B, V); banned ids -inf
+        logits, _, state = generator.step(token, state, labels)  # (B, V); banned ids -inf
         noise = args.noise[:, t] if args.noise is not None else gumbel_noise(
             tuple(logits.shape), dtype=logits.dtype, device=logits.device)
         perturbed = logits + noise  # (B, V); banned ids stay -inf

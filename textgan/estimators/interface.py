@@ -14,9 +14,14 @@ checkpoints. Everything else an estimator needs is declared here, never discover
   policy), never a side effect of computing a loss;
 * `state_dict` / `load_state_dict`: the state it checkpoints.
 
-Batches may carry class labels (`TokenBatch.labels`, (B,)); an estimator that cannot use them refuses them in one
-line. Discriminators return one logit per sequence (B,) or one per prefix (B, T) (masked after EOS); the GAN
-losses of `estimators/losses.py` average over whatever shape they get.
+Batches may carry class labels (`TokenBatch.labels`, (B,)); the generator is then class-conditional (every
+generator path takes `labels`) and an estimator samples its fakes with the real batch's labels; an estimator that
+cannot use them refuses them in one line (when built, from `EstimatorContext.num_classes`, and in its losses).
+With `EstimatorContext.conditional` other than "none" the discriminator is class-conditional too
+(`estimators/class_head.py`): every D call gets the sequences' labels (`d(x, labels)`), and with "classes" D's
+loss is the (K+1)-class cross-entropy.
+Discriminators return one logit per sequence (B,) or one per prefix (B, T) (masked after EOS); the GAN losses of
+`estimators/losses.py` average over whatever shape they get.
 
 `generator` / `discriminator` may be DistributedDataParallel-wrapped: differentiable forwards go through the
 wrapper (so gradients are averaged), sampling and scoring use `unwrap(...)` under no_grad.
@@ -46,6 +51,8 @@ class EstimatorContext:
     gan_loss: str = "bce"           # the GAN loss family (`estimators/losses.py`)
     label_smoothing: float = 0.0    # one-sided label smoothing of real targets in D's loss
     total_generator_steps: int = 0  # generator steps of the whole adversarial schedule
+    num_classes: int = 0            # classes of labelled data (0: none); the generator is then conditional
+    conditional: str = "none"       # discriminator.conditional: none | projection | classes (D reads labels)
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class DiscriminatorShelf:
     embedding_size: int = 0                  # 0: not known (a shelf built without the generator)
     banned_ids: tuple[int, ...] = (PAD_ID, BOS_ID)
     eos_id: int | None = EOS_ID
+    num_classes: int = 0                     # classes of labelled data a conditional CNN reads (0: none)
 
 
 class Estimator(Protocol):

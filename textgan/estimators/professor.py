@@ -10,7 +10,8 @@ For a batch of real sequences the generator runs twice from the same start (BOS,
 
 A behaviour discriminator D reads (B, T, H) hidden-state sequences, teacher-forced = real, free-running = fake
 (Lamb et al. 2016, "Proposed approach"): the CNN's "features" front-end by default, the paper's bidirectional
-GRU + MLP with `discriminator="gru"`. Losses (both minimised; the GAN loss family of `estimators/losses.py`):
+GRU + MLP with `discriminator="gru"` (unconditional). A conditional CNN reads each row's class (the free-running
+pass runs in the real row's class). Losses (both minimised; the GAN loss family of `estimators/losses.py`):
 
     D:  discriminator_loss(D(h.detach()), D(h'.detach()))                        (+ gp_weight * GP for wgan-gp)
     G:  NLL + gate * (weight_f * C_f + weight_t * C_t)
@@ -49,7 +50,8 @@ from textgan.config import opt
 from textgan.data.batching import TokenBatch
 from textgan.data.tokenizers import PAD_ID
 from textgan.estimators import losses
-from textgan.estimators.common import accuracy_logs, no_labels, with_gradient_penalty
+from textgan.estimators.class_head import check_conditioning, discriminator_labels, fake_labels, score
+from textgan.estimators.common import accuracy_logs, gan_discriminator_loss, with_gradient_penalty
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
 from textgan.models.generator import RNNGenerator
@@ -83,8 +85,9 @@ class FreeRunning:
 
 
 def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *, steps: int,
-                 temperature: float = 1.0) -> FreeRunning:
-    """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample.
+                 temperature: float = 1.0, labels: torch.Tensor | None = None) -> FreeRunning:
+    """`steps` steps from first inputs (B, 1) (BOS), each step reading the previous step's sample (each row in
+    its class `labels` (B,) for a conditional generator).
 
     Never stops early (a sampled EOS is fed back like any token). Call it through
     `generator(bos, routine=partial(free_running, steps=T))` when the generator may be DDP-wrapped.
@@ -92,10 +95,10 @@ def free_running(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Ten
     if inputs.dim() != 2 or inputs.size(1) != 1:
         raise ValueError(f"free running starts from one input id per row, shape (B, 1); got {tuple(inputs.shape)}")
     token = inputs[:, 0]  # (B,)
-    state = generator.initial_state(inputs.size(0)) if state is None else state  # (S, B, H)
+    state = generator.initial_state(inputs.size(0), labels) if state is None else state  # (S, B, H)
     hidden, tokens = [], []
     for _ in range(steps):
-        logits, output, state = generator.step(token, state)  # (B, V), (B, H), (S, B, H)
+        logits, output, state = generator.step(token, state, labels)  # (B, V), (B, H), (S, B, H)
         token = sample_logits(logits.detach(), temperature)  # (B,): a constant, no gradient through the choice
         hidden.append(output)
         tokens.append(token)
@@ -126,8 +129,13 @@ class ProfessorForcing:
     pretrains_discriminator: ClassVar[bool] = True
 
     def __init__(self, options: ProfessorOptions, context: EstimatorContext) -> None:
+        check_conditioning(context)
+        if context.conditional != "none" and options.discriminator == "gru":
+            raise ValueError("the GRU behaviour discriminator is unconditional; use professor.discriminator=cnn or "
+                             "discriminator.conditional=none")
         self.options = options
-        self.gan_loss, self.label_smoothing = context.gan_loss, context.label_smoothing
+        self.gan_loss, self.label_smoothing, self.conditional = (context.gan_loss, context.label_smoothing,
+                                                                 context.conditional)
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
         """The bidirectional-GRU behaviour discriminator, or the configured CNN on hidden-state features."""
@@ -144,24 +152,27 @@ class ProfessorForcing:
         """Teacher-forced and free-running passes over `real` through `generator`'s forward (DDP-safe), and the
         common lengths (B,) at which each row's pair is cut."""
         inputs = RNNGenerator.shift_right(real.tokens)  # (B, T)
-        teacher = generator(inputs, routine=partial(teacher_forced_nll, targets=real.tokens))
-        free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1)))
+        teacher = generator(inputs, routine=partial(teacher_forced_nll, targets=real.tokens, labels=real.labels))
+        free = generator(inputs[:, :1], routine=partial(free_running, steps=real.tokens.size(1), labels=real.labels))
         return teacher, free, torch.minimum(real.lengths, free.lengths)  # (B,)
 
-    def _score(self, discriminator: nn.Module, features: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """(B,) logits of masked behaviour sequences (B, T, H); the GRU also skips the padding."""
-        return discriminator(features, lengths) if self.options.discriminator == "gru" else discriminator(features)
+    def _score(self, discriminator: nn.Module, features: torch.Tensor, lengths: torch.Tensor,
+               labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(B,) logits of masked behaviour sequences (B, T, H); the GRU also skips the padding; a conditional CNN
+        reads the rows' classes `labels` (B,)."""
+        if self.options.discriminator == "gru":
+            return discriminator(features, lengths)
+        return score(discriminator, features, labels)
 
     # ---- losses ----------------------------------------------------------------------------------------------
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "professor")
         teacher, free, lengths = self.behaviours(generator, real)
         nll = teacher.nll / (real.tokens != PAD_ID).sum()  # mean per real token, as training.mle.mle_loss
-        d = unwrap(discriminator)
+        d, labels = unwrap(discriminator), discriminator_labels(self.conditional, real.labels)
         with frozen(d):  # gradients reach the hidden states only (D stays in the loop's mode, as cuDNN RNNs need)
-            real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths)  # (B,)
-            fake_logits = self._score(d, mask_steps(free.hidden, lengths), lengths)     # (B,)
+            real_logits = self._score(d, mask_steps(teacher.hidden, lengths), lengths, labels)  # (B,)
+            fake_logits = self._score(d, mask_steps(free.hidden, lengths), lengths, labels)     # (B,)
         kind = self.gan_loss
         c_f = losses.generator_loss(kind, real_logits.detach(), fake_logits)
         c_t = losses.generator_loss(kind, -fake_logits.detach(), -real_logits)
@@ -181,13 +192,16 @@ class ProfessorForcing:
         with torch.no_grad():  # the behaviours as constants (the generator in the loop's mode, as in its loss)
             teacher, free, lengths = self.behaviours(unwrap(generator), real)
         real_features, fake_features = mask_steps(teacher.hidden, lengths), mask_steps(free.hidden, lengths)
-        real_logits = self._score(discriminator, real_features, lengths)  # (B,)
-        fake_logits = self._score(discriminator, fake_features, lengths)  # (B,)
-        loss = losses.discriminator_loss(self.gan_loss, real_logits, fake_logits, label_smoothing=self.label_smoothing)
-        logs = {"d_loss": float(loss.detach()), **accuracy_logs(real_logits.detach(), fake_logits.detach())}
+        labels, fakes = (discriminator_labels(self.conditional, real.labels),
+                         fake_labels(self.conditional, real.labels))  # free-running rows run in the real rows' class
+        real_logits = self._score(discriminator, real_features, lengths, labels)  # (B,)
+        fake_logits = self._score(discriminator, fake_features, lengths, fakes)  # (B,)
+        loss, logs = gan_discriminator_loss(real_logits, fake_logits, gan_loss=self.gan_loss,
+                                            label_smoothing=self.label_smoothing, conditional=self.conditional)
         # Both behaviours share the lengths, so interpolating them keeps the same padding.
         loss = with_gradient_penalty(loss, logs, gan_loss=self.gan_loss, weight=self.options.gp_weight,
-                                     critic=partial(self._score, unwrap(discriminator), lengths=lengths),
+                                     critic=partial(self._score, unwrap(discriminator), lengths=lengths,
+                                                    labels=labels),
                                      inputs=lambda: (real_features, fake_features))
         return loss, logs
 

@@ -22,7 +22,8 @@ from torch import nn
 
 from textgan.config import opt
 from textgan.data.batching import TokenBatch
-from textgan.estimators.common import no_labels, sequence_log_probs, token_discriminator_loss
+from textgan.estimators.class_head import check_conditioning, discriminator_labels, score
+from textgan.estimators.common import sequence_log_probs, token_discriminator_loss
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, surrogate_loss
 from textgan.estimators.rollout import RolloutScorer, collect_states, rollout_rewards
@@ -61,29 +62,33 @@ def _rewards(logits: torch.Tensor, kind: str) -> torch.Tensor:
 
 
 class PlainScorer:
-    """Rewards through D's forward, in chunks of 1024 rows (measured faster on CPU than one huge batch)."""
+    """Rewards through D's forward, in chunks of 1024 rows (measured faster on CPU than one huge batch); a
+    conditional D reads each row's class (`labels` (B,) of the samples; a completion keeps its sequence's)."""
 
-    def __init__(self, d: nn.Module, samples: torch.Tensor, reward: str) -> None:
-        self.d, self.samples, self.reward = d, samples, reward
+    def __init__(self, d: nn.Module, samples: torch.Tensor, reward: str, labels: torch.Tensor | None = None) -> None:
+        self.d, self.samples, self.reward, self.labels = d, samples, reward, labels
 
-    def _logits(self, tokens: torch.Tensor) -> torch.Tensor:
-        return torch.cat([self.d(part) for part in tokens.split(1024)])  # (R,)
+    def _logits(self, tokens: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        label_parts = [None] * len(tokens.split(1024)) if labels is None else labels.split(1024)
+        return torch.cat([score(self.d, part, part_labels)
+                          for part, part_labels in zip(tokens.split(1024), label_parts)])  # (R,)
 
     def sequence_rewards(self) -> torch.Tensor:
-        return _rewards(self._logits(self.samples), self.reward)
+        return _rewards(self._logits(self.samples, self.labels), self.reward)
 
     def completion_rewards(self, completions: torch.Tensor, rows_b: torch.Tensor,
                            rows_t: torch.Tensor) -> torch.Tensor:
-        return _rewards(self._logits(completions), self.reward)
+        return _rewards(self._logits(completions, None if self.labels is None else self.labels[rows_b]), self.reward)
 
 
 class TableScorer:
     """Rewards through per-token tables of a token CNN (`models/conv_tables.py`): the windows inside each row's
     prefix are read from the sampled sequence's running maxima; pays back once the scored sequences outnumber
-    ~V / T."""
+    ~V / T. A conditional D reads each row's class (`labels` (B,); a completion keeps its sequence's)."""
 
-    def __init__(self, d: CNNDiscriminator, samples: torch.Tensor, reward: str) -> None:
-        self.rollouts = TokenConvTables(d).rollout_scorer(samples)
+    def __init__(self, d: CNNDiscriminator, samples: torch.Tensor, reward: str,
+                 labels: torch.Tensor | None = None) -> None:
+        self.rollouts = TokenConvTables(d).rollout_scorer(samples, labels)
         self.reward = reward
 
     def sequence_rewards(self) -> torch.Tensor:
@@ -101,6 +106,7 @@ class Reinforce:
     pretrains_discriminator: ClassVar[bool] = True
 
     def __init__(self, options: ReinforceOptions, context: EstimatorContext) -> None:
+        check_conditioning(context)
         self.options, self.context = options, context
         self.baseline = Baseline(options.baseline, options.baseline_decay)
         self.delayed: RNNGenerator | None = None  # the EMA rollout copy, created on the first generator step
@@ -121,34 +127,37 @@ class Reinforce:
             for mine, theirs in zip(self.delayed.parameters(), g.parameters()):
                 mine.mul_(rate).add_(theirs.detach(), alpha=1 - rate)
 
-    def scorer(self, d: nn.Module, samples: torch.Tensor) -> RolloutScorer:
-        """The reward scorer for the rollouts of `samples` (B, T) (d in eval mode): conv tables for a token CNN
+    def scorer(self, d: nn.Module, samples: torch.Tensor, labels: torch.Tensor | None = None) -> RolloutScorer:
+        """The reward scorer for the rollouts of `samples` (B, T) (d in eval mode; of classes `labels` (B,) for a
+        conditional D, whose reward with the (K+1)-class head is P(class = y | x)): conv tables for a token CNN
         when they fit and pay back, D's forward otherwise."""
         o = self.options
         num_scored = samples.numel() * o.num_rollouts  # about the number of sequences to score
         kind = "logit" if o.weighting == "maligan" else o.reward
         if (o.table_scoring and isinstance(d, CNNDiscriminator) and d.input_mode == "tokens"
                 and table_bytes(d) <= TABLE_LIMIT_BYTES and num_scored * self.context.max_len >= 4 * d.vocab_size):
-            return TableScorer(d, samples, kind)
-        return PlainScorer(d, samples, kind)
+            return TableScorer(d, samples, kind, labels)
+        return PlainScorer(d, samples, kind, labels)
 
-    def rewards(self, generator: RNNGenerator, discriminator: nn.Module, batch_size: int) -> tuple[Any, torch.Tensor]:
-        """Sample `batch_size` sequences and their per-prefix rewards Q (B, T)."""
+    def rewards(self, generator: RNNGenerator, discriminator: nn.Module, batch_size: int,
+                labels: torch.Tensor | None = None) -> tuple[Any, torch.Tensor]:
+        """Sample `batch_size` sequences (of classes `labels` (B,) for a conditional generator) and their
+        per-prefix rewards Q (B, T); rollouts keep their sequence's class."""
         policy = self.delayed if self.options.rollout_policy == "ema" and self.delayed is not None else generator
-        samples = generator.sample(batch_size, self.context.max_len, return_states=policy is generator)
-        states = samples.states if policy is generator else collect_states(policy, samples.tokens)
-        d = unwrap(discriminator)
+        samples = generator.sample(batch_size, self.context.max_len, return_states=policy is generator, labels=labels)
+        states = samples.states if policy is generator else collect_states(policy, samples.tokens, labels)
+        d, d_labels = unwrap(discriminator), discriminator_labels(self.context.conditional, labels)
         with evaluating(d), evaluating(policy):  # no dropout while scoring rewards
-            q = rollout_rewards(policy, samples.tokens, samples.lengths, states, self.scorer(d, samples.tokens),
+            scorer = self.scorer(d, samples.tokens, d_labels)
+            q = rollout_rewards(policy, samples.tokens, samples.lengths, states, scorer,
                                 num_rollouts=self.options.num_rollouts, max_len=self.context.max_len,
-                                chunk_rows=self.options.chunk_rows)
+                                chunk_rows=self.options.chunk_rows, labels=labels)
         return samples, q
 
     def generator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                        step: int) -> tuple[torch.Tensor, Logs]:
-        no_labels(real, "reinforce")
-        samples, q = self.rewards(unwrap(generator), discriminator, real.tokens.size(0))
-        logp = sequence_log_probs(generator, samples.tokens, samples.lengths)  # (B, T), grad flows here
+        samples, q = self.rewards(unwrap(generator), discriminator, real.tokens.size(0), real.labels)
+        logp = sequence_log_probs(generator, samples.tokens, samples.lengths, real.labels)  # (B, T), grad flows here
         mask = samples.tokens != 0  # PAD is never sampled early
         loss, logs = surrogate_loss(logp, q, mask, self.baseline, self.options.weighting)
         return loss, {**logs, "sample_len": float(samples.lengths.float().mean())}
@@ -156,7 +165,8 @@ class Reinforce:
     def discriminator_loss(self, generator: nn.Module, discriminator: nn.Module, real: TokenBatch,
                            step: int) -> tuple[torch.Tensor, Logs]:
         return token_discriminator_loss(generator, discriminator, real, max_len=self.context.max_len,
-                                        gan_loss=self.context.gan_loss, label_smoothing=self.context.label_smoothing)
+                                        gan_loss=self.context.gan_loss, label_smoothing=self.context.label_smoothing,
+                                        conditional=self.context.conditional)
 
     def state_dict(self) -> dict[str, Any]:
         state: dict[str, Any] = self.baseline.state_dict()

@@ -36,13 +36,14 @@ class RolloutScorer(Protocol):
 
 
 @torch.no_grad()
-def collect_states(policy: RNNGenerator, tokens: torch.Tensor) -> torch.Tensor:
-    """(T, S, B, H) states of `policy` reading BOS, y_1..y_{T-1}: states[t-1] is h_t (for a delayed copy of G)."""
+def collect_states(policy: RNNGenerator, tokens: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+    """(T, S, B, H) states of `policy` reading BOS, y_1..y_{T-1} (of classes `labels` (B,)): states[t-1] is h_t
+    (for a delayed copy of G)."""
     inputs = RNNGenerator.shift_right(tokens)
-    state = policy.initial_state(tokens.size(0))
+    state = policy.initial_state(tokens.size(0), labels)
     states = []
     for t in range(tokens.size(1)):
-        _, _, state = policy.step(inputs[:, t], state)
+        _, _, state = policy.step(inputs[:, t], state, labels)
         states.append(state)
     return torch.stack(states)
 
@@ -58,12 +59,14 @@ def prefix_rows(lengths: torch.Tensor, num_rollouts: int) -> tuple[torch.Tensor,
 
 @torch.no_grad()
 def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tensor, rows_b: torch.Tensor,
-                  rows_t: torch.Tensor, max_len: int) -> torch.Tensor:
+                  rows_t: torch.Tensor, max_len: int, labels: torch.Tensor | None = None) -> torch.Tensor:
     """Complete prefixes y_{b_r, 1..t_r} (rows sorted by t_r) to at most `max_len` tokens; (R, max_len) ids.
 
     Row r starts from states[t_r - 1] (the state that produced y_{t_r}'s logits... and then read y_{t_r}),
-    i.e. exactly the history of its own prefix, with input y_{t_r}.
+    i.e. exactly the history of its own prefix, with input y_{t_r}; and, with `labels` (B,) (a conditional
+    policy), in its sequence's class labels[b_r].
     """
+    row_labels = None if labels is None else labels[rows_b]  # (R,) each rollout keeps its sequence's class
     completions = torch.full((rows_b.numel(), max_len), PAD_ID, dtype=torch.long, device=tokens.device)
     width = min(tokens.size(1), max_len)
     completions[:, :width] = tokens[rows_b, :width]
@@ -75,7 +78,8 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
     first = int(rows_t[0])
     active_counts = torch.searchsorted(rows_t, torch.arange(first, max_len, device=rows_t.device), right=True)
     for s, n in zip(range(first, max_len), active_counts.tolist()):  # s: 0-based position being filled
-        output, new_state = policy.advance(token[:n], state[:, :n])  # rows with t_r <= s are the first n
+        output, new_state = policy.advance(token[:n], state[:, :n],
+                                           None if row_labels is None else row_labels[:n])  # rows with t_r <= s
         state[:, :n] = new_state
         sampled = policy.sample_next(output).masked_fill(finished[:n], PAD_ID)
         completions[:n, s] = sampled
@@ -89,8 +93,10 @@ def rollout_chunk(policy: RNNGenerator, tokens: torch.Tensor, states: torch.Tens
 
 @torch.no_grad()
 def rollout_rewards(policy: RNNGenerator, tokens: torch.Tensor, lengths: torch.Tensor, states: torch.Tensor,
-                    scorer: RolloutScorer, *, num_rollouts: int, max_len: int, chunk_rows: int) -> torch.Tensor:
-    """Q (B, T): Q[b, t-1] is the reward of prefix y_b,1..t; 0 after each sequence's end.
+                    scorer: RolloutScorer, *, num_rollouts: int, max_len: int, chunk_rows: int,
+                    labels: torch.Tensor | None = None) -> torch.Tensor:
+    """Q (B, T): Q[b, t-1] is the reward of prefix y_b,1..t; 0 after each sequence's end. With `labels` (B,)
+    (a conditional policy) every rollout continues in its sequence's class.
 
     Completions are scored by `scorer.completion_rewards` (which may share the work of each row's prefix), the
     sampled sequences themselves by `scorer.sequence_rewards`.
@@ -100,7 +106,8 @@ def rollout_rewards(policy: RNNGenerator, tokens: torch.Tensor, lengths: torch.T
     rows_b, rows_t = prefix_rows(lengths, num_rollouts)
     for start in range(0, rows_b.numel(), chunk_rows):
         b, t = rows_b[start:start + chunk_rows], rows_t[start:start + chunk_rows]
-        rewards = scorer.completion_rewards(rollout_chunk(policy, tokens, states, b, t, max_len), b, t)  # (R,)
+        completions = rollout_chunk(policy, tokens, states, b, t, max_len, labels)  # (R, max_len)
+        rewards = scorer.completion_rewards(completions, b, t)  # (R,)
         totals.index_put_((b, t - 1), rewards.to(totals.dtype), accumulate=True)
     q = totals / num_rollouts
     full = scorer.sequence_rewards()  # (B,) reward of each whole sequence

@@ -117,7 +117,8 @@ def tempered_nll(generator: RNNGenerator, data: TokenData, temperature: float, *
     with evaluating(generator):
         for batch in data.batches(batch_size, shuffle=False):
             tokens = batch.tokens.to(device)  # (B, T)
-            outputs, _ = generator.run(generator.shift_right(tokens))  # (B, T, H)
+            labels = None if batch.labels is None else batch.labels.to(device)  # labelled data: each one's class
+            outputs, _ = generator.run(generator.shift_right(tokens), labels=labels)  # (B, T, H)
             real = tokens != PAD_ID  # (B, T)
             logits = generator.project(outputs[real])  # (N, V): real positions only
             total += float(F.cross_entropy(logits / temperature, tokens[real], reduction="sum"))

@@ -6,7 +6,8 @@ with T_k = E @ W[:, :, k].T (V x C), one table per offset k. Building the tables
 ~V / T sequences; scoring then does w row additions per position and channel instead of w * E multiply-adds,
 fused by `F.embedding_bag(mode="sum")`. Monte-Carlo rollouts score ~20,000 sequences per generator step with
 one fixed D, so the tables pay back many times (measured in `docs/benchmarks.md`). After pooling, scoring goes
-through the discriminator's own `head_logits`, so any change to the head reaches rollout rewards.
+through the discriminator's own `head_logits`, so any change to the head reaches rollout rewards, class-conditional
+terms included (a rollout row is scored with the label of the sequence it completes).
 
 Valid only while D's weights do not change and in eval mode (no dropout): build one per scoring pass.
 """
@@ -25,7 +26,7 @@ def table_bytes(d: CNNDiscriminator) -> int:
 
 
 class TokenConvTables:
-    """A no-grad, eval-mode scorer equal (to float round-off) to `d(tokens)` for `input_mode="tokens"`."""
+    """A no-grad, eval-mode scorer equal (to float round-off) to `d(tokens, labels)` for `input_mode="tokens"`."""
 
     def __init__(self, d: CNNDiscriminator) -> None:
         if d.input_mode != "tokens":
@@ -46,14 +47,19 @@ class TokenConvTables:
         return table.view(width * self.rows, channels)
 
     @torch.no_grad()
-    def __call__(self, tokens: torch.Tensor, chunk_size: int = 1024) -> torch.Tensor:
-        """Logits (R,) of token ids (R, T), in chunks of `chunk_size` rows."""
-        return torch.cat([self._head(self._pooled(part)) for part in tokens.split(chunk_size)])
+    def __call__(self, tokens: torch.Tensor, labels: torch.Tensor | None = None,
+                 chunk_size: int = 1024) -> torch.Tensor:
+        """Logits (R,) of token ids (R, T) (class ids `labels` (R,) for a conditional D), in chunks of
+        `chunk_size` rows."""
+        parts = tokens.split(chunk_size)
+        label_parts = [None] * len(parts) if labels is None else labels.split(chunk_size)
+        return torch.cat([self._head(self._pooled(part), part_labels) for part, part_labels in zip(parts, label_parts)])
 
     @torch.no_grad()
-    def rollout_scorer(self, sequences: torch.Tensor) -> RolloutScorer:
-        """A scorer of completions of prefixes of `sequences` (B, T) that reuses the windows inside each prefix."""
-        return RolloutScorer(self, self._padded(sequences))
+    def rollout_scorer(self, sequences: torch.Tensor, labels: torch.Tensor | None = None) -> RolloutScorer:
+        """A scorer of completions of prefixes of `sequences` (B, T) (of classes `labels` (B,) for a conditional
+        D) that reuses the windows inside each prefix."""
+        return RolloutScorer(self, self._padded(sequences), labels)
 
     # ---- pieces ------------------------------------------------------------------------------------------
     def _padded(self, tokens: torch.Tensor) -> torch.Tensor:
@@ -87,9 +93,10 @@ class TokenConvTables:
         tokens = self._padded(tokens)
         return [self._windows(tokens, i, widths).amax(1) for i in range(len(self.tables))]
 
-    def _head(self, pooled: list[torch.Tensor]) -> torch.Tensor:
-        """Logits (R,) from per-filter maxima (pre-bias): add the biases, then the discriminator's own head."""
-        return self.d.head_logits(torch.cat([p + conv.bias for p, conv in zip(pooled, self.d.convs)], dim=1))
+    def _head(self, pooled: list[torch.Tensor], labels: torch.Tensor | None = None) -> torch.Tensor:
+        """Logits (R,) from per-filter maxima (pre-bias): add the biases, then the discriminator's own head (with
+        class ids `labels` (R,) for a conditional D)."""
+        return self.d.head_logits(torch.cat([p + conv.bias for p, conv in zip(pooled, self.d.convs)], dim=1), labels)
 
 
 class RolloutScorer:
@@ -101,13 +108,13 @@ class RolloutScorer:
     at T = 20). Equal to scoring the completions from scratch, to float round-off.
     """
 
-    def __init__(self, tables: TokenConvTables, sequences: torch.Tensor) -> None:
-        self.tables = tables
+    def __init__(self, tables: TokenConvTables, sequences: torch.Tensor, labels: torch.Tensor | None = None) -> None:
+        self.tables, self.labels = tables, labels  # labels (B,): a completion keeps its sequence's class
         windows = [tables._windows(sequences, i) for i in range(len(tables.tables))]  # (B, P_w, C_w) each
         self.running_max = [w.cummax(1).values for w in windows]  # [b, j] = max over windows s <= j
         last = [tables._widths(sequences) - width for width in tables.d.filter_sizes]  # each row's last window
         rows = torch.arange(sequences.size(0), device=sequences.device)
-        self.sequence_logits = tables._head([m[rows, j] for m, j in zip(self.running_max, last)])  # (B,)
+        self.sequence_logits = tables._head([m[rows, j] for m, j in zip(self.running_max, last)], labels)  # (B,)
 
     @torch.no_grad()
     def __call__(self, completions: torch.Tensor, rows_b: torch.Tensor, rows_t: torch.Tensor) -> torch.Tensor:
@@ -126,5 +133,6 @@ class RolloutScorer:
                 if start > 0:  # windows 0..start-1 lie inside the prefix (those up to the row's last count)
                     new = torch.maximum(new, self.running_max[i][b, (w - width).clamp(max=start - 1)])
                 pooled.append(new)
-            logits.append(tables._head(pooled))  # per prefix length: ~B * N rows, a cache-sized head GEMM
+            labels = None if self.labels is None else self.labels[b]  # (G,) the class of each row's sequence
+            logits.append(tables._head(pooled, labels))  # per prefix length: ~B * N rows, a cache-sized head GEMM
         return torch.cat(logits)

@@ -23,6 +23,20 @@ torch's parametrization: one power iteration per training-mode forward), and min
 et al. 2016, sec. 3.2) on the pooled features against a reference batch set by ``set_reference`` (fixed per
 round by the training loop, drawn from the current generator), so a sequence's score depends only on it and the
 reference set. The reference is a buffer: checkpointed with the state dict.
+
+Class-conditional scoring, ``d(x, labels)`` with labels (B,) class ids 0..K-1 (``conditional``):
+
+* ``"none"``       -- labels must be None; the modules and random draws of the unconditional CNN;
+* ``"projection"`` -- Miyato & Koyama 2018 ("cGANs with Projection Discriminator", eq. 3): the logit
+  psi(phi(x)) + <V_y, phi(x)> with phi(x) the head's input (pooled features after highway and dropout) and V a
+  (K, F) class embedding; labels=None gives psi(phi(x)) alone;
+* ``"classes"``    -- a (K+1)-way output layer, K real classes then fake (SentiGAN, Wang & Wan 2018; CatGAN,
+  Liu et al. 2020), trained by cross-entropy over ``class_logits``. The logit ``d(x, labels)`` is
+  log P(y | x) - log(1 - P(y | x)), so its sigmoid is P(class = y | x), the sequence's own class (REINFORCE's
+  reward); with labels=None it is log P(real) - log P(fake).
+
+The label term is added in ``head_logits``, so every path (grouped token forward, embedded and distribution front
+ends, prefix mode, the conv-table scorer) conditions the same way.
 """
 
 from __future__ import annotations
@@ -37,6 +51,8 @@ from torch import Tensor, nn
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
 Precision = Literal["fp32", "bf16"]
+Conditional = Literal["none", "projection", "classes"]
+CONDITIONALS: tuple[str, ...] = get_args(Conditional)
 GROUP_ROWS = 16  # rows sorted by length are grouped in multiples of this many (smaller GEMMs lose their rate)
 
 
@@ -82,6 +98,8 @@ class CNNDiscriminator(nn.Module):
         minibatch_kernels: int = 0,
         minibatch_kernel_dims: int = 16,
         minibatch_reference: int = 64,
+        conditional: Conditional = "none",
+        num_classes: int = 0,
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -107,6 +125,11 @@ class CNNDiscriminator(nn.Module):
         if minibatch_kernels < 0 or minibatch_kernel_dims < 1:
             raise ValueError(f"minibatch_kernels must be >= 0 and minibatch_kernel_dims >= 1, got "
                              f"{minibatch_kernels}, {minibatch_kernel_dims}")
+        if conditional not in CONDITIONALS:
+            raise ValueError(f"conditional must be one of {CONDITIONALS}, got {conditional!r}")
+        if (conditional == "none") != (num_classes == 0) or num_classes < 0:
+            needed = "= 0" if conditional == "none" else ">= 1"
+            raise ValueError(f"conditional={conditional!r} needs num_classes {needed}, got {num_classes}")
         if minibatch_kernels and input_mode == "features":
             raise ValueError("minibatch discrimination needs a token or distributions front end (its reference "
                              "batch is token ids); input_mode='features' has none")
@@ -151,10 +174,19 @@ class CNNDiscriminator(nn.Module):
         width = pooled + minibatch_kernels
         self.highway: Highway | None = Highway(width) if highway else None
         self.dropout = nn.Dropout(dropout)
-        self.head = nn.Linear(width, 1)
+        self.conditional: Conditional = conditional
+        self.num_classes = num_classes
+        self.head = nn.Linear(width, num_classes + 1 if conditional == "classes" else 1)
+        # created after every unconditional module, so those draw the same initial weights whatever `conditional`
+        self.class_embedding: nn.Embedding | None = None
+        if conditional == "projection":
+            self.class_embedding = nn.Embedding(num_classes, width)  # V: (K, F)
+            nn.init.xavier_uniform_(self.class_embedding.weight)  # Glorot, as Miyato & Koyama's code
         self.spectral_norm = spectral_norm
         if spectral_norm:
             layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
+            if self.class_embedding is not None:
+                layers.append(self.class_embedding)
             for layer in layers:
                 torch.nn.utils.parametrizations.spectral_norm(layer)
 
@@ -197,15 +229,16 @@ class CNNDiscriminator(nn.Module):
         return self.embed(tokens)
 
     # ------------------------------------------------------------------ body + head
-    def forward_embedded(self, e: Tensor, lengths: Tensor | None = None) -> Tensor:
+    def forward_embedded(self, e: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None) -> Tensor:
         """Score an embedded sequence e (B, T, E); returns (B,) logits. With `lengths` (B,), the windows of row b
-        past max(lengths[b], widest filter) are left out of its max-over-time (they cover only padding)."""
+        past max(lengths[b], widest filter) are left out of its max-over-time (they cover only padding); `labels`
+        (B,) class ids for a conditional CNN."""
         if e.dim() != 3 or e.shape[-1] != self.embedding_size:
             raise ValueError(
                 f"forward_embedded expects (B, T, {self.embedding_size}), got shape {tuple(e.shape)}"
             )
         with self._autocast(e.device):
-            return self.head_logits(self._pooled(e, lengths))
+            return self.head_logits(self._pooled(e, lengths), labels)
 
     def _pooled(self, e: Tensor, lengths: Tensor | None) -> Tensor:
         """Max-over-time conv outputs (B, sum(num_filters)) (bias added, before the ReLU) of e (B, T, E)."""
@@ -232,9 +265,15 @@ class CNNDiscriminator(nn.Module):
         positions = torch.arange(1, tokens.shape[1] + 1, device=tokens.device)  # (T,)
         return ((tokens != self.pad_id) * positions).amax(dim=1)
 
-    def forward_tokens(self, tokens: Tensor) -> Tensor:
-        """Logits (B,) of token ids (B, T), each row scored as if alone (see the module docstring): rows sorted by
-        length, convolved in groups trimmed to their longest row, pooled features put back in order."""
+    def forward_tokens(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Logits (B,) of token ids (B, T) (and class ids `labels` (B,) for a conditional CNN), each row scored as
+        if alone (see the module docstring)."""
+        with self._autocast(tokens.device):
+            return self.head_logits(self._pooled_tokens(tokens), labels)
+
+    def _pooled_tokens(self, tokens: Tensor) -> Tensor:
+        """Pooled outputs (B, sum(num_filters)) of token ids (B, T): rows sorted by length, convolved in groups
+        trimmed to their longest row, put back in order."""
         self._check_tokens(tokens)
         widths = self.token_lengths(tokens).clamp(min=self.max_width)  # (B,)
         order = widths.argsort(stable=True)
@@ -243,24 +282,67 @@ class CNNDiscriminator(nn.Module):
         with self._autocast(tokens.device):
             pooled = torch.cat([self._pooled(embedded[start:stop, :sorted_widths[stop - 1]], widths[order[start:stop]])
                                 for start, stop in length_groups(sorted_widths)])  # (B, F) in length order
-            return self.head_logits(pooled[order.argsort()])
+            return pooled[order.argsort()]
 
     def _autocast(self, device: torch.device) -> torch.autocast:
         """bf16 autocast for precision="bf16" (CPU or CUDA), a no-op context for fp32."""
         return torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=self.precision == "bf16")
 
-    def head_logits(self, pooled: Tensor) -> Tensor:
+    def head_logits(self, pooled: Tensor, labels: Tensor | None = None) -> Tensor:
         """Logits (B,) of max-pooled convolution outputs (B, sum(num_filters)) (bias added, before the ReLU):
-        ReLU, minibatch features (when on), highway, dropout, output layer. Every scorer of this discriminator
-        ends here."""
+        ReLU, minibatch features (when on), highway, dropout, output layer, and the class term of `labels` (B,)
+        (see the module docstring). Every scorer of this discriminator ends here; pooled (B, T, F) (prefix mode)
+        gives (B, T), each row's label applying to all its prefixes."""
         with self._autocast(pooled.device):
-            h = F.relu(pooled)
-            if self.minibatch is not None:
-                h = torch.cat([h, self.minibatch_features(h)], dim=1)  # (B, sum(num_filters) + C)
-            if self.highway is not None:
-                h = self.highway(h)  # (B, sum(num_filters))
-            h = self.dropout(h)
-            return self.head(h).squeeze(-1).float()  # (B,)
+            h = self._head_input(pooled)  # (B, F)
+            if self.conditional == "none":
+                if labels is not None:
+                    raise ValueError("this CNN is unconditional (conditional='none'); score it without labels")
+                return self.head(h).squeeze(-1).float()  # (B,)
+            out = self.head(h)  # (B, 1) projection, (B, K+1) classes
+            if labels is not None:
+                labels = self._broadcast_labels(labels, h.shape[:-1])  # (B,) or (B, T)
+            if self.conditional == "projection":
+                logits = out.squeeze(-1)
+                if labels is None:
+                    return logits.float()
+                assert self.class_embedding is not None
+                return (logits + (self.class_embedding(labels) * h).sum(-1)).float()  # Miyato & Koyama eq. 3
+            out = out.float()
+            if labels is None:  # log P(real) - log P(fake) = logsumexp of the K real logits - the fake logit
+                return out[..., :-1].logsumexp(-1) - out[..., -1]
+            own = labels.unsqueeze(-1)
+            return out.gather(-1, own).squeeze(-1) - out.scatter(-1, own, float("-inf")).logsumexp(-1)
+
+    def _head_input(self, pooled: Tensor) -> Tensor:
+        """What the output layer reads (B, F): ReLU of the pooled outputs, minibatch features, highway, dropout."""
+        h = F.relu(pooled)
+        if self.minibatch is not None:
+            h = torch.cat([h, self.minibatch_features(h)], dim=-1)  # (B, sum(num_filters) + C)
+        if self.highway is not None:
+            h = self.highway(h)  # (B, sum(num_filters))
+        return self.dropout(h)
+
+    def _broadcast_labels(self, labels: Tensor, shape: torch.Size) -> Tensor:
+        """Class ids (B,) checked (long, 0..K-1) and expanded to `shape` (B,) or (B, T)."""
+        if labels.dtype != torch.long or labels.dim() != 1 or labels.shape[0] != shape[0]:
+            raise ValueError(f"labels must be a LongTensor ({shape[0]},), got {labels.dtype} of shape "
+                             f"{tuple(labels.shape)}")
+        if labels.numel() and not (0 <= int(labels.min()) and int(labels.max()) < self.num_classes):
+            raise ValueError(f"labels must be class ids in [0, {self.num_classes}), got {labels.min()}..{labels.max()}")
+        return labels.view(-1, *[1] * (len(shape) - 1)).expand(shape)
+
+    def class_logits(self, x: Tensor) -> Tensor:
+        """Logits (B, K+1) of the (K+1)-class head for raw input x (K real classes, then fake): what its
+        cross-entropy loss reads."""
+        if self.conditional != "classes":
+            raise ValueError(f"class_logits needs conditional='classes', this CNN has {self.conditional!r}")
+        with self._autocast(x.device):
+            if self.input_mode == "tokens":
+                pooled = self._pooled_tokens(x)
+            else:
+                pooled = self._pooled(self.embed(x), None)
+            return self.head(self._head_input(pooled)).float()
 
     # ------------------------------------------------------------------ minibatch discrimination
     def set_reference(self, tokens: Tensor) -> None:
@@ -281,11 +363,11 @@ class CNNDiscriminator(nn.Module):
         3.2), M = h T viewed (B, C, W); (B, C) for features h (B, sum(num_filters))."""
         assert self.minibatch is not None
         c, w = self.minibatch_kernels, self.minibatch_kernel_dims
-        m = self.minibatch(h).view(-1, c, w)  # (B, C, W)
+        m = self.minibatch(h).view(*h.shape[:-1], c, w)  # (B, C, W); (B, T, C, W) in prefix mode
         m_ref = self.minibatch(self._reference_features()).view(-1, c, w)  # (R, C, W)
         # broadcast, not torch.cdist: an unrolled D and R1 differentiate twice, which cdist's backward cannot
-        distance = (m.unsqueeze(1) - m_ref.unsqueeze(0)).abs().sum(-1)  # (B, R, C)
-        return torch.exp(-distance).sum(1)  # (B, C)
+        distance = (m.unsqueeze(-3) - m_ref).abs().sum(-1)  # (B, R, C)
+        return torch.exp(-distance).sum(-2)  # (B, C)
 
     def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object, **kwargs: object) -> None:
         # the reference batch's shape is known only from the checkpoint: adopt it before copying
@@ -304,11 +386,12 @@ class CNNDiscriminator(nn.Module):
             h = torch.cat([h, self.minibatch_features(h)], dim=1)  # (B, sum(num_filters) + C)
         return self.highway(h) if self.highway is not None else h
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Score raw input (see ``input_mode``); returns (B,) logits, real = positive."""
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Score raw input (see ``input_mode``) and, for a conditional CNN, class ids `labels` (B,); returns (B,)
+        logits, real = positive."""
         if self.input_mode == "tokens":
-            return self.forward_tokens(x)
-        return self.forward_embedded(self.embed(x))
+            return self.forward_tokens(x, labels)
+        return self.forward_embedded(self.embed(x), labels=labels)
 
     # ------------------------------------------------------------------ parameter groups
     def head_parameters(self) -> Iterator[nn.Parameter]:
@@ -317,14 +400,17 @@ class CNNDiscriminator(nn.Module):
         SeqGAN regularises only this layer: loss += l2_reg * (tf.nn.l2_loss(W) + tf.nn.l2_loss(b)),
         where tf.nn.l2_loss(W) = ||W||^2 / 2. ``torch.optim.Adam(weight_decay=l2_reg)`` on this
         group adds l2_reg * W to the gradient, which is exactly the gradient of that term
-        (coupled L2, not AdamW's decoupled decay).
+        (coupled L2, not AdamW's decoupled decay). A projection CNN's class embedding is part of its output layer.
         """
-        return self.head.parameters()
+        yield from self.head.parameters()
+        if self.class_embedding is not None:
+            yield from self.class_embedding.parameters()
 
     # ------------------------------------------------------------------ prefix mode (one logit per prefix)
-    def prefix_logits_embedded(self, e: Tensor) -> Tensor:
-        """Logits (B, T) of every prefix of an embedded sequence e (B, T, E): [b, t-1] equals
-        ``forward_embedded(e[b:b+1, :t])``, the prefix alone zero-padded to the widest filter.
+    def prefix_logits_embedded(self, e: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Logits (B, T) of every prefix of an embedded sequence e (B, T, E) (class ids `labels` (B,) for a
+        conditional CNN): [b, t-1] equals ``forward_embedded(e[b:b+1, :t])``, the prefix alone zero-padded to the
+        widest filter.
 
         Windows inside a prefix of length t are the full sequence's windows s <= t - w, so a running maximum
         (``cummax``, differentiable) over its convolution outputs gives their pooled maximum. A prefix shorter than
@@ -348,7 +434,7 @@ class CNNDiscriminator(nn.Module):
             if steps > short:
                 parts.append(full[:, :, short + 1 - w:steps + 1 - w])  # prefixes t = short+1..T: windows s <= t - w
             pooled.append(torch.cat(parts, dim=2) + conv.bias.unsqueeze(-1))  # (B, C, T)
-        return self.head_logits(torch.cat(pooled, dim=1).transpose(1, 2))  # (B, T, sum C) -> (B, T)
+        return self.head_logits(torch.cat(pooled, dim=1).transpose(1, 2), labels)  # (B, T, sum C) -> (B, T)
 
     def _short_prefix_maxima(self, head: Tensor, weight: Tensor, full: Tensor, short: int) -> Tensor:
         """Pre-bias maxima (B, C, short) over the windows of prefixes t = 1..short, each zero-padded to max_width,
@@ -371,12 +457,12 @@ class CNNDiscriminator(nn.Module):
                 best = torch.maximum(best, shifted)  # (B, C, short)
         return best
 
-    def prefix_logits(self, tokens: Tensor) -> Tensor:
-        """Logits (B, T) of every prefix of token ids (B, T) (tokens front end), 0 after each sequence's end
-        (from its first PAD on)."""
+    def prefix_logits(self, tokens: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Logits (B, T) of every prefix of token ids (B, T) (tokens front end; class ids `labels` (B,) for a
+        conditional CNN), 0 after each sequence's end (from its first PAD on)."""
         if self.input_mode != "tokens":
             raise ValueError(f"prefix_logits reads token ids (input_mode='tokens'), not {self.input_mode!r}")
-        logits = self.prefix_logits_embedded(self.embed(tokens))  # (B, T)
+        logits = self.prefix_logits_embedded(self.embed(tokens), labels)  # (B, T)
         return logits.masked_fill(tokens == self.pad_id, 0.0)
 
 
@@ -411,10 +497,12 @@ class PrefixCNNDiscriminator(CNNDiscriminator):
                    filter_sizes=cnn.filter_sizes, num_filters=cnn.num_filters, dropout=cnn.dropout.p,
                    highway=cnn.highway is not None, pad_id=cnn.pad_id, precision=cnn.precision,
                    spectral_norm=cnn.spectral_norm, minibatch_kernels=cnn.minibatch_kernels,
-                   minibatch_kernel_dims=cnn.minibatch_kernel_dims, minibatch_reference=cnn.minibatch_reference)
+                   minibatch_kernel_dims=cnn.minibatch_kernel_dims, minibatch_reference=cnn.minibatch_reference,
+                   conditional=cnn.conditional, num_classes=cnn.num_classes)
         copy.load_state_dict(cnn.state_dict())
         return copy
 
-    def forward(self, x: Tensor) -> Tensor:
-        """Logits (B, T) of every prefix of token ids (B, T), 0 after each sequence's end."""
-        return self.prefix_logits(x)
+    def forward(self, x: Tensor, labels: Tensor | None = None) -> Tensor:
+        """Logits (B, T) of every prefix of token ids (B, T) (class ids `labels` (B,) when conditional), 0 after
+        each sequence's end."""
+        return self.prefix_logits(x, labels)

@@ -3,6 +3,12 @@
 Recurrence: step s (1-based) reads x_s (BOS for s = 1, else y_{s-1}) and state h_{s-1}, and returns the logits
 of y_s and h_s. A state is one tensor (S, B, H): the LSTM's h stacked over its c (S = 2 * layers), or the GRU's
 h (S = layers), so rollouts can cache, index and repeat states without knowing the cell.
+
+Class-conditional (num_classes > 0; Mirza & Osindero 2014 feed the condition beside the input): a class
+embedding c_y is concatenated to the token embedding at every step (and, with class_initial_state, mapped into
+the initial state, tanh(W c_y): h_0, and c_0 for an LSTM). Every path then takes `labels` (B,) class ids;
+sampling without labels draws them from the class priors (a mixture). Without classes the generator builds
+exactly the modules it always did, and consumes the same random numbers.
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ class Samples:
     tokens: torch.Tensor                 # (B, T) long
     lengths: torch.Tensor                # (B,) tokens incl. EOS
     states: torch.Tensor | None = None   # (T, S, B, H): states[t-1] is h_t, the state after reading x_t
+    labels: torch.Tensor | None = None   # (B,) the class of each row (a conditional generator)
 
 
 class RNNGenerator(nn.Module):
@@ -37,16 +44,27 @@ class RNNGenerator(nn.Module):
     def __init__(self, *, vocab_size: int, embedding_size: int, hidden_size: int, num_layers: int = 1,
                  cell: Literal["lstm", "gru"] = "lstm", dropout: float = 0.0, tie_weights: bool = False,
                  init_std: float = 0.1, banned_ids: Sequence[int] = (PAD_ID, BOS_ID),
-                 eos_id: int | None = EOS_ID) -> None:
+                 eos_id: int | None = EOS_ID, num_classes: int = 0, class_embedding_size: int = 16,
+                 class_initial_state: bool = False, class_priors: Sequence[float] | None = None) -> None:
         super().__init__()
         self.vocab_size, self.hidden_size, self.num_layers, self.cell = vocab_size, hidden_size, num_layers, cell
         self.eos_id = eos_id  # None: fixed-length data (the oracle); sequences never end early
+        self.num_classes = num_classes
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         rnn = nn.LSTM if cell == "lstm" else nn.GRU
-        self.rnn = rnn(embedding_size, hidden_size, num_layers=num_layers, batch_first=True,
+        condition_size = class_embedding_size if num_classes else 0
+        self.rnn = rnn(embedding_size + condition_size, hidden_size, num_layers=num_layers, batch_first=True,
                        dropout=dropout if num_layers > 1 else 0.0)
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
+        self.class_state: nn.Linear | None = None
+        if num_classes:  # built (and their random init drawn) only for labelled data
+            self.class_embedding = nn.Embedding(num_classes, class_embedding_size)
+            if class_initial_state:
+                self.class_state = nn.Linear(class_embedding_size, self.state_layers * hidden_size, bias=False)
+            priors = torch.full((num_classes,), 1.0 / num_classes) if class_priors is None else \
+                torch.tensor(list(class_priors), dtype=torch.float)
+            self.register_buffer("class_priors", priors)  # the mixture drawn from when sampling without labels
         with torch.no_grad():
             for p in self.parameters():
                 p.normal_(0.0, init_std)  # SeqGAN initialises every generator parameter from N(0, 0.1)
@@ -61,9 +79,28 @@ class RNNGenerator(nn.Module):
     def state_layers(self) -> int:
         return 2 * self.num_layers if self.cell == "lstm" else self.num_layers
 
-    def initial_state(self, batch_size: int) -> torch.Tensor:
-        """(S, B, H) zeros."""
-        return self.head.weight.new_zeros(self.state_layers, batch_size, self.hidden_size)
+    def initial_state(self, batch_size: int, labels: torch.Tensor | None = None) -> torch.Tensor:
+        """(S, B, H) zeros, or tanh(W c_y) for a generator with class_initial_state (labels (B,))."""
+        if self.class_state is None or labels is None:
+            return self.head.weight.new_zeros(self.state_layers, batch_size, self.hidden_size)
+        mapped = torch.tanh(self.class_state(self.class_embedding(labels)))  # (B, S * H)
+        return mapped.view(batch_size, self.state_layers, self.hidden_size).transpose(0, 1).contiguous()
+
+    def condition(self, embedded: torch.Tensor, labels: torch.Tensor | None) -> torch.Tensor:
+        """Input embeddings (B, T, E) with the class embedding of labels (B,) appended at every step
+        (B, T, E + C); unchanged for an unconditional generator."""
+        if not self.num_classes:
+            if labels is not None:
+                raise ValueError("labels given to an unconditional generator (built with num_classes=0)")
+            return embedded
+        if labels is None:
+            raise ValueError("a class-conditional generator needs labels (B,) on this path")
+        classes = self.class_embedding(labels).unsqueeze(1).expand(-1, embedded.size(1), -1)  # (B, T, C)
+        return torch.cat([embedded, classes.to(embedded.dtype)], dim=-1)
+
+    def draw_labels(self, num: int) -> torch.Tensor:
+        """(num,) class ids drawn from the class priors (a conditional generator's mixture)."""
+        return torch.multinomial(self.class_priors, num, replacement=True)
 
     def _unpack(self, state: torch.Tensor) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
         if self.cell == "lstm":
@@ -76,11 +113,14 @@ class RNNGenerator(nn.Module):
         return torch.cat(state, dim=0) if isinstance(state, tuple) else state
 
     # ---- forwards ----------------------------------------------------------------------------------------
-    def run(self, inputs: torch.Tensor, state: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
-        """Recurrent outputs (B, T, H) of input ids (B, T) (or input embeddings (B, T, E)) and the final state."""
+    def run(self, inputs: torch.Tensor, state: torch.Tensor | None = None,
+            labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """Recurrent outputs (B, T, H) of input ids (B, T) (or input embeddings (B, T, E)) and the final state;
+        `labels` (B,): class ids (a conditional generator)."""
         embedded = self.embedding(inputs) if inputs.dtype == torch.long else inputs
+        embedded = self.condition(embedded, labels)  # (B, T, E [+ C])
         if state is None:
-            state = self.initial_state(embedded.size(0))
+            state = self.initial_state(embedded.size(0), labels)
         outputs, new_state = self.rnn(self.drop(embedded), self._unpack(state))  # (B, T, H)
         return outputs, self._pack(new_state)
 
@@ -91,26 +131,32 @@ class RNNGenerator(nn.Module):
         return F.linear(self.drop(outputs), self.head.weight, self.head.bias + self.logit_mask)
 
     def forward(self, inputs: torch.Tensor, state: torch.Tensor | None = None, *,
-                routine: Routine | None = None) -> Any:
-        """Teacher-forced logits (B, T, V) of input ids (B, T), and the final state.
+                labels: torch.Tensor | None = None, routine: Routine | None = None) -> Any:
+        """Teacher-forced logits (B, T, V) of input ids (B, T) (class ids `labels` (B,) for a conditional
+        generator), and the final state.
 
         With `routine`, instead `routine(self, inputs, state)`: any other differentiable pass (the fused MLE loss,
         a Gumbel-softmax sample, professor forcing's behaviours), run inside forward so that a DDP wrapper sees it
-        and averages its gradients.
+        and averages its gradients; a routine takes its labels itself (`partial(routine, labels=...)`).
         """
         if routine is not None:
+            if labels is not None:
+                raise ValueError("give a routine its labels with partial(routine, labels=...)")
             return routine(self, inputs, state)
-        outputs, state = self.run(inputs, state)
+        outputs, state = self.run(inputs, state, labels)
         return self.project(outputs), state
 
-    def step(self, token: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One step: token (B,) and state (S, B, H) -> logits (B, V), output (B, H), new state."""
-        output, state = self.advance(token, state)
+    def step(self, token: torch.Tensor, state: torch.Tensor,
+             labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """One step: token (B,), state (S, B, H) (and labels (B,)) -> logits (B, V), output (B, H), new state."""
+        output, state = self.advance(token, state, labels)
         return self.project(output), output, state
 
-    def advance(self, token: torch.Tensor, state: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """One step without the output layer: token (B,) and state (S, B, H) -> output (B, H), new state."""
-        outputs, state = self.run(token.unsqueeze(1), state)
+    def advance(self, token: torch.Tensor, state: torch.Tensor,
+                labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        """One step without the output layer: token (B,), state (S, B, H) (and labels (B,)) -> output (B, H),
+        new state."""
+        outputs, state = self.run(token.unsqueeze(1), state, labels)
         return outputs[:, 0], state
 
     def sample_next(self, output: torch.Tensor) -> torch.Tensor:
@@ -127,27 +173,34 @@ class RNNGenerator(nn.Module):
     # ---- sampling ----------------------------------------------------------------------------------------
     @torch.no_grad()
     def sample(self, num: int, max_len: int, *, temperature: float = 1.0, top_k: int = 0,
-               return_states: bool = False) -> Samples:
-        """Draw `num` sequences of at most `max_len` tokens (exactly max_len when eos_id is None).
+               return_states: bool = False, labels: torch.Tensor | None = None) -> Samples:
+        """Draw `num` sequences of at most `max_len` tokens (exactly max_len when eos_id is None); a conditional
+        generator draws each row from its class in `labels` (num,), or, without labels, from classes drawn from
+        the class priors (`Samples.labels` says which).
 
         Runs in eval mode (dropout off) and restores the previous mode.
         """
+        if self.num_classes and labels is None:
+            labels = self.draw_labels(num).to(self.head.weight.device)
         with evaluating(self):
-            return self._sample(num, max_len, temperature, top_k, return_states)
+            samples = self._sample(num, max_len, temperature, top_k, return_states, labels)
+        samples.labels = labels
+        return samples
 
-    def _sample(self, num: int, max_len: int, temperature: float, top_k: int, return_states: bool) -> Samples:
+    def _sample(self, num: int, max_len: int, temperature: float, top_k: int, return_states: bool,
+                labels: torch.Tensor | None) -> Samples:
         device = self.head.weight.device
         token = torch.full((num,), BOS_ID, dtype=torch.long, device=device)
-        state = self.initial_state(num)
+        state = self.initial_state(num, labels)
         finished = torch.zeros(num, dtype=torch.bool, device=device)
         tokens, states = [], []
         fast = temperature == 1.0 and top_k == 0
         for _ in range(max_len):
             if fast:
-                output, state = self.advance(token, state)  # (B, H)
+                output, state = self.advance(token, state, labels)  # (B, H)
                 token = self.sample_next(output)
             else:
-                logits, _, state = self.step(token, state)  # (B, V)
+                logits, _, state = self.step(token, state, labels)  # (B, V)
                 token = sample_logits(logits, temperature, top_k)
             token = token.masked_fill(finished, PAD_ID)
             tokens.append(token)

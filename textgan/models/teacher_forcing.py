@@ -19,9 +19,9 @@ class TeacherForced:
 
 
 def teacher_forced_nll(generator: RNNGenerator, inputs: torch.Tensor, state: torch.Tensor | None, *,
-                       targets: torch.Tensor) -> TeacherForced:
-    """Read inputs (B, T) (BOS, y_1..y_{T-1}); NLL of targets y_1..y_T (B, T) by the fused projection +
-    cross-entropy (no (B, T, V) logits). Call it as `generator(inputs, routine=partial(teacher_forced_nll,
-    targets=...))` so a DDP wrapper sees the pass."""
-    hidden, _ = generator.run(inputs, state)  # (B, T, H)
+                       targets: torch.Tensor, labels: torch.Tensor | None = None) -> TeacherForced:
+    """Read inputs (B, T) (BOS, y_1..y_{T-1}) (of classes `labels` (B,) for a conditional generator); NLL of
+    targets y_1..y_T (B, T) by the fused projection + cross-entropy (no (B, T, V) logits). Call it as
+    `generator(inputs, routine=partial(teacher_forced_nll, targets=..., labels=...))` so a DDP wrapper sees it."""
+    hidden, _ = generator.run(inputs, state, labels)  # (B, T, H)
     return TeacherForced(hidden, generator_nll(generator, hidden, targets))

@@ -14,6 +14,7 @@ from tqdm.auto import tqdm
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.data.tokenizers import BOS_ID, PAD_ID
 from textgan.errors import UserError
+from textgan.models.generator import RNNGenerator
 from textgan.models.teacher_forcing import teacher_forced_nll
 from textgan.models.wrapping import evaluating, unwrap
 from textgan.training.context import Hooks, Models, Runtime
@@ -27,21 +28,40 @@ def mle_loss(generator: nn.Module, batch: TokenBatch, reduction: str = "mean") -
         raise ValueError(f"reduction must be 'mean' or 'sum', got {reduction!r}")
     inputs = torch.cat([torch.full_like(batch.tokens[:, :1], BOS_ID), batch.tokens[:, :-1]], dim=1)  # (B, T)
     # inside the (possibly DDP-wrapped) generator's forward, so a wrapper sees the pass and averages its gradients
-    total = generator(inputs, routine=partial(teacher_forced_nll, targets=batch.tokens)).nll
+    total = generator(inputs, routine=partial(teacher_forced_nll, targets=batch.tokens, labels=batch.labels)).nll
     return total if reduction == "sum" else total / (batch.tokens != PAD_ID).sum()
 
 
 @torch.no_grad()
 def evaluate_nll(generator: nn.Module, data: TokenData, batch_size: int, device: torch.device) -> dict[str, float]:
-    """NLL per token (EOS included, padding excluded; natural log) and perplexity = exp(NLL), dropout off."""
+    """NLL per token (EOS included, padding excluded; natural log) and perplexity = exp(NLL), dropout off. A
+    conditional generator scores labelled data given each sentence's class, unlabelled data under its mixture
+    of classes (`mixture_nll`)."""
     total, count = 0.0, 0
+    model = unwrap(generator)
+    mixture = data.labels is None and isinstance(model, RNNGenerator) and model.num_classes > 0
     with evaluating(generator):
         for batch in data.batches(batch_size, shuffle=False):
             batch = batch.to(device)
-            total += float(mle_loss(generator, batch, reduction="sum"))
+            total += float(mixture_nll(model, batch) if mixture else mle_loss(generator, batch, reduction="sum"))
             count += int(batch.lengths.sum())
     nll = total / max(count, 1)
     return {"nll": nll, "ppl": math.exp(min(nll, 700.0)), "tokens": count}
+
+
+def mixture_nll(generator: RNNGenerator, batch: TokenBatch) -> torch.Tensor:
+    """Summed NLL of unlabelled sequences under a conditional generator's mixture of classes:
+    -sum_b log sum_c prior_c p(y_b | c), one teacher-forced pass per class."""
+    inputs = generator.shift_right(batch.tokens)  # (B, T)
+    real = (batch.tokens != PAD_ID).unsqueeze(-1)  # (B, T, 1)
+    per_class = []
+    for c in range(generator.num_classes):
+        labels = torch.full_like(batch.lengths, c)
+        logits, _ = generator(inputs, labels=labels)  # (B, T, V)
+        logp = torch.log_softmax(logits, -1).gather(-1, batch.tokens.unsqueeze(-1))  # (B, T, 1)
+        per_class.append(logp.masked_fill(~real, 0.0).sum((1, 2)))  # (B,) log p(y_b | c)
+    joint = torch.stack(per_class, 1) + generator.class_priors.log()  # (B, K)
+    return -torch.logsumexp(joint, 1).sum()
 
 
 def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: float) -> float:

@@ -1,4 +1,5 @@
-"""The run directory: one per run, holding config.yaml, tokenizer.json, metrics.jsonl and checkpoints/.
+"""The run directory: one per run, holding config.yaml, tokenizer.json, labels.json (labelled data), metrics.jsonl
+and checkpoints/.
 
 A directory that already holds a run is never overwritten: continuing it needs `--resume`, and a resumed run
 must have the same config except for the keys below (where to run it, how long, how often to evaluate).
@@ -97,3 +98,9 @@ def write_tokenizer(run: Path, state: dict[str, Any]) -> None:
             (run / "tokenizer.model").write_bytes(value)
             readable[key] = "tokenizer.model"
     (run / "tokenizer.json").write_text(json.dumps(readable), encoding="utf-8")
+
+
+def write_labels(run: Path, state: dict[str, Any] | None) -> None:
+    """labels.json: the class names (in id order) and priors of labelled data; nothing for unlabelled data."""
+    if state is not None:
+        (run / "labels.json").write_text(json.dumps(state), encoding="utf-8")
