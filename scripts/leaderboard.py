@@ -39,6 +39,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a checkout without installing
 import textgan  # noqa: E402
 from textgan.api.class_report import class_metrics, data_key  # noqa: E402
+from textgan.api.run import normalized_config  # noqa: E402
 from textgan.config_io import config_to_dict  # noqa: E402
 from textgan.data.tokenizers import SPECIALS  # noqa: E402
 from textgan.evaluation.kmode import kmode_metrics_of_lines  # noqa: E402
@@ -115,8 +116,10 @@ def manifest_of(job: Job, rounds: int | None) -> dict[str, Any]:
 
 
 def _placeless(config: dict[str, Any]) -> dict[str, Any]:
-    """A resolved config without `run.dir`: where a run lives does not decide what it is (a moved or
-    differently spelled --runs-dir reuses its runs)."""
+    """A resolved config as this version writes it (options added since it was stored at their defaults, so a
+    new option does not retrain finished runs) and without `run.dir`: where a run lives does not decide what it
+    is (a moved or differently spelled --runs-dir reuses its runs)."""
+    config = normalized_config(config)
     return {**config, "run": {k: v for k, v in config["run"].items() if k != "dir"}}
 
 

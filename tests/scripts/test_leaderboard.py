@@ -52,7 +52,12 @@ def test_tiny_leaderboard_reuses_runs_and_retrains_a_changed_one(tmp_path: Path)
     assert len(summary["arms"]["gumbel"]["verdicts"]) == len(summary["arms"]["gumbel"]["mean_gaps"]) == 1
     assert summary["arms"]["reinforce"]["verdicts"][0] in {"above", "below", "crossing"}
 
-    # everything reused, also when the runs directory is spelled differently: no training event appended
+    # everything reused, also when the runs directory is spelled differently and when a stored manifest predates
+    # an option (here: written before discriminator.conditional existed): no training event appended
+    stored = tmp_path / "runs" / "tiny" / "seed0" / "gumbel" / "manifest.json"
+    manifest = json.loads(stored.read_text())
+    del manifest["config"]["discriminator"]["conditional"]
+    stored.write_text(json.dumps(manifest))
     leaderboard(tmp_path, arms, runs="runs/../runs")
     assert logs(tmp_path) == first
 
