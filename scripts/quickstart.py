@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import time
 from pathlib import Path
@@ -37,7 +38,8 @@ NUM_SAMPLES = 2000
 def best_arm(summary: dict[str, Any], arms: dict[str, dict[str, Any]]) -> str:
     """The oracle arm starting from MLE with the largest mean gap over its seeds."""
     entries = {name: e for name, e in summary["oracle"]["arms"].items()
-               if name != "mle" and e.get("mean_gaps") and arms.get(name, {}).get("start", "mle") == "mle"}
+               if name != "mle" and e.get("mean_gaps") and all(math.isfinite(g) for g in e["mean_gaps"])
+               and arms.get(name, {}).get("start", "mle") == "mle"}
     if not entries:
         raise textgan.UserError("docs/leaderboard_summary.json has no oracle arm; run scripts/leaderboard.py first")
     return max(entries, key=lambda name: sum(entries[name]["mean_gaps"]) / len(entries[name]["mean_gaps"]))
@@ -81,7 +83,10 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     settings = yaml.safe_load((ROOT / "scripts" / "leaderboard.yaml").read_text(encoding="utf-8"))
     calibration = yaml.safe_load((ROOT / "scripts" / "leaderboard_calibration.yaml").read_text(encoding="utf-8"))
-    summary = json.loads((ROOT / "docs" / "leaderboard_summary.json").read_text(encoding="utf-8"))
+    summary_path = ROOT / "docs" / "leaderboard_summary.json"
+    if not summary_path.is_file():
+        raise textgan.UserError(f"{summary_path} is missing: run scripts/leaderboard.py first")
+    summary = json.loads(summary_path.read_text(encoding="utf-8"))
     arms = {a["name"]: a for a in settings["arms"] if "oracle" in a["recipes"]}
     name = args.arm or best_arm(summary, arms)
     if name not in arms or arms[name].get("start", "mle") != "mle" or name not in calibration.get("oracle", {}):
