@@ -26,7 +26,6 @@ import hashlib
 import json
 import multiprocessing
 import shutil
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, replace
@@ -50,7 +49,7 @@ from textgan.evaluation.verdict import CurvePoint, matched_temperature  # noqa: 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table module beside this script
 from leaderboard_summary import write_summary  # noqa: E402
-from leaderboard_table import plot, seeds_of, write_table  # noqa: E402
+from leaderboard_table import head_commit, plot, seeds_of, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FORMAT = "leaderboard-eval-1"  # bump when the sweep's metrics change: evaluations are then recomputed
@@ -368,9 +367,7 @@ def main(argv: list[str] | None = None) -> int:
         shown = {**settings, "datasets": {d: settings["datasets"][d] for d in data_names}}
         write_table(results, matched, shown, shown_arms, args.results, time.perf_counter() - started, command.strip(),
                     calibration)
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True).stdout.strip()
-        write_summary(results, shown, shown_arms, args.results.with_name("leaderboard_summary.json"), commit)
+        write_summary(results, shown, shown_arms, args.results.with_name("leaderboard_summary.json"), head_commit())
 
     def record(job: Job, result: dict[str, Any]) -> None:
         results[(job.data, job.arm, job.seed)] = result
