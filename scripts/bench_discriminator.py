@@ -11,7 +11,11 @@ same real batches and the same random state, and scales them to 626 updates:
   fp32         today's default: rows scored as if alone, grouped by length, real and fake in one call;
   fp32+bucket  ... and real batches from length-sorted pools of 8 batches (`discriminator.length_buckets=8`);
   fp32+fused   ... and D's Adam as one fused kernel (`discriminator.fused_optimizer=true`);
-  bf16+fused   ... and bf16 autocast (`discriminator.precision=bf16`).
+  bf16+fused   ... and bf16 autocast (`discriminator.precision=bf16`);
+  fp32+pool    fp32+fused, and the unit's fakes drawn in chunks and each served twice (`discriminator.fake_pool=
+               10000`, `fake_reuse=2`: the peer's protocol, 10,000 fakes for the 2 epochs), in length-sorted
+               batches like the real ones;
+  bf16+pool    ... and bf16 autocast.
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
 counted at the widths actually convolved, x3 for training, plus highway and head), the share of the old code's
@@ -65,6 +69,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fp32+bucket": {"length_buckets": 8},
     "fp32+fused": {"length_buckets": 8, "fused_optimizer": True},
     "bf16+fused": {"length_buckets": 8, "fused_optimizer": True, "precision": "bf16"},
+    "fp32+pool": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2},
+    "bf16+pool": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
+                  "precision": "bf16"},
 }
 
 
@@ -193,7 +200,8 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     start = time.perf_counter()
     train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
                         num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0, epoch_base=epoch, step=0,
-                        runtime=Runtime(progress=False), length_buckets=options.get("length_buckets", 0))
+                        runtime=Runtime(progress=False), length_buckets=options.get("length_buckets", 0),
+                        fake_pool=options.get("fake_pool", 0), fake_reuse=options.get("fake_reuse", 1))
     seconds = time.perf_counter() - start
     del unwrap(generator).sample, real.batches
     seen = torch.cat(real_lengths[:updates] + lengths)

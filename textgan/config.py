@@ -112,6 +112,11 @@ class DiscriminatorConfig:
                                  "length, in a seeded random order (less padding; 0: off)", min=0)
     fused_optimizer: bool = opt(False, "D's Adam as one fused kernel: the same update, a faster step, float "
                                        "round-off in a different order")
+    fake_pool: int = opt(0, "D training: draw a D phase's generator fakes this many rows at a time instead of one "
+                            "batch at a time (G is fixed within the phase): faster, the same distribution, other "
+                            "random draws; for estimators whose D reads token samples (0: per batch)", min=0)
+    fake_reuse: int = opt(1, "D training with fake_pool: serve each pooled fake this many times, each pass in a new "
+                             "random order (SeqGAN reuses one negative set for its d_epochs epochs)", min=1)
     spectral_norm: bool = opt(False, "spectral normalisation of the conv, highway and output layers (Miyato 2018)")
     minibatch_kernels: int = opt(0, "minibatch discrimination (Salimans 2016): C kernels on the pooled features "
                                     "against a per-round reference batch of generator samples (0: off)", min=0)

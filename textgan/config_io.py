@@ -256,6 +256,9 @@ def _cross_checks(config: Config) -> list[str]:
     if d.r1_weight > 0 and config.adversarial.gan_loss == "wgan-gp":
         errors.append("discriminator.r1_weight > 0 with adversarial.gan_loss=wgan-gp: the critic already has its "
                       "gradient penalty; use R1 with bce, nsgan, rsgan or hinge")
+    if d.fake_reuse > 1 and d.fake_pool == 0:
+        errors.append(f"discriminator.fake_reuse={d.fake_reuse} reuses pooled fakes: set discriminator.fake_pool "
+                      f"(e.g. 10000) or fake_reuse=1")
     if d.conditional == "classes" and config.adversarial.gan_loss != "bce":
         errors.append(f"discriminator.conditional=classes with adversarial.gan_loss={config.adversarial.gan_loss}: "
                       f"the (K+1)-class head is trained by cross-entropy; use adversarial.gan_loss=bce")

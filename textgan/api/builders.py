@@ -220,7 +220,11 @@ def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimato
     context = EstimatorContext(max_len=max_len, gan_loss=a.gan_loss, label_smoothing=a.label_smoothing,
                                total_generator_steps=a.rounds * a.g_steps, num_classes=num_classes,
                                conditional=cfg.discriminator.conditional)
-    return registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
+    estimator = registry_build(a.estimator, cfg.estimator_options(a.estimator), context)
+    if cfg.discriminator.fake_pool and not getattr(estimator, "token_fakes", False):
+        raise UserError(f"discriminator.fake_pool pools token samples, which the {a.estimator} estimator's "
+                        f"discriminator does not read: set discriminator.fake_pool=0")
+    return estimator
 
 
 def make_estimator(name: str, *, max_len: int, gan_loss: str = "bce", label_smoothing: float = 0.0,

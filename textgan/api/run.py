@@ -222,9 +222,10 @@ class TrainingRun:
             self.progress["mle_metrics"] = self.evaluate()
         if estimator.pretrains_discriminator:
             d, a = self.cfg.d_pretrain, self.cfg.adversarial
+            c = self.cfg.discriminator
             schedule = DiscriminatorSchedule(d.rounds, d.epochs, d.num_samples, d.batch_size, a.clip, self.cfg.run.seed,
-                                             self.cfg.discriminator.length_buckets,
-                                             r1_weight=self.cfg.discriminator.r1_weight)
+                                             c.length_buckets, r1_weight=c.r1_weight, fake_pool=c.fake_pool,
+                                             fake_reuse=c.fake_reuse)
             progress = RoundProgress.from_dict(self.progress.get("d_pretrain"))
             hooks = Hooks(checkpoint=lambda: self._checkpoint("d_pretrain", progress))
             pretrain_discriminator(estimator, self.models, self.data.train, self.data.valid, schedule, progress,
@@ -246,7 +247,9 @@ class TrainingRun:
         schedule = AdversarialSchedule(a.rounds, a.g_steps, a.d_steps, a.d_epochs, a.d_num_samples, a.batch_size,
                                        a.clip, a.mle_steps, a.eval_every, a.checkpoint_every, self.cfg.run.seed,
                                        self.cfg.discriminator.length_buckets,
-                                       r1_weight=self.cfg.discriminator.r1_weight)
+                                       r1_weight=self.cfg.discriminator.r1_weight,
+                                       fake_pool=self.cfg.discriminator.fake_pool,
+                                       fake_reuse=self.cfg.discriminator.fake_reuse)
         progress = RoundProgress.from_dict(self.progress.get("adversarial"))
         hooks = Hooks(self._evaluator() if self.runtime.rank == 0 else None,
                       lambda: self._checkpoint("adversarial", progress))

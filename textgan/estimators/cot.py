@@ -73,6 +73,7 @@ class CooperativeTraining:
 
     Options: ClassVar[type] = CoTOptions
     pretrains_discriminator: ClassVar[bool] = False  # the mediator learns by maximum likelihood in the rounds
+    token_fakes: ClassVar[bool] = True  # its D loss draws generator.sample fakes
 
     def __init__(self, options: CoTOptions, context: EstimatorContext) -> None:
         check_conditioning(context)  # a conditional D without labelled data: the shared one-line error

@@ -72,6 +72,7 @@ class DenseReinforce:
 
     Options: ClassVar[type] = DenseReinforceOptions
     pretrains_discriminator: ClassVar[bool] = True
+    token_fakes: ClassVar[bool] = True  # its D loss draws generator.sample fakes
 
     def __init__(self, options: DenseReinforceOptions, context: EstimatorContext) -> None:
         if context.gan_loss not in PER_STEP_LOSSES:

@@ -71,6 +71,7 @@ class FeatureMatching:
 
     Options: ClassVar[type] = FeatureMatchingOptions
     pretrains_discriminator: ClassVar[bool] = True
+    token_fakes: ClassVar[bool] = False  # its D reads soft samples or hidden states
 
     def __init__(self, options: FeatureMatchingOptions, context: EstimatorContext) -> None:
         self.options, self.max_len, self.conditional = options, context.max_len, context.conditional

@@ -68,6 +68,7 @@ class GumbelSoftmax:
 
     Options: ClassVar[type] = GumbelOptions
     pretrains_discriminator: ClassVar[bool] = True
+    token_fakes: ClassVar[bool] = False  # its D reads soft samples or hidden states
 
     def __init__(self, options: GumbelOptions, context: EstimatorContext) -> None:
         self.max_len, self.mode, self.schedule, self.beta_max = (context.max_len, options.mode, options.schedule,

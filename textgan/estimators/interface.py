@@ -10,6 +10,8 @@ checkpoints. Everything else an estimator needs is declared here, never discover
   it reads (`shelf.cnn("tokens" | "distributions" | "features")`, to which the discriminator options of every
   estimator apply) or a model of its own;
 * `pretrains_discriminator`: whether the loop pretrains that model before the adversarial rounds;
+* `token_fakes`: whether `discriminator_loss` draws its fakes as plain token samples (`generator.sample`), so the
+  loop may serve them from a pool drawn in large chunks (`discriminator.fake_pool`, `models/fake_pool.py`);
 * `prepare_generator_step`: explicit estimator-state updates before each generator step (a delayed rollout
   policy), never a side effect of computing a loss;
 * `state_dict` / `load_state_dict`: the state it checkpoints.
@@ -75,6 +77,7 @@ class Estimator(Protocol):
 
     Options: ClassVar[type]                # its options dataclass (config section = its registry key)
     pretrains_discriminator: ClassVar[bool]  # False for a model trained otherwise (e.g. by maximum likelihood)
+    token_fakes: ClassVar[bool]  # discriminator_loss draws plain token samples with generator.sample (poolable)
 
     def build_discriminator(self, shelf: DiscriminatorShelf) -> nn.Module:
         """The model this estimator trains against the generator."""

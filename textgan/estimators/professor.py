@@ -127,6 +127,7 @@ class ProfessorForcing:
 
     Options: ClassVar[type] = ProfessorOptions
     pretrains_discriminator: ClassVar[bool] = True
+    token_fakes: ClassVar[bool] = False  # its D reads soft samples or hidden states
 
     def __init__(self, options: ProfessorOptions, context: EstimatorContext) -> None:
         check_conditioning(context)

@@ -104,6 +104,7 @@ class Reinforce:
 
     Options: ClassVar[type] = ReinforceOptions
     pretrains_discriminator: ClassVar[bool] = True
+    token_fakes: ClassVar[bool] = True  # its D loss draws generator.sample fakes
 
     def __init__(self, options: ReinforceOptions, context: EstimatorContext) -> None:
         check_conditioning(context)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 import torch.nn.functional as F
@@ -24,6 +24,9 @@ from torch import nn
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
 from textgan.models.sampling import sample_logits, sample_outputs
 from textgan.models.wrapping import evaluating
+
+if TYPE_CHECKING:
+    from textgan.models.fake_pool import FakePool
 
 Routine = Callable[["RNNGenerator", torch.Tensor, "torch.Tensor | None"], Any]
 
@@ -58,6 +61,7 @@ class RNNGenerator(nn.Module):
         self.drop = nn.Dropout(dropout)
         self.head = nn.Linear(hidden_size, vocab_size)
         self.class_state: nn.Linear | None = None
+        self.fake_pool: FakePool | None = None  # set only inside a discriminator phase (models/fake_pool.py)
         if num_classes:  # built (and their random init drawn) only for labelled data
             self.class_embedding = nn.Embedding(num_classes, class_embedding_size)
             if class_initial_state:
@@ -178,8 +182,19 @@ class RNNGenerator(nn.Module):
         generator draws each row from its class in `labels` (num,), or, without labels, from classes drawn from
         the class priors (`Samples.labels` says which).
 
-        Runs in eval mode (dropout off) and restores the previous mode.
+        Runs in eval mode (dropout off) and restores the previous mode. While a fake pool is installed
+        (`models/fake_pool.py`, a discriminator phase), plain draws are served from it.
         """
+        pool = getattr(self, "fake_pool", None)
+        if pool is not None and pool.serves(max_len, temperature, top_k, return_states):
+            return pool.take(num, max_len, labels, self.num_classes)
+        return self.draw(num, max_len, temperature=temperature, top_k=top_k, return_states=return_states,
+                         labels=labels)
+
+    @torch.no_grad()
+    def draw(self, num: int, max_len: int, *, temperature: float = 1.0, top_k: int = 0,
+             return_states: bool = False, labels: torch.Tensor | None = None) -> Samples:
+        """`sample` without a fake pool: always fresh draws."""
         if self.num_classes and labels is None:
             labels = self.draw_labels(num).to(self.head.weight.device)
         with evaluating(self):

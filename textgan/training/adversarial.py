@@ -26,6 +26,7 @@ from textgan.data.batching import TokenBatch, TokenData
 from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
 from textgan.estimators.losses import r1_penalty
+from textgan.models import fake_pool as fake_pools
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.wrapping import evaluating, unwrap
 from textgan.training.context import Hooks, Models, Runtime
@@ -78,10 +79,13 @@ def _r1_term(discriminator: torch.nn.Module, real: TokenBatch, weight: float) ->
 
 def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *, epochs: int, num_samples: int,
                         batch_size: int, clip: float, seed: int, epoch_base: int, step: int,
-                        runtime: Runtime, length_buckets: int = 0, r1_weight: float = 0.0) -> dict[str, float]:
+                        runtime: Runtime, length_buckets: int = 0, r1_weight: float = 0.0, fake_pool: int = 0,
+                        fake_reuse: int = 1) -> dict[str, float]:
     """`epochs` epochs of num_samples real sequences (and as many fresh fakes); returns mean logs. Real batches
     come from length-sorted pools of `length_buckets` batches when > 0 (`TokenData.batches`); R1 penalty of weight
-    `r1_weight` when > 0."""
+    `r1_weight` when > 0; the generator's token fakes drawn `fake_pool` rows at a time for the whole call, each
+    served `fake_reuse` times, when fake_pool > 0 (`models/fake_pool.py`; in length-sorted batches too when
+    length_buckets > 0)."""
     discriminator, optimizer = models.discriminator, models.d_optimizer
     assert discriminator is not None and optimizer is not None, "the discriminator phases need models.discriminator"
     rank, world_size = runtime.rank, runtime.world_size
@@ -89,22 +93,35 @@ def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *
     per_rank_batches(real.num_batches(batch_size), world_size, "discriminator training")  # every rank has a batch
     batches_per_epoch = max(1, -(-min(num_samples, len(real)) // batch_size) // world_size)  # equal on every rank
     logs = []
-    for epoch in range(epochs):
-        stream = real.batches(batch_size, shuffle=True, seed=seed, epoch=epoch_base + epoch, rank=rank,
-                              world_size=world_size, length_buckets=length_buckets)
-        for _, batch in zip(range(batches_per_epoch), stream):
-            optimizer.zero_grad(set_to_none=True)
-            batch = batch.to(runtime.device)
-            loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch, step)
-            if r1_weight > 0:
-                penalty = _r1_term(discriminator, batch, r1_weight)
-                entry["r1_penalty"] = float(penalty.detach())
-                loss = loss + penalty
-            _finite(loss, "the discriminator loss")
-            loss.backward()
-            clip_and_step(discriminator, optimizer, clip)
-            logs.append(entry)
+    with fake_pools.serving(unwrap(models.generator), fake_pool, fake_reuse,
+                            budget=epochs * batches_per_epoch * batch_size, buckets=length_buckets,
+                            batch_rows=batch_size):
+        for epoch in range(epochs):
+            logs += _discriminator_epoch(estimator, models, real.batches(
+                batch_size, shuffle=True, seed=seed, epoch=epoch_base + epoch, rank=rank, world_size=world_size,
+                length_buckets=length_buckets), batches_per_epoch, clip, step, runtime, r1_weight)
     return _mean_logs(logs)
+
+
+def _discriminator_epoch(estimator: Estimator, models: Models, stream: Iterator[TokenBatch], batches: int,
+                         clip: float, step: int, runtime: Runtime, r1_weight: float) -> list[dict[str, float]]:
+    """One epoch of D updates on `batches` real batches of `stream`; the logs of each update."""
+    discriminator, optimizer = models.discriminator, models.d_optimizer
+    assert discriminator is not None and optimizer is not None
+    logs = []
+    for _, batch in zip(range(batches), stream):
+        optimizer.zero_grad(set_to_none=True)
+        batch = batch.to(runtime.device)
+        loss, entry = estimator.discriminator_loss(models.generator, discriminator, batch, step)
+        if r1_weight > 0:
+            penalty = _r1_term(discriminator, batch, r1_weight)
+            entry["r1_penalty"] = float(penalty.detach())
+            loss = loss + penalty
+        _finite(loss, "the discriminator loss")
+        loss.backward()
+        clip_and_step(discriminator, optimizer, clip)
+        logs.append(entry)
+    return logs
 
 
 def held_out_accuracy(estimator: Estimator, models: Models, real: TokenData, batch_size: int,
@@ -133,7 +150,8 @@ def pretrain_discriminator(estimator: Estimator, models: Models, train: TokenDat
                                       num_samples=schedule.num_samples, batch_size=schedule.batch_size,
                                       clip=schedule.clip, seed=schedule.seed + 7, epoch_base=r * schedule.epochs,
                                       step=0, runtime=runtime, length_buckets=schedule.length_buckets,
-                                      r1_weight=schedule.r1_weight)
+                                      r1_weight=schedule.r1_weight, fake_pool=schedule.fake_pool,
+                                      fake_reuse=schedule.fake_reuse)
         metrics = runtime.reduce_metrics({**metrics, **held_out_accuracy(estimator, models, valid,
                                                                          schedule.batch_size, runtime.device)})
         progress.round = r + 1
@@ -188,7 +206,8 @@ def train_adversarial(estimator: Estimator, models: Models, train: TokenData, sc
                                             num_samples=s.d_num_samples, batch_size=s.batch_size, clip=s.clip,
                                             seed=s.seed + 13, epoch_base=r * s.d_steps * s.d_epochs,
                                             step=progress.g_step, runtime=runtime,
-                                            length_buckets=s.length_buckets, r1_weight=s.r1_weight)
+                                            length_buckets=s.length_buckets, r1_weight=s.r1_weight,
+                                            fake_pool=s.fake_pool, fake_reuse=s.fake_reuse)
         metrics = runtime.reduce_metrics({**_mean_logs(g_logs), **d_metrics})
         progress.round = r + 1
         last = progress.round == s.rounds

@@ -31,6 +31,8 @@ class DiscriminatorSchedule:
     seed: int = 0
     length_buckets: int = 0  # real batches from length-sorted pools of this many batches (0: plain shuffle)
     r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
+    fake_pool: int = 0  # fakes drawn this many at a time for a whole D phase (0: per batch; models/fake_pool.py)
+    fake_reuse: int = 1  # times each pooled fake is served
 
 
 @dataclass(frozen=True)
@@ -52,6 +54,8 @@ class AdversarialSchedule:
     seed: int = 0
     length_buckets: int = 0  # D's real batches from length-sorted pools of this many batches (0: plain shuffle)
     r1_weight: float = 0.0  # gamma of D's R1 penalty on its embedded real inputs (Mescheder et al. 2018)
+    fake_pool: int = 0  # D's fakes drawn this many at a time for a whole D phase (0: per batch)
+    fake_reuse: int = 1  # times each pooled fake is served
 
 
 class _Progress:
