@@ -23,11 +23,15 @@ FLOPs spent on padding, the achieved rate against a square fp32 GEMM timed in th
 COCO protocol (120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from
 measured units, beside the peer's figures quoted in issue 20.
 
+It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
+64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels.
+
 With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
 one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
 samples (the effect of bf16 at the same seed).
 
     python scripts/bench_discriminator.py [--rounds 3] [--updates 60] [--skip-oracle] [--skip-protocol]
+                                          [--variants fp32 fp32+pool ...]
     python scripts/bench_discriminator.py --precision-check [--updates 300]
 """
 
@@ -260,6 +264,38 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     return medians
 
 
+def kernel_ceiling(repeats: int = 20) -> None:
+    """The rate of SeqGAN's CNN layers alone, forward and backward on one 64-row batch with nothing else (no
+    sampling, optimizer, masks, dropout, loss): the most a D unit's rate can reach with torch's kernels."""
+    torch.manual_seed(0)
+    convs = [torch.nn.Conv1d(64, n, w) for w, n in zip(SEQGAN["filter_sizes"], SEQGAN["num_filters"])]
+    pooled = sum(SEQGAN["num_filters"])
+    highway = torch.nn.Linear(pooled, 2 * pooled)
+    print(f"\n[kernels] SeqGAN's CNN layers alone, forward + backward, 64 rows, {torch.get_num_threads()} thread(s)")
+    for width in (20, 37):
+        x = torch.randn(64, 64, width)
+
+        def convolutions() -> None:
+            inputs = x.detach().requires_grad_()  # noqa: B023
+            torch.cat([conv(inputs).max(2).values for conv in convs], 1).sum().backward()
+
+        h = torch.randn(64, pooled)
+
+        def highway_layer() -> None:
+            highway(h.detach().requires_grad_()).sum().backward()  # noqa: B023
+
+        gemm = gemm_rate()
+        conv_flops = 3 * 64 * sum((width - w + 1) * w * n * 64 * 2 for w, n in zip(SEQGAN["filter_sizes"],
+                                                                                   SEQGAN["num_filters"]))
+        conv_s, highway_s = timed(convolutions, repeats), timed(highway_layer, repeats)
+        highway_flops = 3 * 64 * pooled * 2 * pooled * 2
+        both = (conv_flops + highway_flops) / (conv_s + highway_s)
+        print(f"  T = {width}: convolutions + max-pool {conv_flops / conv_s / 1e9:.1f} GFLOP/s "
+              f"({conv_flops / conv_s / gemm:.0%} of the square GEMM's {gemm / 1e9:.1f}), highway "
+              f"{highway_flops / highway_s / 1e9:.1f} GFLOP/s ({highway_flops / highway_s / gemm:.0%}), both "
+              f"{both / gemm:.0%}")
+
+
 def timed(fn: Callable[[], Any], rounds: int) -> float:
     """Median seconds of `fn` over `rounds` calls after one warm-up call."""
     fn()
@@ -377,11 +413,21 @@ def main() -> None:
     parser.add_argument("--skip-oracle", action="store_true", help="only the COCO sizes")
     parser.add_argument("--skip-protocol", action="store_true", help="no end-to-end extrapolation")
     parser.add_argument("--precision-check", action="store_true", help="only the fp32 / bf16 training comparison")
+    parser.add_argument("--kernels-only", action="store_true", help="only the CNN layers' rate (the ceiling)")
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="a subset of the variants ('old' is "
+                        "always timed: the ratios are against it)")
     args = parser.parse_args()
+    if args.variants:
+        for name in [v for v in VARIANTS if v != "old" and v not in args.variants]:
+            del VARIANTS[name]
     if args.precision_check:
         precision_check("coco", args.updates)
         return
+    if args.kernels_only:
+        kernel_ceiling()
+        return
     old = old_discriminator_module()
+    kernel_ceiling()
     coco = bench_d_unit("coco", args.rounds, args.updates, old)
     if not args.skip_oracle:
         bench_d_unit("oracle", args.rounds, args.updates, old)
