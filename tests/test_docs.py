@@ -25,7 +25,7 @@ def python_blocks(path: Path, after: str = "") -> list[str]:
 
 def test_readme_api_examples_run(capsys: pytest.CaptureFixture[str], one_thread: None) -> None:
     load_and_sample, by_hand = python_blocks(ROOT / "README.md", "## Python API")[:2]
-    exec(load_and_sample.replace('"runs/quickstart"', repr(str(FIXTURE))), {})  # the quickstart's run, stood in
+    exec(load_and_sample.replace('"runs/quickstart/mle"', repr(str(FIXTURE))), {})  # the quickstart's run, stood in
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].startswith("[") and "'nll'" in printed[1]
     namespace: dict = {}
