@@ -123,7 +123,7 @@ def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, m
             if arm not in ("real", "mle") and s in mle_curves:
                 entry["verdict"] = curve_verdict(curve_from_rows(ev["rows"], axes), mle_curves[s], axes,
                                                  tolerance=ds["tolerance"])
-                entry["matched"] = matched.get((data, arm, s))
+                entry["matched"] = matched.get((data, arm, s), "pending")  # None: outside MLE's range
             per_seed.append(entry)
         if not per_seed:
             lines.append("| " + " | ".join([arm, "not run yet"] + [""] * (len(head) - 2)) + " |")
@@ -141,9 +141,12 @@ def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, m
             cells.append(f"{sum(collapsed(e['t1'], threshold) for e in per_seed)}/{len(per_seed)}")
         if "verdict" in first:
             if matched_columns:
-                m = [e.get("matched") or {} for e in per_seed]
-                cells += [mean_sd([x.get("temperature") for x in m], 2) if all(m) else "outside MLE's range",
-                          mean_sd([x.get("reverse_lm_score") for x in m]) if all(m) else "-"]
+                if any(e.get("matched") == "pending" for e in per_seed):  # matched after every run has finished
+                    cells += ["not computed yet", "-"]
+                else:
+                    m = [e.get("matched") or {} for e in per_seed]
+                    cells += [mean_sd([x.get("temperature") for x in m], 2) if all(m) else "outside MLE's range",
+                              mean_sd([x.get("reverse_lm_score") for x in m]) if all(m) else "-"]
             cells += [_verdict_cell([e["verdict"].verdict for e in per_seed]),
                       mean_sd([e["verdict"].mean_gap for e in per_seed], 4),
                       mean_sd([e["verdict"].share_above for e in per_seed], 2)]

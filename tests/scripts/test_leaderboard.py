@@ -168,6 +168,31 @@ def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the
     assert table.replace_block(LEGACY, "kmode", ["x"]).startswith(LEGACY[:LEGACY.index("\n\n## After")])
 
 
+def _oracle_result(shift: float) -> dict:
+    rows = [{"temperature": t, "nll_oracle": 8.8 + shift - (1 - t), "nll_test": 8.0 + (1 - t) ** 2,
+             "reverse_lm_score": 7.8} for t in (0.8, 1.0, 1.2)]
+    return {"eval": {"rows": rows, "real": {"nll_oracle": 5.9, "reverse_lm_score": 7.7}, "weight_change": 0.01},
+            "manifest": {"config": {"adversarial": {"rounds": 5}}, "cpu_seconds_last_invocation": 60.0},
+            "calibration": None}
+
+
+def test_matched_temperature_cells_say_pending_apart_from_outside_the_range() -> None:
+    table = table_module()
+    ds = {"kind": "oracle", "num_samples": 40, "temperatures": [0.8, 1.0, 1.2], "cpu_minutes": 1, "tolerance": 0.01}
+    results = {("tiny", "mle", 0): _oracle_result(0.0), ("tiny", "a", 0): _oracle_result(-0.05),
+               ("tiny", "b", 0): _oracle_result(-0.05)}
+
+    def row(matched: dict, arm: str) -> str:
+        lines = table.section("tiny", ds, [0], results, matched, ["a", "b"], {})
+        return next(line for line in lines if line.startswith(f"| {arm} |"))
+
+    assert "| not computed yet | - |" in row({}, "a")  # the invocation has not matched it yet
+    assert "| outside MLE's range | - |" in row({("tiny", "a", 0): None}, "a")
+    cells = row({("tiny", "a", 0): {"temperature": 0.95, "reverse_lm_score": 7.81}}, "a")
+    assert "| 0.95 | 7.810 |" in cells
+    assert "not computed yet" in row({("tiny", "a", 0): None}, "b")  # each arm's own entry
+
+
 def test_tiny_labelled_leaderboard_has_a_per_class_table(tmp_path: Path) -> None:
     """A `kind: labelled` data set: the BLEU curve columns, and a per-class table at T = 1 (each class's BLEU,
     self-BLEU, NLL-test given the class, class accuracy) with the class classifier trained once in the cache."""
