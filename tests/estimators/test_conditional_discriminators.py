@@ -10,12 +10,13 @@ import dataclasses
 import pytest
 import torch
 
+from tests.helpers import class_discriminator_loss, class_reward
 from textgan.api.builders import build_discriminator, make_estimator
 from textgan.config import DISCRIMINATOR_PRESETS
 from textgan.data.batching import TokenBatch
 from textgan.errors import UserError
 from textgan.estimators import reinforce as reinforce_module
-from textgan.estimators.class_head import class_discriminator_loss, class_head_loss, class_reward
+from textgan.estimators.class_head import class_head_loss
 from textgan.estimators.registry import ESTIMATORS
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator

@@ -9,10 +9,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from tests.helpers import preset_cnn
+from tests.helpers import class_discriminator_loss, class_reward, preset_cnn
 from textgan.config_io import load_config
 from textgan.errors import UserError
-from textgan.estimators.class_head import check_class_head_loss, class_discriminator_loss, class_reward
+from textgan.estimators.class_head import check_class_head_loss
 from textgan.models.conv_tables import TokenConvTables
 from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
 

@@ -20,7 +20,6 @@ from torch import nn
 
 from textgan.errors import UserError
 from textgan.estimators.interface import EstimatorContext, Logs
-from textgan.models.discriminator import CNNDiscriminator
 
 
 def check_class_head_loss(gan_loss: str) -> None:
@@ -28,27 +27,6 @@ def check_class_head_loss(gan_loss: str) -> None:
     if gan_loss != "bce":
         raise UserError(f"the (K+1)-class discriminator head is trained by cross-entropy, not gan_loss={gan_loss}; "
                         f"use gan_loss=bce or discriminator.conditional=projection")
-
-
-def class_discriminator_loss(real_logits: torch.Tensor, real_labels: torch.Tensor,
-                             fake_logits: torch.Tensor) -> tuple[torch.Tensor, Logs]:
-    """Cross-entropy over K+1 classes of real rows (B, K+1) against their classes (B,) and fake rows (B', K+1)
-    against class K, the mean over all B + B' rows; logs the loss and each side's accuracy (argmax)."""
-    fake_class = real_logits.size(-1) - 1
-    fake_labels = torch.full((fake_logits.size(0),), fake_class, dtype=torch.long, device=fake_logits.device)
-    loss = F.cross_entropy(torch.cat([real_logits, fake_logits]), torch.cat([real_labels, fake_labels]))
-    with torch.no_grad():
-        acc_real = (real_logits.argmax(-1) == real_labels).float().mean()
-        acc_fake = (fake_logits.argmax(-1) == fake_class).float().mean()
-    return loss, {"d_loss": float(loss.detach()), "d_acc_real": float(acc_real), "d_acc_fake": float(acc_fake)}
-
-
-def class_reward(d: CNNDiscriminator, tokens: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """P(class = y | x) (B,) of token rows (B, T) under the (K+1)-class head, y = `labels` (B,), the class each
-    sequence was generated for: SentiGAN's reward."""
-    if d.conditional != "classes":
-        raise ValueError(f"class_reward needs a (K+1)-class head (conditional='classes'), not {d.conditional!r}")
-    return torch.sigmoid(d(tokens, labels))  # sigmoid(log P(y|x) - log(1 - P(y|x))) = P(y|x)
 
 
 def check_conditioning(context: EstimatorContext) -> None:
@@ -81,10 +59,11 @@ def fake_labels(conditional: str, labels: torch.Tensor | None) -> torch.Tensor |
 
 
 def class_head_loss(real_logits: torch.Tensor, fake_logits: torch.Tensor) -> tuple[torch.Tensor, Logs]:
-    """`class_discriminator_loss` from D's forward logits: real rows scored with their own class, d(x, y) =
+    """The cross-entropy over K+1 classes (real rows against their own class, fake rows against class K) from D's
+    forward logits: real rows scored with their own class, d(x, y) =
     log P(y|x) - log(1 - P(y|x)), so -log P(y|x) = softplus(-d(x, y)); fake rows scored without labels,
-    d(x) = log P(real|x) - log P(fake|x), so -log P(fake|x) = softplus(d(x)). The mean over all rows, as
-    `class_discriminator_loss`; read through D's forward, so DDP averages its gradients. Logs d_acc_real: the
+    d(x) = log P(real|x) - log P(fake|x), so -log P(fake|x) = softplus(d(x)). The mean over all rows; read
+    through D's forward, so DDP averages its gradients. Logs d_acc_real: the
     share of real rows with P(y|x) > 1/2, d_acc_fake: of fake rows with P(fake|x) > 1/2."""
     loss = torch.cat([F.softplus(-real_logits).reshape(-1), F.softplus(fake_logits).reshape(-1)]).mean()
     with torch.no_grad():
