@@ -157,3 +157,28 @@ def test_bucketed_serving_gives_batches_of_similar_length_and_every_row_each_pas
     spread = sum(float(s.max() - s.min()) for s in served) / len(served)
     shuffled = torch.cat(served)[torch.randperm(128)].split(8)
     assert spread < sum(float(s.max() - s.min()) for s in shuffled) / len(shuffled)  # less spread than at random
+
+
+@pytest.mark.parametrize("overrides", [
+    ["adversarial.estimator=reinforce"],
+    ["adversarial.estimator=reinforce", "reinforce.weighting=maligan"],
+    ["adversarial.estimator=dense_reinforce"],
+    ["adversarial.estimator=cot", "d_pretrain.rounds=0"],
+], ids=["reinforce", "maligan", "dense", "cot"])
+def test_every_token_fake_estimator_trains_with_a_pool_on_text(overrides: list[str], tmp_path: Path,
+                                                               tiny_coco_args: list[str], one_thread: None,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    served: list[int] = []
+    take = fake_pool.FakePool.take
+
+    def counting(self, num, *args):  # type: ignore[no-untyped-def]
+        served.append(num)
+        return take(self, num, *args)
+
+    monkeypatch.setattr(fake_pool.FakePool, "take", counting)
+    args = ["train", "--config", "coco", *tiny_coco_args, *overrides, "adversarial.rounds=1",
+            "discriminator.fake_pool=64", "discriminator.fake_reuse=2", "discriminator.length_buckets=2",
+            f"run.dir={tmp_path / 'r'}"]
+    assert main(args) == 0
+    assert load_checkpoint(tmp_path / "r")["progress"]["adversarial"]["round"] == 1
+    assert served and sum(served) >= 64  # the D phases' fakes came from the pool
