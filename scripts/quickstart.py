@@ -75,10 +75,11 @@ def point(gen: textgan.TrainedGenerator, scorer: textgan.Scorer, temperature: fl
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--minutes", type=float, default=3.0, help="CPU-minutes of the adversarial arm (default 3)")
-    parser.add_argument("--run-dir", type=Path, default=Path("runs/quickstart"))
+    parser.add_argument("--run-dir", type=Path, default=Path("runs/quickstart"),
+                        help="where the MLE and GAN runs go (default runs/quickstart; a re-run re-reports them)")
     parser.add_argument("--arm", help="an arm of scripts/leaderboard.yaml (default: the leaderboard's best)")
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=2, help="CPU threads per run (default 2)")
+    parser.add_argument("--seed", type=int, default=0, help="run and sampling seed (default 0)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
     settings = yaml.safe_load((ROOT / "scripts" / "leaderboard.yaml").read_text(encoding="utf-8"))
@@ -89,9 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     summary = json.loads(summary_path.read_text(encoding="utf-8"))
     arms = {a["name"]: a for a in settings["arms"] if "oracle" in a["recipes"]}
     name = args.arm or best_arm(summary, arms)
-    if name not in arms or arms[name].get("start", "mle") != "mle" or name not in calibration.get("oracle", {}):
+    choices = [a for a in arms if a in calibration.get("oracle", {}) and arms[a].get("start", "mle") == "mle"]
+    if name not in choices:
         raise textgan.UserError(f"--arm {name}: not a calibrated oracle arm starting from MLE; choose from "
-                                f"{', '.join(a for a in arms if a in calibration.get('oracle', {}))}")
+                                f"{', '.join(choices)}")
     common = [f"run.seed={args.seed}", f"run.threads={args.threads}", "data.oracle.num_test=2000"]
     mle_cfg = textgan.config("oracle_quick", [f"run.dir={args.run_dir / 'mle'}", *common])
     rounds = scaled_rounds(calibration["oracle"][name], args.minutes)
