@@ -169,7 +169,7 @@ def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the
 
 
 def _oracle_result(shift: float) -> dict:
-    rows = [{"temperature": t, "nll_oracle": 8.8 + shift - (1 - t), "nll_test": 8.0 + (1 - t) ** 2,
+    rows = [{"temperature": t, "nll_oracle": 8.8 + shift - (1 - t), "nll_test": 8.0 + 0.5 * (1.2 - t),
              "reverse_lm_score": 7.8} for t in (0.8, 1.0, 1.2)]
     return {"eval": {"rows": rows, "real": {"nll_oracle": 5.9, "reverse_lm_score": 7.7}, "weight_change": 0.01},
             "manifest": {"config": {"adversarial": {"rounds": 5}}, "cpu_seconds_last_invocation": 60.0},
@@ -227,3 +227,21 @@ def test_tiny_labelled_leaderboard_has_a_per_class_table(tmp_path: Path) -> None
                                             for name in ("neg", "pos", "all")]
     assert all(0.0 <= float(row[-1]) <= 1.0 for row in rows[1:])
     assert len(list((tmp_path / "cache" / "class_classifiers").glob("tinymr-*.pt"))) == 1  # one per data set
+
+
+def test_mle_spread_script_compares_every_pair_of_mle_seeds(tmp_path: Path) -> None:
+    settings = {"datasets": {"tiny": {"kind": "oracle", "tolerance": 0.01}}, "arms": []}
+    (tmp_path / "board.yaml").write_text(yaml.safe_dump(settings), encoding="utf-8")
+    for seed, shift in ((0, 0.0), (1, -0.05), (2, 0.0)):
+        run = tmp_path / "runs" / "tiny" / f"seed{seed}" / "mle"
+        run.mkdir(parents=True)
+        (run / "leaderboard_eval.json").write_text(json.dumps(_oracle_result(shift)["eval"]), encoding="utf-8")
+    done = subprocess.run([sys.executable, str(ROOT / "scripts" / "leaderboard_spread.py"), "--config",
+                           str(tmp_path / "board.yaml"), "--runs-dir", str(tmp_path / "runs")],
+                          env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-2000:]
+    lines = done.stdout.splitlines()
+    assert [line.split(":")[1].strip() for line in lines] == ["MLE seed 1 vs seed 0", "MLE seed 2 vs seed 0",
+                                                              "MLE seed 2 vs seed 1"]
+    assert "mean gap +0.0000" in lines[1]  # the same curve: no gap
+    assert lines[0].split("mean gap ")[1][0] != lines[2].split("mean gap ")[1][0]  # opposite pairs, opposite signs
