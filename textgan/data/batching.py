@@ -59,8 +59,7 @@ class TokenData:
         order = torch.randperm(len(self), generator=generator) if shuffle else torch.arange(len(self))
         starts = list(range(0, len(self), batch_size))
         if shuffle and length_buckets > 0:
-            pools = order.split(length_buckets * batch_size)
-            order = torch.cat([pool[self.lengths[pool].argsort(stable=True)] for pool in pools])
+            order = sort_within(order, self.lengths, length_buckets * batch_size)
             starts = [starts[k] for k in torch.randperm(len(starts), generator=generator).tolist()]
         for k, start in enumerate(starts):
             if k % world_size != rank:
@@ -72,6 +71,13 @@ class TokenData:
 
     def num_batches(self, batch_size: int) -> int:
         return -(-len(self) // batch_size)
+
+
+def sort_within(order: torch.Tensor, lengths: torch.Tensor, window: int) -> torch.Tensor:
+    """`order` (N,) (row indices) with each run of `window` consecutive entries sorted by the rows' `lengths`
+    (stable): length-bucketed batching keeps a shuffled order's coarse randomness and makes batches of similar
+    length."""
+    return torch.cat([part[lengths[part].argsort(stable=True)] for part in order.split(window)])
 
 
 def encode_lines(lines: Sequence[str], encode: Callable[[str], list[int]], max_len: int,

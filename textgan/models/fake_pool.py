@@ -19,15 +19,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
+from textgan.data.batching import sort_within
 from textgan.data.tokenizers import PAD_ID
-
-if TYPE_CHECKING:
-    from textgan.models.generator import RNNGenerator, Samples
+from textgan.models.generator import RNNGenerator, Samples  # generator.py imports this module only for typing
 
 DRAW_ROWS = 2048  # rows sampled in one pass: bounds the (rows, V) logits a step holds
 
@@ -50,15 +48,12 @@ class FakePool:
         """Whether a sample() call with these arguments is one the pool answers."""
         return max_len == (self.max_len or max_len) and temperature == 1.0 and top_k == 0 and not return_states
 
-    def take(self, num: int, max_len: int, labels: torch.Tensor | None, num_classes: int) -> Samples:
+    def take(self, num: int, max_len: int, labels: torch.Tensor | None) -> Samples:
         """`num` pooled rows; of the classes in `labels` (num,) when given, for a conditional generator drawn
-        from its class priors otherwise (`Samples.labels` then says which)."""
-        from textgan.models.generator import Samples
-
+        from its class priors otherwise (`Samples.labels` then says which; None for an unconditional one)."""
         self.max_len = self.max_len or max_len
         if labels is None:
             picked = self._take(None, num)
-            picked.labels = picked.labels if num_classes else None
         else:
             parts, where = [], []
             for c in labels.unique().tolist():
@@ -108,23 +103,17 @@ class FakePool:
         order = torch.randperm(lengths.numel())
         if self.buckets <= 0 or self.batch_rows <= 0:
             return order
-        windows = order.split(self.buckets * self.batch_rows)
-        order = torch.cat([w[lengths[w].argsort(stable=True)] for w in windows])
-        batches = order.split(self.batch_rows)
+        batches = sort_within(order, lengths, self.buckets * self.batch_rows).split(self.batch_rows)
         return torch.cat([batches[k] for k in torch.randperm(len(batches)).tolist()])
 
 
 def _rows(samples: Samples, idx: torch.Tensor) -> Samples:
-    from textgan.models.generator import Samples
-
     labels = samples.labels[idx] if samples.labels is not None else None
     return Samples(samples.tokens[idx], samples.lengths[idx], None, labels)
 
 
 def _cat(parts: list[Samples]) -> Samples:
     """Row-wise concatenation of samples of possibly different widths (PAD on the right)."""
-    from textgan.models.generator import Samples
-
     if len(parts) == 1:
         return parts[0]
     width = max(p.tokens.size(1) for p in parts)

@@ -185,9 +185,9 @@ class RNNGenerator(nn.Module):
         Runs in eval mode (dropout off) and restores the previous mode. While a fake pool is installed
         (`models/fake_pool.py`, a discriminator phase), plain draws are served from it.
         """
-        pool = getattr(self, "fake_pool", None)
+        pool = self.fake_pool
         if pool is not None and pool.serves(max_len, temperature, top_k, return_states):
-            return pool.take(num, max_len, labels, self.num_classes)
+            return pool.take(num, max_len, labels)
         return self.draw(num, max_len, temperature=temperature, top_k=top_k, return_states=return_states,
                          labels=labels)
 
