@@ -25,6 +25,7 @@ from textgan.data.tokenizers import (
     tokenizer_from_state,
 )
 from textgan.errors import UserError
+from textgan.estimators.class_head import check_labelled
 from textgan.estimators.interface import DiscriminatorShelf, Estimator, EstimatorContext
 from textgan.estimators.registry import ESTIMATORS
 from textgan.estimators.registry import build_estimator as registry_build
@@ -202,9 +203,7 @@ def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0
     if d.minibatch_kernels and input_mode == "features":
         raise UserError("discriminator.minibatch_kernels needs a discriminator reading tokens or distributions; "
                         "this estimator's reads features: set discriminator.minibatch_kernels=0")
-    if d.conditional != "none" and num_classes < 1:
-        raise UserError(f"discriminator.conditional={d.conditional} needs labelled training data; set "
-                        f"discriminator.conditional=none or give data with class labels")
+    check_labelled(d.conditional, num_classes)
     return CNNDiscriminator(input_mode=input_mode, vocab_size=vocab_size, embedding_size=d.embedding_size,
                             feature_size=feature_size, filter_sizes=d.filter_sizes, num_filters=d.num_filters,
                             dropout=d.dropout, highway=d.highway, precision=d.precision,

@@ -29,14 +29,18 @@ def check_class_head_loss(gan_loss: str) -> None:
                         f"use gan_loss=bce or discriminator.conditional=projection")
 
 
+def check_labelled(conditional: str, num_classes: int) -> None:
+    """One-line error for a class-conditional discriminator (`conditional` other than "none") without labelled
+    data (`num_classes` < 1)."""
+    if conditional != "none" and num_classes < 1:
+        raise UserError(f"discriminator.conditional={conditional} needs labelled training data; set "
+                        f"discriminator.conditional=none or give data with class labels")
+
+
 def check_conditioning(context: EstimatorContext) -> None:
     """One-line errors, when an estimator is built, for a conditional discriminator it cannot train: no labelled
     data, or a (K+1)-class head with a GAN loss other than cross-entropy or with label smoothing."""
-    if context.conditional == "none":
-        return
-    if context.num_classes < 1:
-        raise UserError(f"discriminator.conditional={context.conditional} needs labelled training data; set "
-                        f"discriminator.conditional=none or give data with class labels")
+    check_labelled(context.conditional, context.num_classes)
     if context.conditional == "classes":
         check_class_head_loss(context.gan_loss)
         if context.label_smoothing > 0:
