@@ -24,12 +24,14 @@ from textgan.api.builders import PreparedData, build_data
 from textgan.api.trained import TrainedGenerator
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenBatch, strip_special
+from textgan.data.tokenizers import PAD_ID
 from textgan.errors import UserError
 from textgan.evaluation.bleu import DEFAULT_ORDERS
 from textgan.evaluation.class_classifier import ClassClassifier, ClassifierSettings, load_or_train
 from textgan.evaluation.per_class import per_class_bleu, per_class_nll
 from textgan.evaluation.text_metrics import tokenize_for_bleu
 from textgan.models.generator import RNNGenerator
+from textgan.models.wrapping import evaluating
 from textgan.training.mle import mle_loss
 
 CLASSIFIER_FILE = "class_classifier.pt"  # beside the run
@@ -85,8 +87,8 @@ def class_samples(generator: RNNGenerator, data: PreparedData, per_class: int, *
                 tokens.append(drawn.tokens.cpu())
                 labels.append(torch.full((n,), c, dtype=torch.long))
     width = max(t.size(1) for t in tokens)
-    rows = torch.cat([torch.nn.functional.pad(t, (0, width - t.size(1))) for t in tokens])  # (N, T), PAD = 0
-    lengths = (rows != 0).sum(1)
+    rows = torch.cat([torch.nn.functional.pad(t, (0, width - t.size(1)), value=PAD_ID) for t in tokens])  # (N, T)
+    lengths = (rows != PAD_ID).sum(1)
     lines = [data.tokenizer.decode(ids) for ids in strip_special(rows, lengths)]
     return ClassSamples(rows, torch.cat(labels), lines)
 
@@ -107,22 +109,20 @@ def class_metrics(generator: RNNGenerator, data: PreparedData, evaluation: Evalu
     names = data.labels.names
     per_class = max(2, (num_samples or evaluation.num_samples) // len(names))
     device = generator.head.weight.device
-    was_training = generator.training
-    generator.eval()  # no dropout while sampling and scoring
-    drawn = class_samples(generator, data, per_class, seed=seed, batch_size=evaluation.batch_size,
-                          temperature=evaluation.temperature if temperature is None else temperature)
-    scheme = evaluation.bleu_tokenizer
-    metrics = per_class_bleu(names, tokenize_for_bleu(drawn.lines, scheme), drawn.labels.tolist(),
-                             tokenize_for_bleu(data.test_lines, scheme), data.test.labels.tolist(),
-                             orders=DEFAULT_ORDERS, max_references=evaluation.max_references or None,
-                             max_hypotheses=evaluation.max_hypotheses or None)
 
     def summed_nll(batch: TokenBatch) -> torch.Tensor:
         labels = None if batch.labels is None else batch.labels.to(device)
         return mle_loss(generator, TokenBatch(batch.tokens.to(device), batch.lengths.to(device), labels), "sum")
 
-    metrics.update(per_class_nll(names, summed_nll, data.test, data.test.labels, evaluation.batch_size))
-    generator.train(was_training)
+    with evaluating(generator):  # no dropout while sampling and scoring
+        drawn = class_samples(generator, data, per_class, seed=seed, batch_size=evaluation.batch_size,
+                              temperature=evaluation.temperature if temperature is None else temperature)
+        scheme = evaluation.bleu_tokenizer
+        metrics = per_class_bleu(names, tokenize_for_bleu(drawn.lines, scheme), drawn.labels.tolist(),
+                                 tokenize_for_bleu(data.test_lines, scheme), data.test.labels.tolist(),
+                                 orders=DEFAULT_ORDERS, max_references=evaluation.max_references or None,
+                                 max_hypotheses=evaluation.max_hypotheses or None)
+        metrics.update(per_class_nll(names, summed_nll, data.test, data.test.labels, evaluation.batch_size))
     classifier = class_classifier(data, classifier_path)
     for c, name in enumerate(names):
         own = drawn.labels == c
