@@ -11,8 +11,8 @@ arm's curve against MLE's (docs/evaluation.md) and each data set's table between
 (scripts/leaderboard_table.py).
 
 Runs use one thread each, two side by side. Each run directory holds a manifest (resolved config, seed, textgan
-version, the MLE manifest it started from): a run whose manifest matches is reused, one that differs is retrained,
-a killed one is resumed (`resume=True`). Rerun the same command to continue a killed leaderboard.
+version, a digest of the MLE weights it started from): a run whose manifest matches is reused, one that differs is
+retrained, a killed one is resumed (`resume=True`). Rerun the same command to continue a killed leaderboard.
 
     python scripts/leaderboard.py [--config scripts/leaderboard.yaml] [--runs-dir runs/leaderboard]
                                   [--results docs/results.md] [--data oracle coco] [--arms reinforce gumbel]
@@ -108,10 +108,24 @@ def resolved_config(job: Job, rounds: int | None) -> dict[str, Any]:
 
 
 def manifest_of(job: Job, rounds: int | None) -> dict[str, Any]:
-    """What a finished run must match to be reused."""
-    mle = _read_json(Path(job.mle_dir) / "manifest.json") if job.start == "mle" else None
-    return {"config": _placeless(resolved_config(job, rounds)), "seed": job.seed, "version": textgan.__version__,
-            "start": job.start, "mle_manifest": _digest(_placeless(mle["config"])) if mle else None}
+    """What a finished run must match to be reused; an arm that continues MLE also names the MLE generator it
+    started from by a digest of its weights (not of its config, whose stored form changes as options are added)."""
+    manifest = {"config": _placeless(resolved_config(job, rounds)), "seed": job.seed,
+                "version": textgan.__version__, "start": job.start}
+    if job.start == "mle":
+        manifest["mle_weights"] = weights_digest(Path(job.mle_dir) / "checkpoints" / "mle.pt")
+    return manifest
+
+
+def weights_digest(checkpoint: Path) -> str:
+    """A digest of the generator weights in `checkpoint` (names, dtypes, shapes and values, in name order)."""
+    weights = torch.load(checkpoint, map_location="cpu", weights_only=True)["models"]["generator"]
+    digest = hashlib.sha256()
+    for name in sorted(weights):
+        tensor = weights[name].contiguous().reshape(-1)
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.view(torch.uint8).numpy().tobytes() if tensor.numel() else b"")
+    return digest.hexdigest()[:16]
 
 
 def _placeless(config: dict[str, Any]) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
+import torch
 import yaml
 
 from tests.conftest import TINY_KMODE, TINY_MODELS, TINY_ORACLE, write_two_class_corpus
@@ -52,12 +54,14 @@ def test_tiny_leaderboard_reuses_runs_and_retrains_a_changed_one(tmp_path: Path)
     assert len(summary["arms"]["gumbel"]["verdicts"]) == len(summary["arms"]["gumbel"]["mean_gaps"]) == 1
     assert summary["arms"]["reinforce"]["verdicts"][0] in {"above", "below", "crossing"}
 
-    # everything reused, also when the runs directory is spelled differently and when a stored manifest predates
-    # an option (here: written before discriminator.conditional existed): no training event appended
-    stored = tmp_path / "runs" / "tiny" / "seed0" / "gumbel" / "manifest.json"
-    manifest = json.loads(stored.read_text())
-    del manifest["config"]["discriminator"]["conditional"]
-    stored.write_text(json.dumps(manifest))
+    # everything reused, also when the runs directory is spelled differently and when stored manifests predate
+    # an option (here: written before discriminator.conditional existed), the MLE's too, which the arms name by
+    # its weights: no training event appended
+    for run in ["gumbel", "mle"]:
+        stored = tmp_path / "runs" / "tiny" / "seed0" / run / "manifest.json"
+        manifest = json.loads(stored.read_text())
+        del manifest["config"]["discriminator"]["conditional"]
+        stored.write_text(json.dumps(manifest))
     leaderboard(tmp_path, arms, runs="runs/../runs")
     assert logs(tmp_path) == first
 
@@ -66,6 +70,28 @@ def test_tiny_leaderboard_reuses_runs_and_retrains_a_changed_one(tmp_path: Path)
     now = logs(tmp_path)
     assert now["reinforce"] != first["reinforce"] and now["mle"] == first["mle"] and now["gumbel"] == first["gumbel"]
     assert "| reinforce | 3 |" in table
+
+    # the arms name MLE by its weights: other MLE weights under the same MLE config retrain both arms
+    checkpoint = tmp_path / "runs" / "tiny" / "seed0" / "mle" / "checkpoints" / "mle.pt"
+    state = torch.load(checkpoint, weights_only=True)
+    state["models"]["generator"]["head.bias"] += 1e-3
+    torch.save(state, checkpoint)
+    leaderboard(tmp_path, arms)
+    later = logs(tmp_path)
+    assert later["mle"] == now["mle"] and later["reinforce"] != now["reinforce"] and later["gumbel"] != now["gumbel"]
+
+
+def test_weights_digest_names_the_generator_weights_and_nothing_else(tmp_path: Path) -> None:
+    board = script_module("leaderboard")
+    weights = {"embedding.weight": torch.randn(5, 3), "head.bias": torch.zeros(5), "steps": torch.tensor(7)}
+    checkpoint = {"models": {"generator": weights}, "progress": {"epoch": 1}}
+    paths = [tmp_path / f"{name}.pt" for name in "abcd"]
+    torch.save(checkpoint, paths[0])
+    torch.save({**checkpoint, "progress": {"epoch": 2}}, paths[1])  # the same weights, other bookkeeping
+    torch.save({"models": {"generator": {**weights, "head.bias": torch.full((5,), 1e-7)}}}, paths[2])
+    torch.save({"models": {"generator": {**weights, "head.bias": torch.zeros(5, dtype=torch.float64)}}}, paths[3])
+    digests = [board.weights_digest(path) for path in paths]
+    assert digests[0] == digests[1] and len(set(digests)) == 3
 
 
 LEGACY = """# Results
@@ -141,18 +167,18 @@ def test_tiny_kmode_leaderboard_has_its_own_block_seeds_and_collapse_column(tmp_
     assert [(runs / f"seed{s}" / "reinforce" / "calibration.json").is_file() for s in (0, 1)] == [True, False]
 
 
-def table_module():
-    """scripts/leaderboard_table.py, imported from its path (scripts/ is not a package)."""
-    import importlib.util
-
-    spec = importlib.util.spec_from_file_location("leaderboard_table", ROOT / "scripts" / "leaderboard_table.py")
+def script_module(name: str):
+    """scripts/<name>.py, imported from its path (scripts/ is not a package)."""
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
 
 
 def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the_others() -> None:
-    table = table_module()
+    table = script_module("leaderboard_table")
     oracle_begin, oracle_end = table.markers("oracle")
     coco_begin, coco_end = table.markers("coco")
     text = table.replace_block(LEGACY, "oracle", ["", "new oracle table", ""])
@@ -177,7 +203,7 @@ def _oracle_result(shift: float) -> dict:
 
 
 def test_matched_temperature_cells_say_pending_apart_from_outside_the_range() -> None:
-    table = table_module()
+    table = script_module("leaderboard_table")
     ds = {"kind": "oracle", "num_samples": 40, "temperatures": [0.8, 1.0, 1.2], "cpu_minutes": 1, "tolerance": 0.01}
     results = {("tiny", "mle", 0): _oracle_result(0.0), ("tiny", "a", 0): _oracle_result(-0.05),
                ("tiny", "b", 0): _oracle_result(-0.05)}
