@@ -285,6 +285,37 @@ def test_token_rows_scored_as_if_alone(preset: str, b: int, t: int) -> None:
         torch.testing.assert_close(d.forward_embedded(d.embed(x), d.token_lengths(x)), alone, atol=1e-5, rtol=1e-5)
 
 
+SHORT_AND_LONG = [3 + i % 8 for i in range(48)] + [30 + i % 6 for i in range(16)]  # two groups: short, long
+
+
+@pytest.mark.parametrize("lengths,pad_row", [(list(range(1, 16)) * 3, 0.0), (list(range(1, 34)) * 2, 0.0), ([2], 0.0),
+                                             (SHORT_AND_LONG, 0.0), (SHORT_AND_LONG, 0.5)])
+def test_windows_on_padding_alone_are_skipped_without_changing_values_or_gradients(lengths: list[int],
+                                                                                  pad_row: float) -> None:
+    """The token path leaves out the windows that start past a group's longest row (their conv output is the bias);
+    the embedded path told the lengths convolves every window. Same logits and gradients; with a PAD row that is
+    not zero nothing may be left out, and the two still agree."""
+    d = make("tokens", "seqgan").eval()
+    with torch.no_grad():
+        d.embedding.weight[0] = pad_row
+    g = torch.Generator().manual_seed(3)
+    x = torch.randint(4, V, (len(lengths), max(lengths)), generator=g)
+    x = x.masked_fill(torch.arange(max(lengths)) >= torch.tensor(lengths).unsqueeze(1), 0)  # PAD past each length
+    x = x[torch.randperm(len(x), generator=g)]
+
+    def gradients(score: torch.Tensor) -> dict[str, torch.Tensor]:
+        d.zero_grad()
+        (score * torch.linspace(-1, 1, len(score))).sum().backward()
+        return {name: p.grad.clone() for name, p in d.named_parameters() if p.grad is not None}
+
+    skipped, every = d(x), d.forward_embedded(d.embed(x), d.token_lengths(x))
+    torch.testing.assert_close(skipped, every, atol=1e-6, rtol=1e-6)
+    grads_skipped, grads_every = gradients(skipped), gradients(d.forward_embedded(d.embed(x), d.token_lengths(x)))
+    assert grads_skipped.keys() == grads_every.keys()
+    for name in grads_every:
+        torch.testing.assert_close(grads_skipped[name], grads_every[name], atol=1e-6, rtol=1e-5, msg=name)
+
+
 @pytest.mark.parametrize("preset", ["small", "seqgan"])
 def test_without_padding_the_grouped_forward_is_the_plain_one(preset: str) -> None:
     d = make("tokens", preset)

@@ -16,7 +16,9 @@ the conv-table rollout scorer (``models/conv_tables.py``) shares it. Speed notes
 Token ids are scored as if each sequence were alone: y_1..y_L (up to its last non-PAD id) zero-padded only up to
 the widest filter, so a batch's trailing PAD never enters a max-over-time and the score does not depend on what
 the sequence is batched with. ``forward`` sorts rows by length and convolves groups of similar length, each
-trimmed to its longest row, so little work is spent on padding (``scripts/bench_discriminator.py``).
+trimmed to its longest row; in a group shorter than the widest filter, the windows that start past its longest row
+cover zero vectors alone, so their output is the bias and they are not convolved. Little work is spent on padding
+(``scripts/bench_discriminator.py``).
 
 Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
 torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
@@ -138,6 +140,10 @@ class CNNDiscriminator(nn.Module):
         self.filter_sizes = filter_sizes
         self.num_filters = num_filters
         self.max_width = max(filter_sizes)
+
+        def work(n: int) -> int:  # conv multiply-adds per channel of input of a row, windows starting before n
+            return sum(c * w * min(n, self.max_width - w + 1) for w, c in zip(filter_sizes, num_filters))
+        self._short_costs = [self.max_width * work(n) / work(self.max_width) for n in range(self.max_width)]
         self.pad_id = pad_id
         self.embedding: nn.Embedding | None
         if input_mode in ("tokens", "distributions"):
@@ -240,23 +246,34 @@ class CNNDiscriminator(nn.Module):
         with self._autocast(e.device):
             return self.head_logits(self._pooled(e, lengths), labels)
 
-    def _pooled(self, e: Tensor, lengths: Tensor | None) -> Tensor:
-        """Max-over-time conv outputs (B, sum(num_filters)) (bias added, before the ReLU) of e (B, T, E)."""
+    def _pooled(self, e: Tensor, lengths: Tensor | None, longest: int | None = None) -> Tensor:
+        """Max-over-time conv outputs (B, sum(num_filters)) (bias added, before the ReLU) of e (B, T, E). `longest`:
+        the longest row's length, given when every position past a row's length holds a zero vector (the
+        embedding's PAD row)."""
         x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
         if x.shape[-1] < self.max_width:
             x = F.pad(x, (0, self.max_width - x.shape[-1]))  # (B, E, max_width)
         widths = None if lengths is None else lengths.clamp(min=self.max_width)  # (B,) the width each row sees
         if widths is not None and bool((widths >= x.shape[-1]).all()):
             widths = None  # no row ends before the batch does: nothing to mask
+        # A window starting at or past `longest` covers only zero vectors, so its conv output is exactly the bias:
+        # such windows are not convolved, and one bias column after the convolved ones stands in for them in the
+        # max (after them, so a tie picks the same window as before). Only without masks: every row then reads
+        # every window, which is the case for a group of rows shorter than the widest filter.
+        short = max(longest, 1) if longest is not None and widths is None else x.shape[-1]
         pooled = []
         for conv, width in zip(self.convs, self.filter_sizes):
             # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
             # the (B, C) result instead of the (B, C, T) activation: same values, less work. max (one index per
             # row and channel) rather than amax: a cheaper backward, the same gradient unless two windows tie.
-            out = conv(x)  # (B, C, T - w + 1)
+            span = min(x.shape[-1], short + width - 1)  # the input positions of windows starting before `short`
+            out = conv(x[:, :, :span] if span < x.shape[-1] else x)  # (B, C, span - w + 1)
             if widths is not None:
                 past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
                 out = out.masked_fill(past.unsqueeze(1), float("-inf"))
+            if span < x.shape[-1]:
+                bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
+                out = torch.cat([out, bias], dim=2)
             pooled.append(out.max(dim=2).values)
         return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
 
@@ -275,14 +292,25 @@ class CNNDiscriminator(nn.Module):
         """Pooled outputs (B, sum(num_filters)) of token ids (B, T): rows sorted by length, convolved in groups
         trimmed to their longest row, put back in order."""
         self._check_tokens(tokens)
-        widths = self.token_lengths(tokens).clamp(min=self.max_width)  # (B,)
-        order = widths.argsort(stable=True)
-        sorted_widths = widths[order].tolist()
+        lengths = self.token_lengths(tokens)  # (B,)
+        order = lengths.argsort(stable=True)
+        sorted_lengths = lengths[order].tolist()
+        sorted_widths = [max(n, self.max_width) for n in sorted_lengths]  # the width each row is scored at
         embedded = self.embed(tokens[order])  # (B, T, E) in length order: one lookup for every group
+        assert self.embedding is not None
+        zero_pad = bool((self.embedding.weight[self.pad_id] == 0).all())  # padding_idx keeps it so; checked
+        costs = [self._conv_cost(n) for n in sorted_lengths] if zero_pad else sorted_widths
         with self._autocast(tokens.device):
-            pooled = torch.cat([self._pooled(embedded[start:stop, :sorted_widths[stop - 1]], widths[order[start:stop]])
-                                for start, stop in length_groups(sorted_widths)])  # (B, F) in length order
+            pooled = torch.cat([self._pooled(embedded[start:stop, :sorted_widths[stop - 1]], lengths[order[start:stop]],
+                                             sorted_lengths[stop - 1] if zero_pad else None)
+                                for start, stop in length_groups(costs)])  # (B, F) in length order
             return pooled[order.argsort()]
+
+    def _conv_cost(self, length: int) -> float:
+        """The convolutions' work on a row of `length`, in widths: its own width from the widest filter up; below
+        it, only the windows that start on a token are convolved (``_pooled``'s `longest`), so the work of those,
+        scaled to the widest filter's width."""
+        return float(length) if length >= self.max_width else self._short_costs[length]
 
     def _autocast(self, device: torch.device) -> torch.autocast:
         """bf16 autocast for precision="bf16" (CPU or CUDA), a no-op context for fp32."""
@@ -466,10 +494,10 @@ class CNNDiscriminator(nn.Module):
         return logits.masked_fill(tokens == self.pad_id, 0.0)
 
 
-def length_groups(widths: list[int], rows: int = GROUP_ROWS) -> list[tuple[int, int]]:
-    """Cut ascending row widths into consecutive groups [start, stop), each convolved at its last row's width:
-    the cuts (at multiples of `rows`) minimise the padded cells, with `rows` cells of width charged per group for
-    the rate a smaller GEMM loses."""
+def length_groups(widths: Sequence[float], rows: int = GROUP_ROWS) -> list[tuple[int, int]]:
+    """Cut ascending row widths (or costs in widths) into consecutive groups [start, stop), each convolved at its
+    last row's width: the cuts (at multiples of `rows`) minimise the padded cells, with `rows` cells of width
+    charged per group for the rate a smaller GEMM loses."""
     n = len(widths)
     if n == 0:
         return []
