@@ -85,3 +85,34 @@ def test_same_seed_same_samples() -> None:
     a = g.sample(8, 10).tokens
     torch.manual_seed(3)
     assert torch.equal(a, g.sample(8, 10).tokens)
+
+
+@pytest.mark.parametrize("cell, layers", [("lstm", 1), ("gru", 2)])
+@pytest.mark.parametrize("temperature, top_k", [(1.0, 0), (0.7, 0), (1.0, 5), (0.0, 0)])
+def test_rows_leave_the_batch_at_their_eos_without_changing_any_draw(cell: str, layers: int, temperature: float,
+                                                                     top_k: int) -> None:
+    """Sampling drops finished rows from the batch; the samples (and the random stream after them) are those of
+    running every row through every step."""
+    g = make(cell, layers=layers).eval()
+    torch.manual_seed(3)
+    running = g._sample_running(300, 25, temperature, top_k, None)
+    after_running = torch.rand(4)
+    torch.manual_seed(3)
+    full = g._sample_full(300, 25, temperature, top_k, False, None)
+    after_full = torch.rand(4)
+    assert torch.equal(running.tokens, full.tokens) and torch.equal(running.lengths, full.lengths)
+    assert torch.equal(after_running, after_full)
+    if temperature and not top_k:  # not vacuous: rows end at many different steps (EOS is outside the top 5)
+        assert len(set(running.lengths.tolist())) > 5
+
+
+def test_conditional_rows_keep_their_class_when_others_leave_the_batch() -> None:
+    torch.manual_seed(0)
+    g = RNNGenerator(vocab_size=30, embedding_size=8, hidden_size=12, init_std=0.5, num_classes=3,
+                     banned_ids=[PAD_ID, BOS_ID, UNK_ID]).eval()
+    labels = torch.arange(120) % 3
+    torch.manual_seed(4)
+    running = g._sample_running(120, 20, 1.0, 0, labels)
+    torch.manual_seed(4)
+    full = g._sample_full(120, 20, 1.0, 0, False, labels)
+    assert torch.equal(running.tokens, full.tokens) and len(set(running.lengths.tolist())) > 3

@@ -16,8 +16,10 @@ BLOCK_IDS = 64    # ids per block of the two-level inverse CDF
 LOG2_E = math.log2(math.e)
 
 
-def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0) -> torch.Tensor:
-    """One id per row of `logits` (..., V). temperature 0 (or top_k 1) is greedy; top_k > 0 keeps the k best."""
+def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0,
+                  u: torch.Tensor | None = None) -> torch.Tensor:
+    """One id per row of `logits` (..., V). temperature 0 (or top_k 1) is greedy; top_k > 0 keeps the k best.
+    `u` (..., 1): the uniforms to draw with (default: drawn here)."""
     if temperature == 0 or top_k == 1:
         return logits.argmax(-1)
     if top_k > 0:
@@ -27,7 +29,9 @@ def sample_logits(logits: torch.Tensor, temperature: float = 1.0, top_k: int = 0
         logits = logits / temperature
     probs = torch.softmax(logits, dim=-1)
     cdf = probs.cumsum(-1)  # (..., V)
-    u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device) * cdf[..., -1:]
+    if u is None:
+        u = torch.rand(cdf.shape[:-1] + (1,), dtype=cdf.dtype, device=cdf.device)
+    u = u * cdf[..., -1:]
     # right=True: the first index whose cdf > u, so a zero-probability (masked) id is never chosen, even for
     # u == 0. The clamp guards u rounding up to the total (float round-off, ~1e-7 of draws).
     return torch.searchsorted(cdf, u, right=True).squeeze(-1).clamp_(max=logits.size(-1) - 1)
@@ -62,12 +66,14 @@ def _sample_block(outputs: torch.Tensor, weight2: torch.Tensor, bias2: torch.Ten
 
 
 def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor,
-                   block_rows: int = BLOCK_ROWS) -> torch.Tensor:
+                   block_rows: int = BLOCK_ROWS, u: torch.Tensor | None = None) -> torch.Tensor:
     """Draw one id (R,) per row from softmax(outputs @ weight.T + bias) at temperature 1, without materialising
-    all logits. outputs (R, H), weight (V, H), bias (V,) (-inf for ids that must never be drawn). Same
-    distribution as `sample_logits(F.linear(outputs, weight, bias))`."""
+    all logits. outputs (R, H), weight (V, H), bias (V,) (-inf for ids that must never be drawn); `u` (R, 1): the
+    uniforms to draw with (default: drawn here). Same distribution as `sample_logits(F.linear(outputs, weight,
+    bias))`."""
     weight, bias = _padded_head(weight, bias)
     weight2, bias2 = weight * LOG2_E, bias * LOG2_E  # base-2 logits (-inf stays -inf)
-    u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
+    if u is None:
+        u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
     parts = [_sample_block(o, weight2, bias2, uu) for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
