@@ -1,6 +1,9 @@
-"""mle_loss keeps its definition: NLL per real token (EOS included, PAD excluded) of the teacher-forced logits."""
+"""mle_loss keeps its definition: NLL per real token (EOS included, PAD excluded) of the teacher-forced logits;
+clip_and_step is torch's clipping then the step."""
 
 from __future__ import annotations
+
+import math
 
 import pytest
 import torch
@@ -9,7 +12,7 @@ import torch.nn.functional as F
 from textgan.data.batching import TokenBatch, pad_rows
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, UNK_ID
 from textgan.models.generator import RNNGenerator
-from textgan.training.mle import mle_loss
+from textgan.training.mle import clip_and_step, mle_loss
 
 
 @pytest.mark.parametrize("reduction", ["mean", "sum"])
@@ -60,3 +63,27 @@ def test_early_stopping_keeps_the_best_weights(tmp_path, monkeypatch: pytest.Mon
     for name, value in g.state_dict().items():
         assert torch.equal(value, snapshots[kept_epoch][name]), name
     assert not torch.equal(snapshots[kept_epoch]["head.weight"], snapshots[kept_epoch - 1]["head.weight"])
+
+
+@pytest.mark.parametrize("clip, scale", [(5.0, 100.0), (5.0, 1e-3), (0.0, 100.0), (5.0, float("nan"))])
+def test_clip_and_step_is_torchs_clip_then_step(clip: float, scale: float) -> None:
+    """The same gradients, weights and returned norm as clip_grad_norm_ then Adam's step, above and below the clip,
+    without a clip, and for a NaN gradient."""
+    def stepped(ours: bool) -> tuple[list[torch.Tensor], list[torch.Tensor], float]:
+        torch.manual_seed(0)
+        model = torch.nn.Sequential(torch.nn.Linear(6, 5), torch.nn.Linear(5, 1, bias=False))
+        model[1].weight.requires_grad_(False)  # a parameter without a gradient
+        optimizer = torch.optim.Adam(model.parameters(), lr=0.1)
+        (model(torch.randn(7, 6)).sum() * scale).backward()
+        if ours:
+            norm = clip_and_step(model, optimizer, clip)
+        else:
+            norm = float(torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf")))
+            optimizer.step()
+        grads = [p.grad.clone() for p in model.parameters() if p.grad is not None]
+        return grads, [p.detach().clone() for p in model.parameters()], norm
+
+    ours, torchs = stepped(True), stepped(False)
+    for a, b in [*zip(ours[0], torchs[0]), *zip(ours[1], torchs[1])]:
+        assert torch.equal(a, b) or (a.isnan().all() and b.isnan().all())
+    assert ours[2] == torchs[2] or (math.isnan(ours[2]) and math.isnan(torchs[2]))

@@ -65,8 +65,13 @@ def mixture_nll(generator: RNNGenerator, batch: TokenBatch) -> torch.Tensor:
 
 
 def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: float) -> float:
-    """Clip the gradient norm (if clip > 0), step, and return the pre-clip norm."""
-    norm = torch.nn.utils.clip_grad_norm_(model.parameters(), clip if clip > 0 else float("inf"))
+    """Clip the gradient norm (if clip > 0), step, and return the pre-clip norm. As torch's clip_grad_norm_, but
+    the gradients are scaled only when its coefficient is below 1 (it multiplies them by 1.0 otherwise: a pass over
+    every gradient that changes nothing; ~1% of a discriminator update)."""
+    params = [p for p in model.parameters() if p.grad is not None]
+    norm = torch.nn.utils.get_total_norm([p.grad for p in params])  # type: ignore[misc]
+    if clip > 0 and not bool(clip / (norm + 1e-6) >= 1.0):  # torch's coefficient; a NaN norm is "clipped" too
+        torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
     optimizer.step()
     return float(norm)
 
