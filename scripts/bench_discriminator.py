@@ -162,8 +162,10 @@ def setup(name: str) -> tuple[Config, TokenData, torch.nn.Module, int]:
 
 def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],
                 generator: torch.nn.Module, real: TokenData, max_len: int, updates: int,
-                epoch: int) -> tuple[float, float, int, float]:
-    """(seconds, executed FLOPs, sequences, useful FLOPs) of `updates` D updates of one variant."""
+                epoch: int, record: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]] | None = None,
+                ) -> tuple[float, float, int, float]:
+    """(seconds, executed FLOPs, sequences, useful FLOPs) of `updates` D updates of one variant; with `record`
+    (today's code), the convolved groups of every forward (embedded rows, lengths, longest) are appended to it."""
     from textgan.training.adversarial import train_discriminator
 
     options = VARIANTS[variant]
@@ -202,6 +204,8 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
             yield batch
 
     real.batches = recording_batches  # type: ignore[method-assign]
+    if record is not None:
+        record_groups(d, record)
     torch.manual_seed(epoch)
     start = time.perf_counter()
     train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
@@ -212,6 +216,69 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     del unwrap(generator).sample, real.batches
     seen = torch.cat(real_lengths[:updates] + lengths)
     return seconds, counter.total, counter.sequences, useful_flops(seen)
+
+
+def record_groups(d: torch.nn.Module, record: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]]) -> None:
+    """Make `d` append the groups it convolves in each forward to `record` (one list per forward)."""
+    pooled, head = d._pooled, d.head_logits
+    current: list[tuple[torch.Tensor, torch.Tensor, int | None]] = []
+
+    def recording_pooled(e: torch.Tensor, lengths: torch.Tensor | None, longest: int | None = None) -> torch.Tensor:
+        current.append((e.detach().clone(), lengths, longest))
+        return pooled(e, lengths, longest)
+
+    def recording_head(h: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        record.append(list(current))
+        current.clear()
+        return head(h, labels)
+
+    d._pooled, d.head_logits = recording_pooled, recording_head
+
+
+def layers_alone(state: dict[str, torch.Tensor], vocab: int,
+                 forwards: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]]) -> tuple[float, float]:
+    """(seconds, FLOPs) of the CNN's layers alone on recorded forwards: every group's convolutions, masks and
+    max-pool, then the highway and output layer over the whole batch, forward and backward, and nothing else (no
+    sampling, embedding lookup or its gradient, dropout, loss, clipping or optimizer)."""
+    d = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=vocab)
+    d.load_state_dict(state)
+    d.eval()  # dropout off: it is not one of the layers
+    counter = FlopCounter(d)
+    inputs = [[(e.requires_grad_(), lengths, longest) for e, lengths, longest in groups] for groups in forwards]
+    start = time.perf_counter()
+    for groups in inputs:
+        d.zero_grad(set_to_none=True)
+        pooled = torch.cat([d._pooled(e, lengths, longest) for e, lengths, longest in groups])
+        d.head_logits(pooled).sum().backward()
+    return time.perf_counter() - start, counter.total
+
+
+def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.nn.Module,
+                  max_len: int) -> tuple[float, float]:
+    """(seconds, seconds) a unit must spend outside the CNN's layers whatever its kernels: drawing its 10,000 fakes
+    (in the fake pool's 2,048-row passes), and 626 optimizer steps with gradient clipping over D's parameters."""
+    from textgan.models.fake_pool import DRAW_ROWS
+    from textgan.training.mle import clip_and_step
+
+    start = time.perf_counter()
+    for rows in [DRAW_ROWS] * (10_000 // DRAW_ROWS) + [10_000 % DRAW_ROWS]:
+        unwrap(generator).draw(rows, max_len)
+    sampling = time.perf_counter() - start
+    section = copy.deepcopy(cfg.discriminator)
+    for key, value in {**SEQGAN, **VARIANTS["fp32+pool"]}.items():
+        setattr(section, key, value)
+    d = build_cnn(section, "tokens", vocab_size=unwrap(generator).vocab_size)
+    d.load_state_dict(state)
+    run_cfg = copy.deepcopy(cfg)
+    run_cfg.discriminator = section
+    optimizer = discriminator_optimizer(run_cfg, d)
+    for p in d.parameters():
+        p.grad = torch.randn_like(p) * 1e-3
+    steps = 60
+    start = time.perf_counter()
+    for _ in range(steps):
+        clip_and_step(d, optimizer, 5.0)
+    return sampling, (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
 
 
 def bench_d_unit(name: str, rounds: int, updates: int,
@@ -226,12 +293,20 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     useful: list[float] = []
     gemm: list[float] = []
     gemm_bf16: list[float] = []
+    alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
+    required: list[tuple[float, float]] = []  # (sampling, optimizer) seconds per unit
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
         gemm_bf16.append(gemm_rate(torch.bfloat16))
         for variant in VARIANTS:
+            record: list[Any] | None = [] if variant == "fp32+pool" else None
             seconds, executed, sequences, used = d_unit_part(cfg, variant, old, state, generator, real, max_len,
-                                                             updates if r else 3, epoch=r)
+                                                             updates if r else 3, epoch=r, record=record)
+            if record is not None:
+                layer_s, layer_flops = layers_alone(state, unwrap(generator).vocab_size, record)
+                if r:
+                    alone.append((layer_s * UPDATES_PER_UNIT / updates, layer_flops / layer_s))
+                    required.append(required_work(cfg, state, generator, max_len))
             if r:
                 times[variant].append(seconds * UPDATES_PER_UNIT / updates)
                 flops[variant].append(executed / sequences)
@@ -263,6 +338,19 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         reference = g16 if variant.startswith("bf16") else g32
         print(f"  {variant:<12} {unit:>8.1f} {ratio:>11.2f}x {per_seq / 1e6:>10.0f} {rate / 1e9:>8.1f} "
               f"{rate / reference:>7.0%}")
+    if alone:
+        layer_unit = statistics.median(a for a, _ in alone)
+        layer_rate = statistics.median(b for _, b in alone)
+        unit = medians["fp32+pool"][0]
+        print(f"  fp32+pool, its CNN layers alone on its own groups (convolutions, masks, max-pool, highway, output "
+              f"layer; forward and backward): {layer_unit:.1f} s a unit at {layer_rate / g32:.0%} of the GEMM, the "
+              f"most the unit's rate can be with these kernels; the rest of the unit (sampling, embedding, dropout, "
+              f"loss, clipping, optimizer) {unit - layer_unit:.1f} s, {1 - layer_unit / unit:.0%} of it")
+        sampling = statistics.median(a for a, _ in required)
+        stepping = statistics.median(b for _, b in required)
+        bound = layer_rate * layer_unit / (layer_unit + sampling + stepping)
+        print(f"  of that rest, required whatever the kernels: drawing the 10,000 fakes {sampling:.1f} s, 626 clipped "
+              f"Adam steps {stepping:.1f} s; with nothing else the unit would run at {bound / g32:.0%} of the GEMM")
     return medians
 
 
