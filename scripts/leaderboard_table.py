@@ -254,8 +254,17 @@ def write_table(results: Results, matched: dict[Any, Any], settings: dict[str, A
     path.write_text(text, encoding="utf-8")
 
 
+def mean_curve(runs: list[list[dict[str, Any]]], axes: CurveAxes) -> tuple[list[float], list[float]]:
+    """(quality, diversity) per temperature averaged over the sweeps `runs` (one row list per seed, each in the
+    sweep's temperature order)."""
+    points = min(len(rows) for rows in runs)
+    return ([statistics.fmean(rows[i][axes.quality] for rows in runs) for i in range(points)],
+            [statistics.fmean(rows[i][axes.diversity] for rows in runs) for i in range(points)])
+
+
 def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
-    """One PNG per data set: each arm's curve (its first seed) against MLE's; skipped without matplotlib."""
+    """One PNG per data set: each arm's curve averaged over its seeds against MLE's, with MLE's curve of every seed
+    drawn thin (its seed spread); skipped without matplotlib."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -264,19 +273,25 @@ def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
         return
     for data, ds in settings["datasets"].items():
         axes = axes_of(ds["kind"])
-        seed = seeds_of(settings, data)[0]
-        curves = {arm: res["eval"]["rows"] for (d, arm, s), res in sorted(results.items()) if d == data and s == seed}
-        if not curves:
+        seeds = seeds_of(settings, data)
+        per_arm: dict[str, list[list[dict[str, Any]]]] = {}
+        for (d, arm, s), res in sorted(results.items()):
+            if d == data and s in seeds:
+                per_arm.setdefault(arm, []).append(res["eval"]["rows"])
+        if not per_arm:
             continue
         fig, ax = plt.subplots(figsize=(7, 5))
-        for index, (arm, rows) in enumerate(curves.items()):
+        for rows in per_arm.get("mle", []) if len(per_arm.get("mle", [])) > 1 else []:
+            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], color="grey", linewidth=0.8,
+                    alpha=0.7)
+        for index, (arm, runs) in enumerate(per_arm.items()):
             style = {"color": "black", "linewidth": 2.5} if arm == "mle" else \
                 {"color": f"C{index % 10}", "linestyle": ("-", "--", ":")[index // 10 % 3]}  # > 10 arms: dashed
-            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], marker="o", markersize=4,
-                    label=arm, **style)
+            quality, diversity = mean_curve(runs, axes)
+            ax.plot(quality, diversity, marker="o", markersize=4, label=f"{arm} ({len(runs)} seeds)", **style)
         ax.set_xlabel(axes.quality)
         ax.set_ylabel(axes.diversity)
-        ax.set_title(f"{data}: temperature curves (seed {seed})")
+        ax.set_title(f"{data}: temperature curves, mean over seeds (grey: MLE per seed)")
         ax.legend(fontsize=7)
         fig.tight_layout()
         fig.savefig(out_dir / f"leaderboard_{data}.png", dpi=100)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import torch
 import yaml
 
@@ -175,6 +176,23 @@ def script_module(name: str):
     sys.modules[name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def test_plot_draws_each_arm_averaged_over_its_seeds(tmp_path: Path) -> None:
+    table = script_module("leaderboard_table")
+    axes = table.axes_of("oracle")
+
+    def sweep(shift: float) -> list[dict[str, float]]:
+        return [{"temperature": t, axes.quality: 8.0 + t + shift, axes.diversity: 9.0 - t + shift} for t in (0.8, 1.0)]
+
+    quality, diversity = table.mean_curve([sweep(0.0), sweep(0.2)], axes)
+    assert quality == pytest.approx([8.9, 9.1]) and diversity == pytest.approx([8.3, 8.1])
+    results = {("tiny", arm, seed): {"eval": {"rows": sweep(seed / 10 + (arm == "gumbel"))}}
+               for arm in ("mle", "gumbel") for seed in (0, 1)}
+    settings = {"seeds": [0, 1], "datasets": {"tiny": {"kind": "oracle"}}}
+    table.plot(results, settings, tmp_path)
+    if importlib.util.find_spec("matplotlib") is not None:
+        assert (tmp_path / "leaderboard_tiny.png").stat().st_size > 1000
 
 
 def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the_others() -> None:
