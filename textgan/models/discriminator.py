@@ -270,7 +270,7 @@ class CNNDiscriminator(nn.Module):
             out = conv(x[:, :, :span] if span < x.shape[-1] else x)  # (B, C, span - w + 1)
             if widths is not None:
                 past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
-                out = out.masked_fill(past.unsqueeze(1), float("-inf"))
+                out.masked_fill_(past.unsqueeze(1), float("-inf"))  # in place: the conv backward needs no output
             if span < x.shape[-1]:
                 bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
                 out = torch.cat([out, bias], dim=2)
