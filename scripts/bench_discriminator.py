@@ -160,6 +160,14 @@ def setup(name: str) -> tuple[Config, TokenData, torch.nn.Module, int]:
     return cfg, data.train, generator, int(data.train.tokens.size(1))
 
 
+def variant_config(cfg: Config, options: dict[str, Any]) -> Config:
+    """A copy of `cfg` whose discriminator section is SeqGAN's CNN with a variant's `options`."""
+    run_cfg = copy.deepcopy(cfg)
+    for key, value in {**SEQGAN, **options}.items():
+        setattr(run_cfg.discriminator, key, value)
+    return run_cfg
+
+
 def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],
                 generator: torch.nn.Module, real: TokenData, max_len: int, updates: int,
                 epoch: int, record: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]] | None = None,
@@ -169,9 +177,8 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     from textgan.training.adversarial import train_discriminator
 
     options = VARIANTS[variant]
-    section = copy.deepcopy(cfg.discriminator)
-    for key, value in {**SEQGAN, **options}.items():
-        setattr(section, key, value)
+    run_cfg = variant_config(cfg, options)
+    section = run_cfg.discriminator
     vocab = unwrap(generator).vocab_size
     if variant == "old":
         d = old.CNNDiscriminator(input_mode="tokens", vocab_size=vocab, embedding_size=64,
@@ -182,8 +189,6 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
         d = build_cnn(section, "tokens", vocab_size=vocab)
         estimator = build_estimator(cfg, max_len)
     d.load_state_dict(state)
-    run_cfg = copy.deepcopy(cfg)
-    run_cfg.discriminator = section
     optimizer = discriminator_optimizer(run_cfg, d)
     counter = FlopCounter(d)
     lengths = []
@@ -264,13 +269,9 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     for rows in [DRAW_ROWS] * (10_000 // DRAW_ROWS) + [10_000 % DRAW_ROWS]:
         unwrap(generator).draw(rows, max_len)
     sampling = time.perf_counter() - start
-    section = copy.deepcopy(cfg.discriminator)
-    for key, value in {**SEQGAN, **VARIANTS["fp32+pool"]}.items():
-        setattr(section, key, value)
-    d = build_cnn(section, "tokens", vocab_size=unwrap(generator).vocab_size)
+    run_cfg = variant_config(cfg, VARIANTS["fp32+pool"])
+    d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     d.load_state_dict(state)
-    run_cfg = copy.deepcopy(cfg)
-    run_cfg.discriminator = section
     optimizer = discriminator_optimizer(run_cfg, d)
     for p in d.parameters():
         p.grad = torch.randn_like(p) * 1e-3
@@ -407,10 +408,8 @@ def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None
                                         MLESchedule(1, 64), MLEProgress(), Runtime(progress=False)), rounds)
     g_steps = {}
     for precision in ("fp32", "bf16"):
-        section = copy.deepcopy(cfg.discriminator)
-        for key, value in {**SEQGAN, "precision": precision}.items():
-            setattr(section, key, value)
-        d = build_cnn(section, "tokens", vocab_size=unwrap(generator).vocab_size).eval()
+        d = build_cnn(variant_config(cfg, {"precision": precision}).discriminator, "tokens",
+                      vocab_size=unwrap(generator).vocab_size).eval()
         estimator = build_estimator(cfg, max_len)
         batch = next(real.batches(64, shuffle=True))
 
@@ -452,13 +451,9 @@ def precision_check(name: str, updates: int) -> None:
     estimator = build_estimator(cfg, max_len)
     models, curves = {}, {}
     for precision in ("fp32", "bf16"):
-        section = copy.deepcopy(cfg.discriminator)
-        for key, value in {**SEQGAN, "precision": precision}.items():
-            setattr(section, key, value)
-        d = build_cnn(section, "tokens", vocab_size=vocab)
+        run_cfg = variant_config(cfg, {"precision": precision})
+        d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=vocab)
         d.load_state_dict(state)
-        run_cfg = copy.deepcopy(cfg)
-        run_cfg.discriminator = section
         optimizer = discriminator_optimizer(run_cfg, d)
         torch.manual_seed(7)
         curve = []

@@ -163,10 +163,10 @@ class RNNGenerator(nn.Module):
         outputs, state = self.run(token.unsqueeze(1), state, labels)
         return outputs[:, 0], state
 
-    def sample_next(self, output: torch.Tensor) -> torch.Tensor:
+    def sample_next(self, output: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """Draw the next ids (B,) from outputs (B, H) at temperature 1 (the fused, blocked sampler: the same
-        distribution as sampling `project(output)`, faster)."""
-        return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask)
+        distribution as sampling `project(output)`, faster); `u` (B, 1): its uniforms (default: drawn there)."""
+        return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask, u=u)
 
     @staticmethod
     def shift_right(tokens: torch.Tensor) -> torch.Tensor:
@@ -214,8 +214,7 @@ class RNNGenerator(nn.Module):
         sampler's uniforms (B, 1) in the dtype of scores."""
         if temperature == 1.0 and top_k == 0:  # the fused, blocked sampler
             output, state = self.advance(token, state, labels)  # (B, H)
-            return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask,
-                                  u=u(output)), state
+            return self.sample_next(output, u(output)), state
         logits, _, state = self.step(token, state, labels)  # (B, V)
         draws = None if temperature == 0 or top_k == 1 else u(logits)  # greedy draws nothing
         return sample_logits(logits, temperature, top_k, u=draws), state
@@ -253,9 +252,11 @@ class RNNGenerator(nn.Module):
         token = torch.full((num,), BOS_ID, dtype=torch.long, device=device)  # (R,)
         state = self.initial_state(num, labels)  # (S, R, H)
         steps = 0
+
+        def running(scores: torch.Tensor) -> torch.Tensor:  # one uniform per row of the batch; the running rows'
+            return torch.rand(num, 1, dtype=scores.dtype, device=device)[rows]
+
         for t in range(max_len):
-            def running(scores: torch.Tensor) -> torch.Tensor:
-                return torch.rand(num, 1, dtype=scores.dtype, device=device)[rows]  # noqa: B023
             token, state = self._next_ids(token, state, labels, temperature, top_k, running)
             out[rows, t] = token
             steps = t + 1
