@@ -45,7 +45,8 @@ def labels_of(b: int, seed: int = 2) -> torch.Tensor:
 
 # ---------------------------------------------------------------------------- the unconditional CNN is unchanged
 # Recorded at commit 869134f (before conditioning existed): the next torch.rand after building with seed 0, and the
-# eval logits on one thread (and, for the token CNN, the prefix logits of row 1); same code path, so bit-identical.
+# eval logits on one thread (and, for the token CNN, the prefix logits of row 1). Same code path: the draws are
+# bit-identical on any machine, the logits to float round-off (another CPU's kernels sum in another order).
 BEFORE = [
     ("tokens", {}, 0.7459285855293274, [-0.18968689441680908, -0.18947425484657288, -0.031187035143375397,
                                         -0.03580685704946518, -0.14386436343193054, -0.17165309190750122,
@@ -61,7 +62,7 @@ BEFORE = [
 
 
 @pytest.mark.parametrize("mode,options,next_draw,logits", BEFORE)
-def test_unconditional_cnn_is_bit_identical_to_before(mode: str, options: dict[str, Any], next_draw: float,
+def test_unconditional_cnn_is_unchanged(mode: str, options: dict[str, Any], next_draw: float,
                                                       logits: list[float], one_thread: None) -> None:
     torch.manual_seed(0)
     args: dict[str, Any] = {"vocab_size": V} if mode != "features" else {"feature_size": 7}
@@ -79,7 +80,7 @@ def test_unconditional_cnn_is_bit_identical_to_before(mode: str, options: dict[s
         out = d(x, None)
         if mode == "tokens" and not options.get("minibatch_kernels"):
             out = torch.cat([out, PrefixCNNDiscriminator.like(d).eval()(tokens)[1]])
-    assert torch.equal(out, torch.tensor(logits))
+    torch.testing.assert_close(out, torch.tensor(logits), rtol=0.0, atol=1e-6)
     assert "class_embedding.weight" not in d.state_dict() and d.head.out_features == 1
 
 
