@@ -355,6 +355,27 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     return medians
 
 
+def machine() -> str:
+    """The CPU this runs on, as a results section states it: model name, vector units that set its GEMM rate, and
+    logical CPUs (from /proc/cpuinfo where there is one)."""
+    import os
+    import platform
+
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    units = [u for u in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if u in flags]
+    return f"{name}; {', '.join(units) or 'no AVX2/AVX-512 flags read'}; {os.cpu_count()} logical CPUs"
+
+
 def kernel_ceiling(repeats: int = 20) -> None:
     """The rate of SeqGAN's CNN layers alone, forward and backward on one 64-row batch with nothing else (no
     sampling, optimizer, masks, dropout, loss): the most a D unit's rate can reach with torch's kernels."""
@@ -509,9 +530,11 @@ def main() -> None:
         precision_check("coco", args.updates)
         return
     if args.kernels_only:
+        print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
         kernel_ceiling()
         return
     old = old_discriminator_module()
+    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     kernel_ceiling()
     coco = bench_d_unit("coco", args.rounds, args.updates, old)
     if not args.skip_oracle:
