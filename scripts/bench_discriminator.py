@@ -526,15 +526,14 @@ def main() -> None:
     if args.variants:
         for name in [v for v in VARIANTS if v != "old" and v not in args.variants]:
             del VARIANTS[name]
+    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     if args.precision_check:
         precision_check("coco", args.updates)
         return
     if args.kernels_only:
-        print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
         kernel_ceiling()
         return
     old = old_discriminator_module()
-    print(f"machine: {machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
     kernel_ceiling()
     coco = bench_d_unit("coco", args.rounds, args.updates, old)
     if not args.skip_oracle:

@@ -281,9 +281,11 @@ def plot(results: Results, settings: dict[str, Any], out_dir: Path) -> None:
         if not per_arm:
             continue
         fig, ax = plt.subplots(figsize=(7, 5))
-        for rows in per_arm.get("mle", []) if len(per_arm.get("mle", [])) > 1 else []:
-            ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], color="grey", linewidth=0.8,
-                    alpha=0.7)
+        mle_runs = per_arm.get("mle", [])
+        if len(mle_runs) > 1:  # MLE's seed spread, drawn thin under the mean curves
+            for rows in mle_runs:
+                ax.plot([r[axes.quality] for r in rows], [r[axes.diversity] for r in rows], color="grey",
+                        linewidth=0.8, alpha=0.7)
         for index, (arm, runs) in enumerate(per_arm.items()):
             style = {"color": "black", "linewidth": 2.5} if arm == "mle" else \
                 {"color": f"C{index % 10}", "linestyle": ("-", "--", ":")[index // 10 % 3]}  # > 10 arms: dashed

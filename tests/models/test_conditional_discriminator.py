@@ -62,8 +62,8 @@ BEFORE = [
 
 
 @pytest.mark.parametrize("mode,options,next_draw,logits", BEFORE)
-def test_unconditional_cnn_is_unchanged(mode: str, options: dict[str, Any], next_draw: float,
-                                                      logits: list[float], one_thread: None) -> None:
+def test_unconditional_cnn_is_unchanged(mode: str, options: dict[str, Any], next_draw: float, logits: list[float],
+                                        one_thread: None) -> None:
     torch.manual_seed(0)
     args: dict[str, Any] = {"vocab_size": V} if mode != "features" else {"feature_size": 7}
     d = preset_cnn("small", mode, **args, **options)

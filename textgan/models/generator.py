@@ -253,8 +253,8 @@ class RNNGenerator(nn.Module):
         state = self.initial_state(num, labels)  # (S, R, H)
         steps = 0
 
-        def running(scores: torch.Tensor) -> torch.Tensor:  # one uniform per row of the batch; the running rows'
-            return torch.rand(num, 1, dtype=scores.dtype, device=device)[rows]
+        def running(scores: torch.Tensor) -> torch.Tensor:  # a uniform for every row of the batch (the same
+            return torch.rand(num, 1, dtype=scores.dtype, device=device)[rows]  # stream); those of running rows
 
         for t in range(max_len):
             token, state = self._next_ids(token, state, labels, temperature, top_k, running)
