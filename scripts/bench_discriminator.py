@@ -15,13 +15,16 @@ same real batches and the same random state, and scales them to 626 updates:
   fp32+pool    fp32+fused, and the unit's fakes drawn in chunks and each served twice (`discriminator.fake_pool=
                10000`, `fake_reuse=2`: the peer's protocol, 10,000 fakes for the 2 epochs), in length-sorted
                batches like the real ones;
-  bf16+pool    ... and bf16 autocast.
+  bf16+pool    ... and bf16 autocast (which keeps the dense backward);
+  fp32+window  fp32+pool with the convolutions' backward from each max-pool's winning window alone
+               (`discriminator.winning_window_grad=true`, `models/pool_grad.py`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
-counted at the widths actually convolved, x3 for training, plus highway and head), the share of the old code's
-FLOPs spent on padding, the achieved rate against a square fp32 GEMM timed in the same round, and the full SeqGAN
-COCO protocol (120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from
-measured units, beside the peer's figures quoted in issue 20.
+counted at the widths actually convolved, x3 for training, or x1 plus 2 x 2 x w x E per winning window with the
+winning-window backward; plus highway and head), the share of the old code's FLOPs spent on padding, the achieved
+rate against a square fp32 GEMM timed in the same round, and the full SeqGAN COCO protocol (120 MLE epochs, D
+pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units, beside the peer's
+figures quoted in issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
 64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels.
@@ -38,13 +41,15 @@ samples (the effect of bf16 at the same seed).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import copy
+import dataclasses
 import statistics
 import subprocess
 import sys
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -56,6 +61,7 @@ from textgan.config import DISCRIMINATOR_PRESETS, Config
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.estimators import losses
 from textgan.estimators.common import accuracy_logs
+from textgan.models import pool_grad
 from textgan.models.wrapping import unwrap
 from textgan.training.context import Models, Runtime
 from textgan.training.mle import train_mle
@@ -76,7 +82,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fp32+pool": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2},
     "bf16+pool": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
                   "precision": "bf16"},
+    "fp32+window": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
+                    "winning_window_grad": True},
 }
+ANALYSED = ("fp32+window", "fp32+pool")  # the first of these timed gets the layers-alone and required-work split
 
 
 def old_discriminator_module() -> types.ModuleType:
@@ -109,15 +118,50 @@ class FlopCounter:
     """Training FLOPs of a CNN discriminator counted from the convolutions and linear layers it runs."""
 
     def __init__(self, d: torch.nn.Module) -> None:
-        self.total = 0.0
+        self._total = 0.0
         self.sequences = 0
+        self.windows: list[tuple[torch.Tensor, list[int], list[int], list[int], int, bool]] = []
         for conv in d.convs:
             conv.register_forward_hook(self._conv)
         for linear in [d.highway.proj, d.head]:
             linear.register_forward_hook(self._linear)
 
+    @property
+    def total(self) -> float:
+        """The FLOPs counted so far, the winning-window backwards' included."""
+        return self._total + self._window_flops()
+
     def _conv(self, module: torch.nn.Conv1d, inputs: Any, out: torch.Tensor) -> None:
-        self.total += 3 * 2 * out.numel() * module.in_channels * module.kernel_size[0]  # forward + 2x backward
+        # forward + 2x backward; under no_grad (the winning-window backward's forward) the forward alone
+        passes = 3 if torch.is_grad_enabled() else 1
+        self._total += passes * 2 * out.numel() * module.in_channels * module.kernel_size[0]
+
+    @contextlib.contextmanager
+    def counting_windows(self) -> Iterator[None]:
+        """Record the arguments of every winning-window backward run inside (counted afterwards, out of the timing)."""
+        original = pool_grad._window_grads
+
+        def recorded(x: torch.Tensor, starts: torch.Tensor, widths: Any, convolved: Any, weights: Any,
+                     grad: torch.Tensor, need_x: bool) -> Any:
+            self.windows.append((starts, list(widths), list(convolved), [w.shape[0] for w in weights], x.shape[1],
+                                 need_x))
+            return original(x, starts, widths, convolved, weights, grad, need_x)
+
+        pool_grad._window_grads = recorded  # type: ignore[assignment]
+        try:
+            yield
+        finally:
+            pool_grad._window_grads = original  # type: ignore[assignment]
+
+    def _window_flops(self) -> float:
+        """2 x w x E per winning window that was convolved (not a bias column), for the weight gradient and again
+        for the input gradient."""
+        flops = 0.0
+        for starts, widths, convolved, channels, dim, need_x in self.windows:
+            columns = starts.split(channels, dim=1)
+            for column, width, count in zip(columns, widths, convolved):
+                flops += int((column < count).sum()) * 2 * width * dim * (2 if need_x else 1)
+        return flops
 
     def _linear(self, module: torch.nn.Linear, inputs: Any, out: torch.Tensor) -> None:
         self.total += 3 * 2 * out.numel() * module.in_features
@@ -212,12 +256,14 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     if record is not None:
         record_groups(d, record)
     torch.manual_seed(epoch)
-    start = time.perf_counter()
-    train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
-                        num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0, epoch_base=epoch, step=0,
-                        runtime=Runtime(progress=False), length_buckets=options.get("length_buckets", 0),
-                        fake_pool=options.get("fake_pool", 0), fake_reuse=options.get("fake_reuse", 1))
-    seconds = time.perf_counter() - start
+    with counter.counting_windows():
+        start = time.perf_counter()
+        train_discriminator(estimator, Models(generator, None, d, optimizer), real,  # type: ignore[arg-type]
+                            epochs=1, num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0,
+                            epoch_base=epoch, step=0, runtime=Runtime(progress=False),
+                            length_buckets=options.get("length_buckets", 0), fake_pool=options.get("fake_pool", 0),
+                            fake_reuse=options.get("fake_reuse", 1))
+        seconds = time.perf_counter() - start
     del unwrap(generator).sample, real.batches
     seen = torch.cat(real_lengths[:updates] + lengths)
     return seconds, counter.total, counter.sequences, useful_flops(seen)
@@ -241,25 +287,31 @@ def record_groups(d: torch.nn.Module, record: list[list[tuple[torch.Tensor, torc
 
 
 def layers_alone(state: dict[str, torch.Tensor], vocab: int,
-                 forwards: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]]) -> tuple[float, float]:
+                 forwards: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]],
+                 options: dict[str, Any]) -> tuple[float, float]:
     """(seconds, FLOPs) of the CNN's layers alone on recorded forwards: every group's convolutions, masks and
     max-pool, then the highway and output layer over the whole batch, forward and backward, and nothing else (no
-    sampling, embedding lookup or its gradient, dropout, loss, clipping or optimizer)."""
-    d = build_cnn(DISCRIMINATOR_PRESETS["seqgan"], "tokens", vocab_size=vocab)
+    sampling, embedding lookup or its gradient, dropout, loss, clipping or optimizer); the convolutions' backward
+    as the variant's `options` say."""
+    preset = dataclasses.replace(DISCRIMINATOR_PRESETS["seqgan"],
+                                 winning_window_grad=options.get("winning_window_grad", False))
+    d = build_cnn(preset, "tokens", vocab_size=vocab)
     d.load_state_dict(state)
     d.eval()  # dropout off: it is not one of the layers
     counter = FlopCounter(d)
     inputs = [[(e.requires_grad_(), lengths, longest) for e, lengths, longest in groups] for groups in forwards]
-    start = time.perf_counter()
-    for groups in inputs:
-        d.zero_grad(set_to_none=True)
-        pooled = torch.cat([d._pooled(e, lengths, longest) for e, lengths, longest in groups])
-        d.head_logits(pooled).sum().backward()
-    return time.perf_counter() - start, counter.total
+    with counter.counting_windows():
+        start = time.perf_counter()
+        for groups in inputs:
+            d.zero_grad(set_to_none=True)
+            pooled = torch.cat([d._pooled(e, lengths, longest) for e, lengths, longest in groups])
+            d.head_logits(pooled).sum().backward()
+        seconds = time.perf_counter() - start
+    return seconds, counter.total
 
 
 def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.nn.Module,
-                  max_len: int) -> tuple[float, float]:
+                  max_len: int, options: dict[str, Any]) -> tuple[float, float]:
     """(seconds, seconds) a unit must spend outside the CNN's layers whatever its kernels: drawing its 10,000 fakes
     (in the fake pool's 2,048-row passes), and 626 optimizer steps with gradient clipping over D's parameters."""
     from textgan.models.fake_pool import DRAW_ROWS
@@ -269,7 +321,7 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     for rows in [DRAW_ROWS] * (10_000 // DRAW_ROWS) + [10_000 % DRAW_ROWS]:
         unwrap(generator).draw(rows, max_len)
     sampling = time.perf_counter() - start
-    run_cfg = variant_config(cfg, VARIANTS["fp32+pool"])
+    run_cfg = variant_config(cfg, options)
     d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     d.load_state_dict(state)
     optimizer = discriminator_optimizer(run_cfg, d)
@@ -296,18 +348,19 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     gemm_bf16: list[float] = []
     alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
     required: list[tuple[float, float]] = []  # (sampling, optimizer) seconds per unit
+    analysed = next((v for v in ANALYSED if v in VARIANTS), None)
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
         gemm_bf16.append(gemm_rate(torch.bfloat16))
         for variant in VARIANTS:
-            record: list[Any] | None = [] if variant == "fp32+pool" else None
+            record: list[Any] | None = [] if variant == analysed else None
             seconds, executed, sequences, used = d_unit_part(cfg, variant, old, state, generator, real, max_len,
                                                              updates if r else 3, epoch=r, record=record)
             if record is not None:
-                layer_s, layer_flops = layers_alone(state, unwrap(generator).vocab_size, record)
+                layer_s, layer_flops = layers_alone(state, unwrap(generator).vocab_size, record, VARIANTS[variant])
                 if r:
                     alone.append((layer_s * UPDATES_PER_UNIT / updates, layer_flops / layer_s))
-                    required.append(required_work(cfg, state, generator, max_len))
+                    required.append(required_work(cfg, state, generator, max_len, VARIANTS[variant]))
             if r:
                 times[variant].append(seconds * UPDATES_PER_UNIT / updates)
                 flops[variant].append(executed / sequences)
@@ -326,8 +379,9 @@ def bench_d_unit(name: str, rounds: int, updates: int,
           f"its tokens only: {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
           f"{1 - statistics.median(useful) / old_flops:.1%}")
     floor = statistics.median(useful) * 2 * BATCH * UPDATES_PER_UNIT / g32
-    print(f"  fp32 floor: those FLOPs at the GEMM rate, sampling free: {floor:.1f} s a unit, "
-          f"so old / fp32 can be at most {statistics.median(times['old']) / floor:.2f}x")
+    print(f"  fp32 floor of a dense backward (x3 the forward): those FLOPs at the GEMM rate, sampling free: "
+          f"{floor:.1f} s a unit, so old / variant can be at most {statistics.median(times['old']) / floor:.2f}x "
+          f"without the winning-window backward")
     print(f"  {'variant':<12} {'unit s':>8} {'old/variant':>12} {'MFLOP/seq':>10} {'GFLOP/s':>8} {'of GEMM':>8}")
     medians = {}
     for variant in VARIANTS:
@@ -342,8 +396,8 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     if alone:
         layer_unit = statistics.median(a for a, _ in alone)
         layer_rate = statistics.median(b for _, b in alone)
-        unit = medians["fp32+pool"][0]
-        print(f"  fp32+pool, its CNN layers alone on its own groups (convolutions, masks, max-pool, highway, output "
+        unit = medians[analysed][0]
+        print(f"  {analysed}, its CNN layers alone on its own groups (convolutions, masks, max-pool, highway, output "
               f"layer; forward and backward): {layer_unit:.1f} s a unit at {layer_rate / g32:.0%} of the GEMM, the "
               f"most the unit's rate can be with these kernels; the rest of the unit (sampling, embedding, dropout, "
               f"loss, clipping, optimizer) {unit - layer_unit:.1f} s, {1 - layer_unit / unit:.0%} of it")
@@ -383,6 +437,10 @@ def kernel_ceiling(repeats: int = 20) -> None:
     convs = [torch.nn.Conv1d(64, n, w) for w, n in zip(SEQGAN["filter_sizes"], SEQGAN["num_filters"])]
     pooled = sum(SEQGAN["num_filters"])
     highway = torch.nn.Linear(pooled, 2 * pooled)
+    preset = dataclasses.replace(DISCRIMINATOR_PRESETS["seqgan"], winning_window_grad=True)
+    d = build_cnn(preset, "features", feature_size=64)  # the CNN's own path
+    for conv, own in zip(d.convs, convs):
+        conv.load_state_dict(own.state_dict())
     print(f"\n[kernels] SeqGAN's CNN layers alone, forward + backward, 64 rows, {torch.get_num_threads()} thread(s)")
     for width in (20, 37):
         x = torch.randn(64, 64, width)
@@ -406,6 +464,18 @@ def kernel_ceiling(repeats: int = 20) -> None:
               f"({conv_flops / conv_s / gemm:.0%} of the square GEMM's {gemm / 1e9:.1f}), highway "
               f"{highway_flops / highway_s / 1e9:.1f} GFLOP/s ({highway_flops / highway_s / gemm:.0%}), both "
               f"{both / gemm:.0%}")
+        if pool_grad.available():
+            e = x.transpose(1, 2).contiguous()  # (64, T, 64)
+
+            def winning() -> None:
+                d._pooled(e.detach().requires_grad_(), None).sum().backward()  # noqa: B023
+
+            window_s = timed(winning, repeats)
+            window_flops = conv_flops / 3 + 64 * 2 * 2 * 64 * sum(w * n for w, n in zip(SEQGAN["filter_sizes"],
+                                                                                      SEQGAN["num_filters"]))
+            print(f"    convolutions + max-pool with the winning-window backward: {window_s * 1e3:.1f} ms against "
+                  f"{conv_s * 1e3:.1f} ms ({conv_s / window_s:.2f}x), {window_flops / window_s / 1e9:.1f} GFLOP/s "
+                  f"executed ({window_flops / window_s / gemm:.0%} of the GEMM)")
 
 
 def timed(fn: Callable[[], Any], rounds: int) -> float:

@@ -209,7 +209,8 @@ def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0
                             dropout=d.dropout, highway=d.highway, precision=d.precision,
                             spectral_norm=d.spectral_norm, minibatch_kernels=d.minibatch_kernels,
                             minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference,
-                            conditional=d.conditional, num_classes=num_classes if d.conditional != "none" else 0)
+                            conditional=d.conditional, num_classes=num_classes if d.conditional != "none" else 0,
+                            winning_window_grad=d.winning_window_grad)
 
 
 def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimator:

@@ -18,7 +18,8 @@ the widest filter, so a batch's trailing PAD never enters a max-over-time and th
 the sequence is batched with. ``forward`` sorts rows by length and convolves groups of similar length, each
 trimmed to its longest row; in a group shorter than the widest filter, the windows that start past its longest row
 cover zero vectors alone, so their output is the bias and they are not convolved. Little work is spent on padding
-(``scripts/bench_discriminator.py``).
+(``scripts/bench_discriminator.py``). With ``winning_window_grad``, the convolutions' backward in training reads only
+the window that won each row's and channel's maximum (``models/pool_grad.py``).
 
 Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
 torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
@@ -43,12 +44,16 @@ ends, prefix mode, the conv-table scorer) conditions the same way.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Literal, get_args
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from textgan.models import pool_grad
+from textgan.models.pool_grad import MaxPooledConv
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -102,6 +107,7 @@ class CNNDiscriminator(nn.Module):
         minibatch_reference: int = 64,
         conditional: Conditional = "none",
         num_classes: int = 0,
+        winning_window_grad: bool = False,
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -189,6 +195,7 @@ class CNNDiscriminator(nn.Module):
             self.class_embedding = nn.Embedding(num_classes, width)  # V: (K, F)
             nn.init.xavier_uniform_(self.class_embedding.weight)  # Glorot, as Miyato & Koyama's code
         self.spectral_norm = spectral_norm
+        self.winning_window_grad = winning_window_grad  # the convolutions' backward (``_winning_window_grad``)
         if spectral_norm:
             layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
             if self.class_embedding is not None:
@@ -261,21 +268,39 @@ class CNNDiscriminator(nn.Module):
         # max (after them, so a tie picks the same window as before). Only without masks: every row then reads
         # every window, which is the case for a group of rows shorter than the widest filter.
         short = max(longest, 1) if longest is not None and widths is None else x.shape[-1]
-        pooled = []
+        winning = self._winning_window_grad(x)
+        pooled, starts, convolved = [], [], []
         for conv, width in zip(self.convs, self.filter_sizes):
             # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
             # the (B, C) result instead of the (B, C, T) activation: same values, less work. max (one index per
             # row and channel) rather than amax: a cheaper backward, the same gradient unless two windows tie.
             span = min(x.shape[-1], short + width - 1)  # the input positions of windows starting before `short`
-            out = conv(x[:, :, :span] if span < x.shape[-1] else x)  # (B, C, span - w + 1)
-            if widths is not None:
-                past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
-                out.masked_fill_(past.unsqueeze(1), float("-inf"))  # in place: the conv backward needs no output
-            if span < x.shape[-1]:
-                bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
-                out = torch.cat([out, bias], dim=2)
-            pooled.append(out.max(dim=2).values)
+            with torch.no_grad() if winning else contextlib.nullcontext():  # MaxPooledConv gives the backward
+                out = conv(x[:, :, :span] if span < x.shape[-1] else x)  # (B, C, span - w + 1)
+                convolved.append(out.shape[-1])
+                if widths is not None:
+                    past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
+                    out.masked_fill_(past.unsqueeze(1), float("-inf"))  # in place: the conv backward needs no output
+                if span < x.shape[-1]:
+                    bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
+                    out = torch.cat([out, bias], dim=2)
+                values, start = out.max(dim=2)  # (B, C), (B, C)
+            pooled.append(values)
+            starts.append(start)
+        if winning:
+            params = [conv.weight for conv in self.convs] + [conv.bias for conv in self.convs]
+            return MaxPooledConv.apply(x, torch.cat(pooled, dim=1), torch.cat(starts, dim=1), self.filter_sizes,
+                                       convolved, *params)
         return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
+
+    def _winning_window_grad(self, x: Tensor) -> bool:
+        """Whether this forward's convolutions get their backward from the winning windows alone
+        (``models/pool_grad.py``): when on, training, fp32 on the CPU, no spectral norm (its weight is recomputed
+        per access), and the kernels built."""
+        return (self.winning_window_grad and torch.is_grad_enabled() and x.device.type == "cpu"
+                and x.dtype == torch.float32 and self.precision == "fp32" and not self.spectral_norm
+                and (x.requires_grad or any(p.requires_grad for p in self.convs.parameters()))
+                and pool_grad.available())
 
     def token_lengths(self, tokens: Tensor) -> Tensor:
         """Lengths (B,) of token rows (B, T): up to and including the last non-PAD id."""
@@ -526,7 +551,8 @@ class PrefixCNNDiscriminator(CNNDiscriminator):
                    highway=cnn.highway is not None, pad_id=cnn.pad_id, precision=cnn.precision,
                    spectral_norm=cnn.spectral_norm, minibatch_kernels=cnn.minibatch_kernels,
                    minibatch_kernel_dims=cnn.minibatch_kernel_dims, minibatch_reference=cnn.minibatch_reference,
-                   conditional=cnn.conditional, num_classes=cnn.num_classes)
+                   conditional=cnn.conditional, num_classes=cnn.num_classes,
+                   winning_window_grad=cnn.winning_window_grad)
         copy.load_state_dict(cnn.state_dict())
         return copy
 

@@ -1,0 +1,149 @@
+"""The convolutions' backward from the winning windows (models/pool_grad.py) against torch's dense backward."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import torch
+
+from tests.helpers import preset_cnn
+from textgan.models import pool_grad
+from textgan.models.discriminator import CNNDiscriminator
+
+V = 12
+needs_kernels = pytest.mark.skipif(not pool_grad.available(), reason="no C compiler: the kernels cannot be built")
+
+
+def pair(preset: str, mode: str = "tokens", **kw: Any) -> tuple[CNNDiscriminator, CNNDiscriminator]:
+    """Two CNNs with the same weights, the winning-window backward on in the first and off in the second."""
+    args: dict[str, Any] = {"vocab_size": V} if mode != "features" else {"feature_size": 7}
+    torch.manual_seed(0)
+    on = preset_cnn(preset, mode, **args, **{"winning_window_grad": True, **kw})
+    off = preset_cnn(preset, mode, **args, **{**kw, "winning_window_grad": False})
+    off.load_state_dict(on.state_dict())
+    return on.eval(), off.eval()  # dropout off: both see the same head input
+
+
+def ragged_tokens(rows: int, steps: int, seed: int = 0) -> torch.Tensor:
+    """Token rows (B, T) of random lengths 1..T (PAD after), so groups of short rows, masks and bias columns occur."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randint(4, V, (rows, steps), generator=g)
+    lengths = torch.randint(1, steps + 1, (rows,), generator=g)
+    return x.masked_fill(torch.arange(steps) >= lengths.unsqueeze(1), 0)
+
+
+def gradients(d: CNNDiscriminator, loss: Callable[[CNNDiscriminator], torch.Tensor]) -> dict[str, torch.Tensor]:
+    d.zero_grad(set_to_none=True)
+    loss(d).backward()
+    return {name: p.grad.clone() for name, p in d.named_parameters() if p.grad is not None}
+
+
+def assert_close(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        scale = float(b[name].abs().max()) + 1e-12
+        assert float((a[name] - b[name]).abs().max()) <= 1e-5 * scale, name
+
+
+def tokens_loss(x: torch.Tensor) -> Callable[[CNNDiscriminator], torch.Tensor]:
+    weights = torch.linspace(-1, 1, x.shape[0])
+    return lambda d: (d(x) * weights).sum()
+
+
+def embedded_loss(x: torch.Tensor) -> Callable[[CNNDiscriminator], torch.Tensor]:
+    return lambda d: d.forward_embedded(d.embed(x)).square().sum()
+
+
+def r1_loss(x: torch.Tensor) -> Callable[[CNNDiscriminator], torch.Tensor]:
+    """The R1 penalty's shape: the squared input gradient, itself differentiated (create_graph)."""
+    def loss(d: CNNDiscriminator) -> torch.Tensor:
+        e = d.embed(x).detach().requires_grad_()
+        (grad,) = torch.autograd.grad(d.forward_embedded(e, d.token_lengths(x)).sum(), e, create_graph=True)
+        return grad.square().sum()
+    return loss
+
+
+CASES = [  # (preset, input mode, loss)
+    ("seqgan", "tokens", tokens_loss(ragged_tokens(48, 30))),  # grouped rows, masks, short groups
+    ("seqgan", "tokens", tokens_loss(ragged_tokens(7, 9, seed=1))),  # every row shorter than the widest filter
+    ("seqgan", "tokens", tokens_loss(torch.randint(4, V, (16, 25)))),  # no padding
+    ("small", "tokens", tokens_loss(ragged_tokens(20, 12, seed=2))),
+    ("small", "distributions", embedded_loss(torch.softmax(torch.randn(6, 10, V), -1))),
+    ("small", "features", embedded_loss(torch.randn(6, 10, 7))),
+    ("seqgan", "tokens", r1_loss(ragged_tokens(12, 24, seed=3))),  # differentiated twice
+]
+
+
+@needs_kernels
+@pytest.mark.parametrize("preset,mode,loss", CASES)
+def test_same_gradients_as_the_dense_backward(preset: str, mode: str,
+                                              loss: Callable[[CNNDiscriminator], torch.Tensor]) -> None:
+    on, off = pair(preset, mode)
+    assert_close(gradients(on, loss), gradients(off, loss))
+
+
+@needs_kernels
+def test_input_gradient_and_logits() -> None:
+    on, off = pair("seqgan")
+    x = ragged_tokens(33, 28, seed=4)
+    grads, logits = [], []
+    for d in (on, off):
+        e = d.embed(x).detach().requires_grad_()
+        out = d.forward_embedded(e, d.token_lengths(x))
+        out.sum().backward()
+        grads.append(e.grad)
+        logits.append(out.detach())
+    assert torch.equal(logits[0], logits[1])  # the forward is the same code
+    assert float((grads[0] - grads[1]).abs().max()) <= 1e-5 * float(grads[1].abs().max())
+
+
+@needs_kernels
+def test_used_only_where_it_applies() -> None:
+    on, _ = pair("small")
+    x = torch.randn(2, 64, 9, requires_grad=True)
+    assert on._winning_window_grad(x)
+    with torch.no_grad():
+        assert not on._winning_window_grad(x)  # scoring: no backward to give
+    assert not on._winning_window_grad(x.bfloat16())
+    assert not pair("small", precision="bf16")[0]._winning_window_grad(x)
+    assert not pair("small", spectral_norm=True)[0]._winning_window_grad(x)
+    assert not pair("small", winning_window_grad=False)[0]._winning_window_grad(x)
+    assert not preset_cnn("small", "tokens", vocab_size=V)._winning_window_grad(x)  # off by default
+
+
+def test_without_kernels_the_dense_backward_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(pool_grad, "available", lambda: False)
+    on, off = pair("small")
+    loss = tokens_loss(ragged_tokens(10, 12))
+    a, b = gradients(on, loss), gradients(off, loss)
+    assert all(torch.equal(a[name], b[name]) for name in b)
+
+
+def test_a_failed_build_warns_and_reports_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(pool_grad.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    pool_grad.library.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="dense kernels"):
+            assert pool_grad.library() is None
+    finally:
+        pool_grad.library.cache_clear()
+
+
+@needs_kernels
+def test_built_once_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
+    pool_grad.library.cache_clear()
+    try:
+        assert pool_grad.library() is not None
+        built = list(tmp_path.glob("pool_grad-*.so"))
+        assert len(built) == 1
+        stamp = built[0].stat().st_mtime_ns
+        pool_grad.library.cache_clear()
+        assert pool_grad.library() is not None
+        assert built[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
+    finally:
+        pool_grad.library.cache_clear()

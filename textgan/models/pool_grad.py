@@ -1,0 +1,173 @@
+"""The backward of a convolution followed by max-over-time pooling, from the winning windows alone.
+
+Max-pooling passes each (row, channel) gradient to one window, the one that won the maximum. torch's backward
+still runs the convolution's full backward over every window position (two products the size of the forward) on
+a gradient that is zero but for one position per row and channel. Here the weight and input gradients are
+computed from the winning windows only (``pool_grad.c``): B x C x w x E multiply-adds each, where the dense
+backward does that for each of the ~T window positions. The gradients are the same up to float summation order.
+
+torch has no operator for this (``embedding_bag`` over the winning windows does half of it and materialises the
+rest), so the loops are C, compiled once per machine with the system's C compiler into a cache directory and
+loaded with ctypes (no torch headers, well under a second to build). Without a compiler the caller keeps torch's
+dense backward: ``available()`` says which. A backward that must itself be differentiated (R1, WGAN-GP, an
+unrolled D: ``create_graph=True``) is computed the dense way from the same winning positions.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+SOURCE = Path(__file__).with_name("pool_grad.c")
+FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
+NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
+
+
+def _cache_dir() -> Path:
+    """Where compiled kernels live: $TEXTGAN_CACHE, else $XDG_CACHE_HOME/textgan, else ~/.cache/textgan."""
+    if os.environ.get("TEXTGAN_CACHE"):
+        return Path(os.environ["TEXTGAN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textgan"
+
+
+def _machine() -> str:
+    """What a -march=native build depends on: architecture and, on Linux, the CPU's feature flags."""
+    flags = ""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
+
+
+def _compile(compiler: str, target: Path) -> bool:
+    """Build SOURCE into `target` (native vector units first, then without); True on success. Written to a
+    temporary name and renamed, so concurrent processes never load a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        built = Path(work) / target.name
+        for extra in (NATIVE, []):
+            try:
+                done = subprocess.run([compiler, *FLAGS, *extra, "-o", str(built), str(SOURCE)],
+                                      capture_output=True, timeout=120)
+            except (OSError, subprocess.SubprocessError):
+                return False
+            if done.returncode == 0:
+                os.replace(built, target)
+                return True
+    return False
+
+
+@functools.cache
+def library() -> Any:
+    """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    key = hashlib.sha256(b"\0".join(s.encode() for s in [SOURCE.read_text(), str(compiler), *FLAGS, _machine()]))
+    reason = "no C compiler found (set CC)"
+    if compiler is not None:
+        reason = f"{compiler} could not build {SOURCE.name}"
+        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{os.getuid()}"):
+            target = directory / f"pool_grad-{key.hexdigest()[:16]}.so"
+            try:
+                if target.exists() or _compile(compiler, target):
+                    return _bind(ctypes.CDLL(str(target)))
+            except OSError:
+                continue
+    warnings.warn(f"textgan: {reason}; the CNN discriminator's convolution backward runs torch's dense kernels "
+                  f"(the same gradients, slower)", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def _bind(lib: Any) -> Any:
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    for fn in (lib.weight_grad, lib.input_grad):
+        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
+        fn.restype = None
+    return lib
+
+
+def available() -> bool:
+    """Whether the winning-window backward can run here (its kernels compiled and loaded)."""
+    return library() is not None
+
+
+class MaxPooledConv(torch.autograd.Function):
+    """Pooled maxima (B, sum C) of the convolutions of x (B, E, T), computed by the caller (values and winning
+    window starts, both (B, sum C)), given a backward from the winning windows. Per convolution i: width
+    widths[i], convolved[i] windows convolved (a start at or past it is a bias-only column), weight (C_i, E, w_i),
+    bias (C_i,)."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, values: Tensor, starts: Tensor, widths: Sequence[int],  # type: ignore[override]
+                convolved: Sequence[int], *params: Tensor) -> Tensor:
+        ctx.widths, ctx.convolved = tuple(widths), tuple(convolved)
+        ctx.save_for_backward(x, starts, *params)
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
+        x, starts, *params = ctx.saved_tensors
+        count = len(ctx.widths)
+        weights, biases = params[:count], params[count:]
+        if torch.is_grad_enabled():  # the backward will be differentiated: torch's ops, same winning windows
+            grads = _dense_grads(x, starts, ctx.widths, ctx.convolved, weights, biases, grad)
+        else:
+            grads = _window_grads(x, starts, ctx.widths, ctx.convolved, weights, grad, ctx.needs_input_grad[0])
+        grad_x, grad_weights = grads
+        grad_biases = [g.sum(0) for g in grad.split([b.numel() for b in biases], dim=1)]
+        return (grad_x, None, None, None, None, *grad_weights, *grad_biases)
+
+
+def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int],
+                  weights: Sequence[Tensor], grad: Tensor, need_x: bool) -> tuple[Tensor | None, list[Tensor]]:
+    """(grad of x (B, E, T) or None, weight grads) from the winning windows, by the compiled kernels."""
+    lib = library()
+    rows, dim, steps = x.shape
+    rows_first = x.detach().transpose(1, 2).contiguous()  # (B, T, E): a window is w x E contiguous floats
+    grad, starts = grad.contiguous(), starts.contiguous()
+    ld = grad.shape[1]
+    grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
+    grad_weights, column = [], 0
+    for weight, width, count in zip(weights, widths, convolved):
+        channels = weight.shape[0]
+        at, scale = starts.data_ptr() + 8 * column, grad.data_ptr() + 4 * column
+        out = torch.empty(channels, width, dim)  # (C, w, E)
+        lib.weight_grad(rows_first.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count, out.data_ptr())
+        grad_weights.append(out.permute(0, 2, 1).contiguous())  # (C, E, w) as the conv's weight
+        if grad_x is not None:
+            filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
+            lib.input_grad(filters.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count,
+                           grad_x.data_ptr())
+        column += channels
+    return (None if grad_x is None else grad_x.transpose(1, 2)), grad_weights
+
+
+def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int], weights: Sequence[Tensor],
+                 biases: Sequence[Tensor], grad: Tensor) -> tuple[Tensor | None, list[Tensor | None]]:
+    """The same gradients by torch's differentiable ops: each convolution's output read at its winning windows
+    (the bias for a bias-only column), differentiated with create_graph."""
+    with torch.enable_grad():
+        picked = []
+        for i, (weight, bias, width, count) in enumerate(zip(weights, biases, widths, convolved)):
+            column = starts[:, sum(w.shape[0] for w in weights[:i]):][:, :weight.shape[0]]  # (B, C)
+            out = F.conv1d(x[:, :, :count + width - 1], weight, bias)  # (B, C, count)
+            won = out.gather(2, column.clamp(max=count - 1).unsqueeze(2)).squeeze(2)  # (B, C)
+            picked.append(torch.where(column < count, won, bias.expand_as(won)))
+        targets = [t for t in [x, *weights] if t.requires_grad]
+        found = iter(torch.autograd.grad(torch.cat(picked, dim=1), targets, grad, create_graph=True))
+    grads = [next(found) if t.requires_grad else None for t in [x, *weights]]
+    return grads[0], grads[1:]
