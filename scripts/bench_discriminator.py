@@ -164,7 +164,7 @@ class FlopCounter:
         return flops
 
     def _linear(self, module: torch.nn.Linear, inputs: Any, out: torch.Tensor) -> None:
-        self.total += 3 * 2 * out.numel() * module.in_features
+        self._total += 3 * 2 * out.numel() * module.in_features
         if module.out_features == 1:
             self.sequences += out.shape[0]
 
@@ -351,7 +351,8 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     analysed = next((v for v in ANALYSED if v in VARIANTS), None)
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
-        gemm_bf16.append(gemm_rate(torch.bfloat16))
+        if any(v.startswith("bf16") for v in VARIANTS):  # slow where bf16 is emulated (no bf16 units)
+            gemm_bf16.append(gemm_rate(torch.bfloat16))
         for variant in VARIANTS:
             record: list[Any] | None = [] if variant == analysed else None
             seconds, executed, sequences, used = d_unit_part(cfg, variant, old, state, generator, real, max_len,
@@ -369,7 +370,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         if not r:
             gemm.clear()
             gemm_bf16.clear()
-    g32, g16 = statistics.median(gemm), statistics.median(gemm_bf16)
+    g32, g16 = statistics.median(gemm), statistics.median(gemm_bf16 or [float("nan")])
     print(f"\n[{name}] D unit ({UPDATES_PER_UNIT} updates of {BATCH} real + {BATCH} fakes, T <= {max_len}, "
           f"V = {unwrap(generator).vocab_size}, generator 32/32, SeqGAN CNN), {updates} updates timed per variant "
           f"per round, {rounds} interleaved rounds, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
@@ -498,7 +499,7 @@ def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None
     mle_epoch = timed(lambda: train_mle(Models(generator, g_opt), real, real.subset(torch.arange(64)),
                                         MLESchedule(1, 64), MLEProgress(), Runtime(progress=False)), rounds)
     g_steps = {}
-    for precision in ("fp32", "bf16"):
+    for precision in sorted({"bf16" if v.startswith("bf16") else "fp32" for v in d_units} | {"fp32"}):
         d = build_cnn(variant_config(cfg, {"precision": precision}).discriminator, "tokens",
                       vocab_size=unwrap(generator).vocab_size).eval()
         estimator = build_estimator(cfg, max_len)
@@ -518,7 +519,7 @@ def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None
     peer = hours(PEER["mle_epoch"], PEER["g_step"], PEER["d_unit"])
     print(f"\n[protocol] SeqGAN COCO: 120 MLE epochs + D pretraining 5 x 3 epochs (7.5 D units) + 200 x (1 G step + "
           f"4 D units), metric passes excluded; measured: MLE epoch {mle_epoch:.1f} s, G step fp32 "
-          f"{g_steps['fp32']:.1f} s, bf16 {g_steps['bf16']:.1f} s")
+          f"{g_steps['fp32']:.1f} s, bf16 {g_steps.get('bf16', float('nan')):.1f} s")
     print(f"  peer (issue 20 figures): {peer:.1f} h; textgan at {BASELINE} (issue 20 figures): "
           f"{hours(TEXTGAN_60AC689['mle_epoch'], TEXTGAN_60AC689['g_step'], TEXTGAN_60AC689['d_unit']):.1f} h")
     base = TEXTGAN_60AC689
