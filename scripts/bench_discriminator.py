@@ -120,7 +120,7 @@ class FlopCounter:
     def __init__(self, d: torch.nn.Module) -> None:
         self._total = 0.0
         self.sequences = 0
-        self.windows: list[tuple[torch.Tensor, list[int], list[int], list[int], int, bool]] = []
+        self.windows: list[tuple[torch.Tensor, list[int], list[int], list[int], int, int]] = []
         for conv in d.convs:
             conv.register_forward_hook(self._conv)
         for linear in [d.highway.proj, d.head]:
@@ -142,10 +142,10 @@ class FlopCounter:
         original = pool_grad._window_grads
 
         def recorded(x: torch.Tensor, starts: torch.Tensor, widths: Any, convolved: Any, weights: Any,
-                     grad: torch.Tensor, need_x: bool) -> Any:
+                     grad: torch.Tensor, need_x: bool, need_weights: bool) -> Any:
             self.windows.append((starts, list(widths), list(convolved), [w.shape[0] for w in weights], x.shape[1],
-                                 need_x))
-            return original(x, starts, widths, convolved, weights, grad, need_x)
+                                 int(need_x) + int(need_weights)))
+            return original(x, starts, widths, convolved, weights, grad, need_x, need_weights)
 
         pool_grad._window_grads = recorded  # type: ignore[assignment]
         try:
@@ -155,12 +155,12 @@ class FlopCounter:
 
     def _window_flops(self) -> float:
         """2 x w x E per winning window that was convolved (not a bias column), for the weight gradient and again
-        for the input gradient."""
+        for the input gradient (each when needed)."""
         flops = 0.0
-        for starts, widths, convolved, channels, dim, need_x in self.windows:
+        for starts, widths, convolved, channels, dim, gradients in self.windows:
             columns = starts.split(channels, dim=1)
             for column, width, count in zip(columns, widths, convolved):
-                flops += int((column < count).sum()) * 2 * width * dim * (2 if need_x else 1)
+                flops += int((column < count).sum()) * 2 * width * dim * gradients
         return flops
 
     def _linear(self, module: torch.nn.Linear, inputs: Any, out: torch.Tensor) -> None:
@@ -394,6 +394,11 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         reference = g16 if variant.startswith("bf16") else g32
         print(f"  {variant:<12} {unit:>8.1f} {ratio:>11.2f}x {per_seq / 1e6:>10.0f} {rate / 1e9:>8.1f} "
               f"{rate / reference:>7.0%}")
+    if "fp32+pool" in VARIANTS and "fp32+window" in VARIANTS:
+        dense = statistics.median(flops["fp32+pool"])
+        rate = dense * 2 * BATCH * UPDATES_PER_UNIT / medians["fp32+window"][0]
+        print(f"  fp32+window counted at fp32+pool's FLOPs ({dense / 1e6:.0f} MFLOP/seq, the dense backward's): "
+              f"{rate / 1e9:.1f} GFLOP/s, {rate / g32:.0%} of the GEMM (a speed figure: it counts FLOPs not done)")
     if alone:
         layer_unit = statistics.median(a for a, _ in alone)
         layer_rate = statistics.median(b for _, b in alone)

@@ -100,6 +100,21 @@ def test_input_gradient_and_logits() -> None:
 
 
 @needs_kernels
+def test_frozen_discriminator_passes_the_input_gradient() -> None:
+    """A generator's step through a frozen D (as Gumbel-softmax takes it): only the input gradient, the dense one."""
+    on, off = pair("seqgan", "distributions")
+    probs = torch.softmax(torch.randn(9, 21, V), -1)
+    grads = []
+    for d in (on, off):
+        d.requires_grad_(False)
+        x = probs.clone().requires_grad_()
+        d(x).sum().backward()
+        grads.append(x.grad)
+    assert on._winning_window_grad(on.embed(probs.requires_grad_()).transpose(1, 2))
+    assert float((grads[0] - grads[1]).abs().max()) <= 1e-5 * float(grads[1].abs().max())
+
+
+@needs_kernels
 def test_used_only_where_it_applies() -> None:
     on, _ = pair("small")
     x = torch.randn(2, 64, 9, requires_grad=True)

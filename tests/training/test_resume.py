@@ -152,10 +152,11 @@ def test_more_epochs_continue_mle_and_a_moved_run_resumes(tmp_path: Path) -> Non
     assert_same(params(tmp_path / "straight"), params(tmp_path / "b"))
 
 
-def test_resume_with_length_buckets_and_bf16_equals_uninterrupted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
-                                                                   tiny_coco_args: list[str]) -> None:
+@pytest.mark.parametrize("option", ["discriminator.precision=bf16", "discriminator.winning_window_grad=true"])
+def test_resume_with_length_buckets_and_d_speed_options_equals_uninterrupted(
+        option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_coco_args: list[str]) -> None:
     base = ["train", "--config", "coco", *tiny_coco_args, "adversarial.rounds=3", "discriminator.length_buckets=2",
-            "discriminator.precision=bf16", "discriminator.fused_optimizer=true", "run.threads=1"]
+            option, "discriminator.fused_optimizer=true", "run.threads=1"]
     assert main([*base, f"run.dir={tmp_path / 'straight'}"]) == 0
     with monkeypatch.context() as patch:
         kill_after_saves(patch, 6)  # as above: killed in adversarial round 2

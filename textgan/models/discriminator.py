@@ -53,7 +53,6 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.models import pool_grad
-from textgan.models.pool_grad import MaxPooledConv
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -289,8 +288,8 @@ class CNNDiscriminator(nn.Module):
             starts.append(start)
         if winning:
             params = [conv.weight for conv in self.convs] + [conv.bias for conv in self.convs]
-            return MaxPooledConv.apply(x, torch.cat(pooled, dim=1), torch.cat(starts, dim=1), self.filter_sizes,
-                                       convolved, *params)
+            return pool_grad.MaxPooledConv.apply(x, torch.cat(pooled, dim=1), torch.cat(starts, dim=1),
+                                                 self.filter_sizes, convolved, *params)
         return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
 
     def _winning_window_grad(self, x: Tensor) -> bool:

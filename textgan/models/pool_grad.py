@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ctypes
 import functools
+import getpass
 import hashlib
 import os
 import platform
@@ -80,7 +81,7 @@ def library() -> Any:
     reason = "no C compiler found (set CC)"
     if compiler is not None:
         reason = f"{compiler} could not build {SOURCE.name}"
-        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{os.getuid()}"):
+        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{getpass.getuser()}"):
             target = directory / f"pool_grad-{key.hexdigest()[:16]}.so"
             try:
                 if target.exists() or _compile(compiler, target):
@@ -126,28 +127,36 @@ class MaxPooledConv(torch.autograd.Function):
         if torch.is_grad_enabled():  # the backward will be differentiated: torch's ops, same winning windows
             grads = _dense_grads(x, starts, ctx.widths, ctx.convolved, weights, biases, grad)
         else:
-            grads = _window_grads(x, starts, ctx.widths, ctx.convolved, weights, grad, ctx.needs_input_grad[0])
+            need_weights = any(ctx.needs_input_grad[5:5 + count])  # False for a frozen D (a generator's step)
+            grads = _window_grads(x, starts, ctx.widths, ctx.convolved, weights, grad, ctx.needs_input_grad[0],
+                                  need_weights)
         grad_x, grad_weights = grads
         grad_biases = [g.sum(0) for g in grad.split([b.numel() for b in biases], dim=1)]
         return (grad_x, None, None, None, None, *grad_weights, *grad_biases)
 
 
 def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int],
-                  weights: Sequence[Tensor], grad: Tensor, need_x: bool) -> tuple[Tensor | None, list[Tensor]]:
-    """(grad of x (B, E, T) or None, weight grads) from the winning windows, by the compiled kernels."""
+                  weights: Sequence[Tensor], grad: Tensor, need_x: bool,
+                  need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
+    """(grad of x (B, E, T), weight grads) from the winning windows, by the compiled kernels; None for those not
+    needed."""
     lib = library()
     rows, dim, steps = x.shape
     rows_first = x.detach().transpose(1, 2).contiguous()  # (B, T, E): a window is w x E contiguous floats
     grad, starts = grad.contiguous(), starts.contiguous()
     ld = grad.shape[1]
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
-    grad_weights, column = [], 0
+    grad_weights: list[Tensor | None] = []
+    column = 0
     for weight, width, count in zip(weights, widths, convolved):
         channels = weight.shape[0]
         at, scale = starts.data_ptr() + 8 * column, grad.data_ptr() + 4 * column
-        out = torch.empty(channels, width, dim)  # (C, w, E)
-        lib.weight_grad(rows_first.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count, out.data_ptr())
-        grad_weights.append(out.permute(0, 2, 1).contiguous())  # (C, E, w) as the conv's weight
+        grad_weights.append(None)
+        if need_weights:
+            out = torch.empty(channels, width, dim)  # (C, w, E)
+            lib.weight_grad(rows_first.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count,
+                            out.data_ptr())
+            grad_weights[-1] = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
         if grad_x is not None:
             filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
             lib.input_grad(filters.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count,
