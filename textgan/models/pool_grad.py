@@ -21,6 +21,7 @@ import getpass
 import hashlib
 import os
 import platform
+import shlex
 import shutil
 import subprocess
 import tempfile
@@ -63,7 +64,7 @@ def _compile(compiler: str, target: Path) -> bool:
         built = Path(work) / target.name
         for extra in (NATIVE, []):
             try:
-                done = subprocess.run([compiler, *FLAGS, *extra, "-o", str(built), str(SOURCE)],
+                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), str(SOURCE)],
                                       capture_output=True, timeout=120)
             except (OSError, subprocess.SubprocessError):
                 return False
@@ -81,7 +82,7 @@ def library() -> Any:
     reason = "no C compiler found (set CC)"
     if compiler is not None:
         reason = f"{compiler} could not build {SOURCE.name}"
-        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{getpass.getuser()}"):
+        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{_user()}"):
             target = directory / f"pool_grad-{key.hexdigest()[:16]}.so"
             try:
                 if target.exists() or _compile(compiler, target):
@@ -91,6 +92,14 @@ def library() -> Any:
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolution backward runs torch's dense kernels "
                   f"(the same gradients, slower)", RuntimeWarning, stacklevel=2)
     return None
+
+
+def _user() -> str:
+    """The login name for a per-user temporary directory ("user" where the system has none)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "user"
 
 
 def _bind(lib: Any) -> Any:
