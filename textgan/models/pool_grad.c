@@ -35,43 +35,37 @@ static void weight_grad_scalar(const float *x, int64_t rows, int64_t steps, int6
     }
 }
 
+/* Channels c .. c + group - 1 of weight_grad; inlined with a constant `group`, so its sums stay in registers */
+static inline __attribute__((always_inline)) void weight_grad_channels(
+        const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g, int64_t ld,
+        int64_t c, const int group, int64_t n, int64_t vectorised, int64_t convolved, float *out) {
+    for (int64_t i0 = 0; i0 < vectorised; i0 += CHUNK) {
+        v8 acc[GROUP][CHUNK / LANES] = {{{0}}};
+        for (int64_t b = 0; b < rows; b++) {
+            for (int j = 0; j < group; j++) {
+                const int64_t at = s[b * ld + c + j];
+                if (at >= convolved) continue;
+                const float scale = g[b * ld + c + j];
+                const float *window = x + (b * steps + at) * dim + i0;
+                for (int k = 0; k < CHUNK / LANES; k++) acc[j][k] += scale * load8(window + k * LANES);
+            }
+        }
+        for (int j = 0; j < group; j++)
+            for (int k = 0; k < CHUNK / LANES; k++) store8(out + (c + j) * n + i0 + k * LANES, acc[j][k]);
+    }
+    for (int j = 0; j < group; j++)
+        weight_grad_scalar(x, rows, steps, dim, s, g, ld, c + j, vectorised, n, convolved, out + (c + j) * n);
+}
+
 /* out (C, w, E) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order */
 void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
                  int64_t ld, int64_t channels, int64_t width, int64_t convolved, float *out) {
     const int64_t n = width * dim, vectorised = n - n % CHUNK;
     int64_t c = 0;
-    for (; c + GROUP <= channels; c += GROUP) {
-        for (int64_t i0 = 0; i0 < vectorised; i0 += CHUNK) {
-            v8 acc[GROUP][CHUNK / LANES] = {{{0}}};
-            for (int64_t b = 0; b < rows; b++) {
-                for (int j = 0; j < GROUP; j++) {
-                    const int64_t at = s[b * ld + c + j];
-                    if (at >= convolved) continue;
-                    const float scale = g[b * ld + c + j];
-                    const float *window = x + (b * steps + at) * dim + i0;
-                    for (int k = 0; k < CHUNK / LANES; k++) acc[j][k] += scale * load8(window + k * LANES);
-                }
-            }
-            for (int j = 0; j < GROUP; j++)
-                for (int k = 0; k < CHUNK / LANES; k++) store8(out + (c + j) * n + i0 + k * LANES, acc[j][k]);
-        }
-        for (int j = 0; j < GROUP; j++)
-            weight_grad_scalar(x, rows, steps, dim, s, g, ld, c + j, vectorised, n, convolved, out + (c + j) * n);
-    }
-    for (; c < channels; c++) {
-        for (int64_t i0 = 0; i0 < vectorised; i0 += CHUNK) {
-            v8 acc[CHUNK / LANES] = {0};
-            for (int64_t b = 0; b < rows; b++) {
-                const int64_t at = s[b * ld + c];
-                if (at >= convolved) continue;
-                const float scale = g[b * ld + c];
-                const float *window = x + (b * steps + at) * dim + i0;
-                for (int k = 0; k < CHUNK / LANES; k++) acc[k] += scale * load8(window + k * LANES);
-            }
-            for (int k = 0; k < CHUNK / LANES; k++) store8(out + c * n + i0 + k * LANES, acc[k]);
-        }
-        weight_grad_scalar(x, rows, steps, dim, s, g, ld, c, vectorised, n, convolved, out + c * n);
-    }
+    for (; c + GROUP <= channels; c += GROUP)
+        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, GROUP, n, vectorised, convolved, out);
+    for (; c < channels; c++)
+        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, 1, n, vectorised, convolved, out);
 }
 
 /* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c */

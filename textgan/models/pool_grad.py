@@ -140,7 +140,8 @@ class MaxPooledConv(torch.autograd.Function):
             grads = _window_grads(x, starts, ctx.widths, ctx.convolved, weights, grad, ctx.needs_input_grad[0],
                                   need_weights)
         grad_x, grad_weights = grads
-        grad_biases = [g.sum(0) for g in grad.split([b.numel() for b in biases], dim=1)]
+        (columns,) = _columns(weights, grad)
+        grad_biases = [g.sum(0) for g in columns]
         return (grad_x, None, None, None, None, *grad_weights, *grad_biases)
 
 
@@ -153,25 +154,27 @@ def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: S
     rows, dim, steps = x.shape
     rows_first = x.detach().transpose(1, 2).contiguous()  # (B, T, E): a window is w x E contiguous floats
     grad, starts = grad.contiguous(), starts.contiguous()
-    ld = grad.shape[1]
+    ld = grad.shape[1]  # both (B, sum C); each convolution's columns are a view into them, rows ld apart
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
     grad_weights: list[Tensor | None] = []
-    column = 0
-    for weight, width, count in zip(weights, widths, convolved):
+    for weight, width, count, at, scale in zip(weights, widths, convolved, *_columns(weights, starts, grad)):
         channels = weight.shape[0]
-        at, scale = starts.data_ptr() + 8 * column, grad.data_ptr() + 4 * column
-        grad_weights.append(None)
+        args = (rows, steps, dim, at.data_ptr(), scale.data_ptr(), ld, channels, width, count)
+        out = None
         if need_weights:
             out = torch.empty(channels, width, dim)  # (C, w, E)
-            lib.weight_grad(rows_first.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count,
-                            out.data_ptr())
-            grad_weights[-1] = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
+            lib.weight_grad(rows_first.data_ptr(), *args, out.data_ptr())
+            out = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
+        grad_weights.append(out)
         if grad_x is not None:
             filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
-            lib.input_grad(filters.data_ptr(), rows, steps, dim, at, scale, ld, channels, width, count,
-                           grad_x.data_ptr())
-        column += channels
+            lib.input_grad(filters.data_ptr(), *args, grad_x.data_ptr())
     return (None if grad_x is None else grad_x.transpose(1, 2)), grad_weights
+
+
+def _columns(weights: Sequence[Tensor], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
+    """Each (B, sum C) tensor cut into its convolutions' (B, C_i) column blocks (views)."""
+    return [t.split([w.shape[0] for w in weights], dim=1) for t in tensors]
 
 
 def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int], weights: Sequence[Tensor],
@@ -180,8 +183,8 @@ def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Se
     (the bias for a bias-only column), differentiated with create_graph."""
     with torch.enable_grad():
         picked = []
-        for i, (weight, bias, width, count) in enumerate(zip(weights, biases, widths, convolved)):
-            column = starts[:, sum(w.shape[0] for w in weights[:i]):][:, :weight.shape[0]]  # (B, C)
+        (columns,) = _columns(weights, starts)
+        for weight, bias, width, count, column in zip(weights, biases, widths, convolved, columns):  # column (B, C)
             out = F.conv1d(x[:, :, :count + width - 1], weight, bias)  # (B, C, count)
             won = out.gather(2, column.clamp(max=count - 1).unsqueeze(2)).squeeze(2)  # (B, C)
             picked.append(torch.where(column < count, won, bias.expand_as(won)))
