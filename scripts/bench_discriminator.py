@@ -16,15 +16,16 @@ same real batches and the same random state, and scales them to 626 updates:
                10000`, `fake_reuse=2`: the peer's protocol, 10,000 fakes for the 2 epochs), in length-sorted
                batches like the real ones;
   bf16+pool    ... and bf16 autocast (which keeps the dense backward);
-  fp32+window  fp32+pool with the convolutions' backward from each max-pool's winning window alone
+  fp32+window  fp32+pool with the convolutions and max-pool by compiled kernels: the forward fused with the
+               pooling, the backward from each max-pool's winning window alone
                (`discriminator.winning_window_grad=true`, `models/pool_grad.py`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
-counted at the widths actually convolved, x3 for training, or x1 plus 2 x 2 x w x E per winning window with the
-winning-window backward; plus highway and head), the share of the old code's FLOPs spent on padding, the achieved
-rate against a square fp32 GEMM timed in the same round, and the full SeqGAN COCO protocol (120 MLE epochs, D
-pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units, beside the peer's
-figures quoted in issue 20.
+counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads
+x1 plus 2 x 2 x w x E per winning window; plus highway and head), the share of the old code's FLOPs spent on
+padding, the achieved rate against a square fp32 GEMM timed in the same round, and the full SeqGAN COCO protocol
+(120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units,
+beside the peer's figures quoted in issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
 64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels.
@@ -121,6 +122,7 @@ class FlopCounter:
         self._total = 0.0
         self.sequences = 0
         self.windows: list[tuple[torch.Tensor, list[int], list[int], list[int], int, int]] = []
+        self.forwards: list[tuple[list[torch.Tensor], list[int], int]] = []
         for conv in d.convs:
             conv.register_forward_hook(self._conv)
         for linear in [d.highway.proj, d.head]:
@@ -132,31 +134,38 @@ class FlopCounter:
         return self._total + self._window_flops()
 
     def _conv(self, module: torch.nn.Conv1d, inputs: Any, out: torch.Tensor) -> None:
-        # forward + 2x backward; under no_grad (the winning-window backward's forward) the forward alone
-        passes = 3 if torch.is_grad_enabled() else 1
-        self._total += passes * 2 * out.numel() * module.in_channels * module.kernel_size[0]
+        # forward + 2x backward (the compiled forward of the winning-window path does not come here)
+        self._total += 3 * 2 * out.numel() * module.in_channels * module.kernel_size[0]
 
     @contextlib.contextmanager
     def counting_windows(self) -> Iterator[None]:
-        """Record the arguments of every winning-window backward run inside (counted afterwards, out of the timing)."""
-        original = pool_grad._window_grads
+        """Record the arguments of every compiled forward and winning-window backward run inside (counted
+        afterwards, out of the timing)."""
+        forward, backward = pool_grad._conv_max, pool_grad._window_grads
 
-        def recorded(x: torch.Tensor, starts: torch.Tensor, widths: Any, convolved: Any, weights: Any,
-                     grad: torch.Tensor, need_x: bool, need_weights: bool) -> Any:
-            self.windows.append((starts, list(widths), list(convolved), [w.shape[0] for w in weights], x.shape[1],
+        def recorded_forward(x: torch.Tensor, read: Any, weights: Any, biases: Any) -> Any:
+            self.forwards.append(([r.valid for r in read], [w.shape[0] * w.shape[2] for w in weights], x.shape[2]))
+            return forward(x, read, weights, biases)
+
+        def recorded_backward(x: torch.Tensor, starts: torch.Tensor, widths: Any, convolved: Any, weights: Any,
+                              grad: torch.Tensor, need_x: bool, need_weights: bool) -> Any:
+            self.windows.append((starts, list(widths), list(convolved), [w.shape[0] for w in weights], x.shape[2],
                                  int(need_x) + int(need_weights)))
-            return original(x, starts, widths, convolved, weights, grad, need_x, need_weights)
+            return backward(x, starts, widths, convolved, weights, grad, need_x, need_weights)
 
-        pool_grad._window_grads = recorded  # type: ignore[assignment]
+        pool_grad._conv_max, pool_grad._window_grads = recorded_forward, recorded_backward  # type: ignore[assignment]
         try:
             yield
         finally:
-            pool_grad._window_grads = original  # type: ignore[assignment]
+            pool_grad._conv_max, pool_grad._window_grads = forward, backward  # type: ignore[assignment]
 
     def _window_flops(self) -> float:
-        """2 x w x E per winning window that was convolved (not a bias column), for the weight gradient and again
-        for the input gradient (each when needed)."""
+        """The compiled forward's windows, 2 x C x w x E each (only those a row reads are convolved), and 2 x w x E
+        per winning window that was convolved (not a bias column), for the weight gradient and again for the input
+        gradient (each when needed)."""
         flops = 0.0
+        for valid, sizes, dim in self.forwards:
+            flops += sum(int(v.sum()) * 2 * size * dim for v, size in zip(valid, sizes))
         for starts, widths, convolved, channels, dim, gradients in self.windows:
             columns = starts.split(channels, dim=1)
             for column, width, count in zip(columns, widths, convolved):
@@ -479,7 +488,7 @@ def kernel_ceiling(repeats: int = 20) -> None:
             window_s = timed(winning, repeats)
             window_flops = conv_flops / 3 + 64 * 2 * 2 * 64 * sum(w * n for w, n in zip(SEQGAN["filter_sizes"],
                                                                                       SEQGAN["num_filters"]))
-            print(f"    convolutions + max-pool with the winning-window backward: {window_s * 1e3:.1f} ms against "
+            print(f"    convolutions + max-pool by the compiled kernels: {window_s * 1e3:.1f} ms against "
                   f"{conv_s * 1e3:.1f} ms ({conv_s / window_s:.2f}x), {window_flops / window_s / 1e9:.1f} GFLOP/s "
                   f"executed ({window_flops / window_s / gemm:.0%} of the GEMM)")
 

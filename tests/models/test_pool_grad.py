@@ -1,4 +1,5 @@
-"""The convolutions' backward from the winning windows (models/pool_grad.py) against torch's dense backward."""
+"""The compiled convolutions with max-pooling (models/pool_grad.py) against torch's: the fused forward's maxima and
+winning windows, and the backward from the winning windows."""
 
 from __future__ import annotations
 
@@ -95,8 +96,70 @@ def test_input_gradient_and_logits() -> None:
         out.sum().backward()
         grads.append(e.grad)
         logits.append(out.detach())
-    assert torch.equal(logits[0], logits[1])  # the forward is the same code
+    assert float((logits[0] - logits[1]).abs().max()) <= 1e-5 * float(logits[1].abs().max())  # summation order
     assert float((grads[0] - grads[1]).abs().max()) <= 1e-5 * float(grads[1].abs().max())
+
+
+def dense_pooled(x: torch.Tensor, seen: torch.Tensor | None, short: int, weights: list[torch.Tensor],
+                 biases: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """torch's pooled maxima and first winning windows, both (B, sum C), of x (B, T, E): every window convolved,
+    those ending past seen[b] masked, those starting at or past `short` replaced by one bias column."""
+    values, starts = [], []
+    for weight, bias in zip(weights, biases):
+        width = weight.shape[2]
+        out = torch.nn.functional.conv1d(x.transpose(1, 2), weight, bias)  # (B, C, T - w + 1)
+        keep = torch.arange(out.shape[2]) < short
+        if seen is not None:
+            out = out.masked_fill(torch.arange(out.shape[2]) > (seen - width).unsqueeze(1).unsqueeze(1), -float("inf"))
+        out = out[:, :, keep]
+        if not bool(keep.all()):
+            out = torch.cat([out, bias.view(1, -1, 1).expand(out.shape[0], -1, 1)], dim=2)
+        best = out.max(dim=2)
+        values.append(best.values)
+        starts.append(best.indices)
+    return torch.cat(values, dim=1), torch.cat(starts, dim=1)
+
+
+FORWARDS = [  # (rows, positions, dim, widths, channels, seen, short)
+    (9, 20, 64, (1, 2, 3, 20), (100, 200, 160, 7), None, 20),  # lane groups of 16, 8 and a ragged one
+    (5, 37, 16, (1, 5, 15), (16, 9, 24), (37, 20, 25, 36, 31), 37),  # masks: each row its own window count
+    (6, 20, 8, (2, 10, 20), (8, 12, 3), None, 4),  # rows shorter than the widest filter: bias columns
+    (3, 25, 5, (4,), (1,), None, 1),  # one window convolved and the bias column
+    (70, 13, 12, (3, 13), (40, 17), None, 13),  # more rows than threads split
+]
+
+
+@needs_kernels
+@pytest.mark.parametrize("rows,steps,dim,widths,channels,seen,short", FORWARDS)
+def test_fused_forward_matches_conv_mask_and_max(rows: int, steps: int, dim: int, widths: tuple[int, ...],
+                                                 channels: tuple[int, ...], seen: tuple[int, ...] | None,
+                                                 short: int) -> None:
+    g = torch.Generator().manual_seed(rows * steps)
+    x = torch.randn(rows, steps, dim, generator=g)
+    weights = [torch.randn(c, dim, w, generator=g) / (w * dim) ** 0.5 for c, w in zip(channels, widths)]
+    biases = [torch.randn(c, generator=g) for c in channels]
+    seen_t = None if seen is None else torch.tensor(seen)
+    read = [pool_grad.windows(rows, steps, seen_t, short, w) for w in widths]
+    values, starts = pool_grad._conv_max(x, read, weights, biases)
+    want_values, want_starts = dense_pooled(x, seen_t, short, weights, biases)
+    assert float((values - want_values).abs().max()) <= 1e-5 * float(want_values.abs().max())
+    assert torch.equal(starts, want_starts)  # random data: no two windows within round-off of each other
+
+
+@needs_kernels
+def test_fused_forward_same_for_any_thread_count() -> None:
+    x = torch.randn(33, 24, 16)
+    weights, biases = [torch.randn(20, 16, 3), torch.randn(9, 16, 20)], [torch.randn(20), torch.randn(9)]
+    read = [pool_grad.windows(33, 24, torch.randint(20, 25, (33,)), 24, w) for w in (3, 20)]
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2, 5):
+            torch.set_num_threads(count)
+            results.append(pool_grad._conv_max(x, read, weights, biases))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(r[0], results[0][0]) and torch.equal(r[1], results[0][1]) for r in results)
 
 
 @needs_kernels

@@ -44,7 +44,6 @@ ends, prefix mode, the conv-table scorer) conditions the same way.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Iterator, Sequence
 from typing import Literal, get_args
 
@@ -256,40 +255,35 @@ class CNNDiscriminator(nn.Module):
         """Max-over-time conv outputs (B, sum(num_filters)) (bias added, before the ReLU) of e (B, T, E). `longest`:
         the longest row's length, given when every position past a row's length holds a zero vector (the
         embedding's PAD row)."""
-        x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
-        if x.shape[-1] < self.max_width:
-            x = F.pad(x, (0, self.max_width - x.shape[-1]))  # (B, E, max_width)
+        steps = max(e.shape[1], self.max_width)  # rows shorter than the widest filter are zero-padded to it
         widths = None if lengths is None else lengths.clamp(min=self.max_width)  # (B,) the width each row sees
-        if widths is not None and bool((widths >= x.shape[-1]).all()):
+        if widths is not None and bool((widths >= steps).all()):
             widths = None  # no row ends before the batch does: nothing to mask
         # A window starting at or past `longest` covers only zero vectors, so its conv output is exactly the bias:
         # such windows are not convolved, and one bias column after the convolved ones stands in for them in the
         # max (after them, so a tie picks the same window as before). Only without masks: every row then reads
         # every window, which is the case for a group of rows shorter than the widest filter.
-        short = max(longest, 1) if longest is not None and widths is None else x.shape[-1]
-        winning = self._winning_window_grad(x)
-        pooled, starts, convolved = [], [], []
+        short = max(longest, 1) if longest is not None and widths is None else steps
+        if self._winning_window_grad(e):  # the compiled forward and backward (``models/pool_grad.py``)
+            return pool_grad.pooled(e, widths, short, self.filter_sizes, [conv.weight for conv in self.convs],
+                                    [conv.bias for conv in self.convs])
+        x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
+        if x.shape[-1] < steps:
+            x = F.pad(x, (0, steps - x.shape[-1]))  # (B, E, max_width)
+        pooled = []
         for conv, width in zip(self.convs, self.filter_sizes):
             # ReLU and max-over-time commute (ReLU is monotone), so pool first and apply ReLU to
             # the (B, C) result instead of the (B, C, T) activation: same values, less work. max (one index per
             # row and channel) rather than amax: a cheaper backward, the same gradient unless two windows tie.
-            span = min(x.shape[-1], short + width - 1)  # the input positions of windows starting before `short`
-            with torch.no_grad() if winning else contextlib.nullcontext():  # MaxPooledConv gives the backward
-                out = conv(x[:, :, :span] if span < x.shape[-1] else x)  # (B, C, span - w + 1)
-                convolved.append(out.shape[-1])
-                if widths is not None:
-                    past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
-                    out.masked_fill_(past.unsqueeze(1), float("-inf"))  # in place: the conv backward needs no output
-                if span < x.shape[-1]:
-                    bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
-                    out = torch.cat([out, bias], dim=2)
-                values, start = out.max(dim=2)  # (B, C), (B, C)
-            pooled.append(values)
-            starts.append(start)
-        if winning:
-            params = [conv.weight for conv in self.convs] + [conv.bias for conv in self.convs]
-            return pool_grad.MaxPooledConv.apply(x, torch.cat(pooled, dim=1), torch.cat(starts, dim=1),
-                                                 self.filter_sizes, convolved, *params)
+            span = min(steps, short + width - 1)  # the input positions of windows starting before `short`
+            out = conv(x[:, :, :span] if span < steps else x)  # (B, C, span - w + 1)
+            if widths is not None:
+                past = torch.arange(out.shape[-1], device=out.device) > (widths - width).unsqueeze(1)  # (B, P)
+                out.masked_fill_(past.unsqueeze(1), float("-inf"))  # in place: the conv backward needs no output
+            if span < steps:
+                bias = conv.bias.to(out.dtype).view(1, -1, 1).expand(out.shape[0], -1, 1)  # (B, C, 1)
+                out = torch.cat([out, bias], dim=2)
+            pooled.append(out.max(dim=2).values)  # (B, C)
         return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
 
     def _winning_window_grad(self, x: Tensor) -> bool:

@@ -1,19 +1,27 @@
-/* The backward of one width's convolution followed by max-over-time pooling (textgan/models/pool_grad.py).
+/* Convolution followed by max-over-time pooling, one filter width at a time (textgan/models/pool_grad.py): the
+   forward fused with the pooling, and the backward from the winning windows.
 
-   Max-pooling passes each (row b, channel c) gradient g[b, c] to one window only, the one that won the maximum,
-   starting at position s[b, c]. So the convolution's weight gradient is, for each channel, a sum over rows of
-   that row's winning window scaled by g[b, c], and the input gradient adds g[b, c] times the filter into that
-   window: B x C x (w x E) multiply-adds each, where the dense backward does that for every window position.
+   Forward: each (row b, channel c) needs only the maximum over window positions of the convolution and the
+   position that won it, so the (B, C, T) output is never written. A register tile of 6 positions x 16 channels is
+   summed over the window's w x E inputs, which in the rows-first layout are w x E contiguous floats, a window's
+   neighbour E floats further on: a matrix product over overlapping rows, without an unfolded copy.
+
+   Backward: max-pooling passes each (row b, channel c) gradient g[b, c] to one window only, the one that won the
+   maximum, starting at position s[b, c]. So the convolution's weight gradient is, for each channel, a sum over
+   rows of that row's winning window scaled by g[b, c], and the input gradient adds g[b, c] times the filter into
+   that window: B x C x (w x E) multiply-adds each, where the dense backward does that for every window position.
 
    Layouts (row-major, float32, int64 positions): x (B, T, E), the embedded rows zero-padded to T positions, so a
    window of w positions is w x E contiguous floats; s and g (B, C) rows `ld` apart; filters (C, w, E). A position
    s >= S (the windows convolved) is the bias column that stands in for padding-only windows: no weight or input
-   gradient. Single-threaded: torch's thread pool does not reach here, and the work is small. */
+   gradient. Single-threaded: the caller splits the forward's rows over threads; the backward's work is small. */
 #include <stdint.h>
+#include <math.h>
 #include <string.h>
 
 /* GCC/clang vector extension: 8 floats, lowered to the machine's SIMD (AVX2, AVX-512, NEON) or to scalars */
 typedef float v8 __attribute__((vector_size(32)));
+typedef int32_t v8i __attribute__((vector_size(32)));
 static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 #define LANES 8
@@ -83,6 +91,99 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
                 float *restrict window = out + (b * steps + at) * dim;
                 for (int64_t i = 0; i < n; i++) window[i] += scale * filter[i];
             }
+        }
+    }
+}
+
+#define TILE 6        /* window positions of the forward's register tile (x 2 vectors of channels: 12 sums) */
+
+/* c + a * b in every tile shape alike, so identical windows get identical sums and the first of them wins: an
+   explicit fused multiply-add where the machine has one (the compiler contracts a * b + c in some inlined shapes
+   and not in others), else a multiply and an add, which it then cannot contract */
+#if defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+static inline v8 fma8(float a, v8 b, v8 c) { return (v8)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
+#elif defined(__ARM_FEATURE_FMA)
+static inline v8 fma8(float a, v8 b, v8 c) {
+    v8 r;
+    for (int i = 0; i < LANES; i++) r[i] = __builtin_fmaf(a, b[i], c[i]);
+    return r;
+}
+#else
+static inline v8 fma8(float a, v8 b, v8 c) { return a * b + c; }
+#endif
+
+/* packed (ceil(C / 8), w x E, 8) = filters (C, E, w) with window offsets k x E + e, channels in lanes of 8, the
+   missing channels of the last lane group zero */
+void pack_filters(const float *filters, int64_t channels, int64_t dim, int64_t width, float *packed) {
+    const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
+    memset(packed, 0, sizeof(float) * groups * depth * LANES);
+    for (int64_t c = 0; c < channels; c++)
+        for (int64_t e = 0; e < dim; e++)
+            for (int64_t k = 0; k < width; k++)
+                packed[((c / LANES) * depth + k * dim + e) * LANES + c % LANES] = filters[(c * dim + e) * width + k];
+}
+
+/* sums[p][v] = the windows at a, a + dim, ... (mr of them, each `depth` floats) dotted with the nv lane groups of
+   filters at f0 and f1; inlined with constant mr and nv, so the sums stay in registers */
+static inline __attribute__((always_inline)) void window_tile(const float *a, int64_t dim, const float *f0,
+        const float *f1, int64_t depth, const int mr, const int nv, v8 sums[TILE][2]) {
+    for (int p = 0; p < mr; p++)
+        for (int v = 0; v < nv; v++) sums[p][v] = (v8){0};
+    for (int64_t j = 0; j < depth; j++) {
+        const v8 b0 = load8(f0 + j * LANES), b1 = nv > 1 ? load8(f1 + j * LANES) : b0;
+        for (int p = 0; p < mr; p++) {
+            const float in = a[p * dim + j];
+            sums[p][0] = fma8(in, b0, sums[p][0]);
+            if (nv > 1) sums[p][1] = fma8(in, b1, sums[p][1]);
+        }
+    }
+}
+
+static inline v8 select8(v8i mask, v8 yes, v8 no) { return (v8)(((v8i)yes & mask) | ((v8i)no & ~mask)); }
+
+#define TILE_CASE(MR, NV) \
+    case (MR) * 2 + (NV) - 1: window_tile(row + t * dim, dim, f0, f1, depth, MR, NV, sums); break;
+
+/* values[b, c] = bias[c] + the maximum over windows t < valid[b] of the window at t dotted with filter c, and
+   starts[b, c] = the first t that attains it; with bias_at >= 0 a bias-only window at bias_at follows them (it
+   wins only when bias[c] is strictly greater). packed as pack_filters gives it; values and starts rows ld apart. */
+void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const float *packed, const float *bias,
+              int64_t channels, int64_t width, const int64_t *valid, int64_t bias_at, float *values,
+              int64_t *starts, int64_t ld) {
+    const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
+    for (int64_t g0 = 0; g0 < groups; g0 += 2) {
+        const int nv = g0 + 1 < groups ? 2 : 1;
+        const float *f0 = packed + g0 * depth * LANES, *f1 = f0 + depth * LANES;
+        for (int64_t b = 0; b < rows; b++) {
+            const float *row = x + b * steps * dim;
+            v8 best[2] = {(v8){0} - INFINITY, (v8){0} - INFINITY}, at[2] = {{0}};
+            for (int64_t t = 0; t < valid[b]; t += TILE) {
+                const int mr = valid[b] - t < TILE ? (int)(valid[b] - t) : TILE;
+                v8 sums[TILE][2];
+                switch (mr * 2 + nv - 1) {
+                    TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(3, 1) TILE_CASE(3, 2)
+                    TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(6, 1) TILE_CASE(6, 2)
+                }
+                for (int p = 0; p < mr; p++)
+                    for (int v = 0; v < nv; v++) {  /* strictly greater: the first maximum keeps its position */
+                        const v8i more = sums[p][v] > best[v];
+                        best[v] = select8(more, sums[p][v], best[v]);
+                        at[v] = select8(more, (v8){0} + (float)(t + p), at[v]);
+                    }
+            }
+            for (int v = 0; v < nv; v++)
+                for (int lane = 0; lane < LANES && (g0 + v) * LANES + lane < channels; lane++) {
+                    const int64_t c = (g0 + v) * LANES + lane;
+                    float value = best[v][lane] + bias[c];
+                    int64_t start = (int64_t)at[v][lane];
+                    if (bias_at >= 0 && bias[c] > value) {
+                        value = bias[c];
+                        start = bias_at;
+                    }
+                    values[b * ld + c] = value;
+                    starts[b * ld + c] = start;
+                }
         }
     }
 }

@@ -1,15 +1,19 @@
-"""The backward of a convolution followed by max-over-time pooling, from the winning windows alone.
+"""Convolutions followed by max-over-time pooling in training, by compiled kernels: the forward fused with the
+pooling, and the backward from the winning windows alone.
 
-Max-pooling passes each (row, channel) gradient to one window, the one that won the maximum. torch's backward
-still runs the convolution's full backward over every window position (two products the size of the forward) on
-a gradient that is zero but for one position per row and channel. Here the weight and input gradients are
-computed from the winning windows only (``pool_grad.c``): B x C x w x E multiply-adds each, where the dense
-backward does that for each of the ~T window positions. The gradients are the same up to float summation order.
+Max-pooling keeps, for each row and channel, one value and the window that won it. The forward (``conv_max`` in
+``pool_grad.c``) sums each window in registers and keeps the running maximum, so the (B, C, T) convolution output
+is never written, masked or scanned; windows past a row's length are not convolved at all. The backward passes
+each (row, channel) gradient to its winning window only. torch's backward still runs the convolution's full
+backward over every window position (two products the size of the forward) on a gradient that is zero but for
+one position per row and channel. Here the weight and input gradients are computed from the winning windows only:
+B x C x w x E multiply-adds each, where the dense backward does that for each of the ~T window positions. Values
+and gradients are the same as torch's up to float summation order.
 
-torch has no operator for this (``embedding_bag`` over the winning windows does half of it and materialises the
-rest), so the loops are C, compiled once per machine with the system's C compiler into a cache directory and
-loaded with ctypes (no torch headers, well under a second to build). Without a compiler the caller keeps torch's
-dense backward: ``available()`` says which. A backward that must itself be differentiated (R1, WGAN-GP, an
+torch has no operator for either (``embedding_bag`` over the winning windows does half of the backward and
+materialises the rest), so the loops are C, compiled once per machine with the system's C compiler into a cache
+directory and loaded with ctypes (no torch headers, well under a second to build). Without a compiler the caller
+keeps torch's kernels: ``available()`` says which. A backward that must itself be differentiated (R1, WGAN-GP, an
 unrolled D: ``create_graph=True``) is computed the dense way from the same winning positions.
 """
 
@@ -27,8 +31,9 @@ import subprocess
 import tempfile
 import warnings
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -107,6 +112,11 @@ def _bind(lib: Any) -> Any:
     for fn in (lib.weight_grad, lib.input_grad):
         fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
         fn.restype = None
+    lib.pack_filters.argtypes = [pointer, size, size, size, pointer]
+    lib.pack_filters.restype = None
+    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, size, pointer, pointer,
+                             size]
+    lib.conv_max.restype = None
     return lib
 
 
@@ -115,8 +125,83 @@ def available() -> bool:
     return library() is not None
 
 
+class Windows(NamedTuple):
+    """The windows one convolution reads in a group of rows: row b's windows start at 0 .. valid[b] - 1 (valid
+    (B,) int64); `convolved` windows in all; with `bias_column`, one bias-only window after them stands in for the
+    windows that cover padding alone."""
+
+    valid: Tensor
+    convolved: int
+    bias_column: bool
+
+
+def windows(rows: int, steps: int, seen: Tensor | None, short: int, width: int) -> Windows:
+    """The windows of a width-`width` convolution over `rows` rows of `steps` positions: those starting before
+    `short` (the later ones cover padding alone), and of row b those that end within seen[b] positions (seen (B,)
+    or None: all)."""
+    span = min(steps, short + width - 1)  # the input positions of windows starting before `short`
+    count = span - width + 1
+    if seen is None:
+        valid = torch.full((rows,), count, dtype=torch.long)
+    else:
+        valid = (seen.cpu() - width + 1).clamp(min=0, max=count).long()
+    return Windows(valid, count, span < steps)
+
+
+def pooled(e: Tensor, seen: Tensor | None, short: int, widths: Sequence[int], weights: Sequence[Tensor],
+           biases: Sequence[Tensor]) -> Tensor:
+    """Max-over-time pooled convolutions (B, sum C) (bias added, before the ReLU) of e (B, T, E) zero-padded to
+    the widest filter, by the compiled forward, with the winning-window backward. Per convolution i: width
+    widths[i], weight (C_i, E, w_i), bias (C_i,); its windows as ``windows`` gives them for `seen` and `short`."""
+    rows = F.pad(e, (0, 0, 0, max(widths) - e.shape[1])) if e.shape[1] < max(widths) else e  # (B, T, E)
+    read = [windows(rows.shape[0], rows.shape[1], seen, short, w) for w in widths]
+    values, starts = _conv_max(rows.detach().contiguous(), read, weights, biases)
+    return MaxPooledConv.apply(rows, values, starts, widths, [r.convolved for r in read], *weights, *biases)
+
+
+def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
+              biases: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
+    """(values, starts), both (B, sum C): each convolution's pooled maxima over the windows `read` of x (B, T, E)
+    (contiguous) and the first window that attains each. The rows are split over torch's thread count."""
+    lib = library()
+    rows, steps, dim = x.shape
+    total = sum(w.shape[0] for w in weights)
+    values = torch.empty(rows, total)  # (B, sum C)
+    starts = torch.empty(rows, total, dtype=torch.long)  # (B, sum C)
+    packed = []
+    for weight in weights:
+        channels, _, width = weight.shape
+        filters = weight.detach().contiguous()  # (C, E, w)
+        packed.append(torch.empty(-(-channels // 8), width * dim, 8))  # (ceil(C / 8), w x E, 8)
+        lib.pack_filters(filters.data_ptr(), channels, dim, width, packed[-1].data_ptr())
+    bias_ptrs = [b.detach().contiguous() for b in biases]
+
+    def run(first: int, stop: int) -> None:
+        offset = 0
+        for weight, bias, filters, windows_ in zip(weights, bias_ptrs, packed, read):
+            channels, _, width = weight.shape
+            lib.conv_max(x[first].data_ptr(), stop - first, steps, dim, filters.data_ptr(), bias.data_ptr(),
+                         channels, width, windows_.valid[first].data_ptr(),
+                         windows_.convolved if windows_.bias_column else -1,
+                         values[first, offset].data_ptr(), starts[first, offset].data_ptr(), total)
+            offset += channels
+
+    threads = min(torch.get_num_threads(), rows)
+    if threads <= 1:
+        run(0, rows)
+    else:  # ctypes releases the GIL during each call: the threads run the C loops in parallel
+        cuts = [rows * i // threads for i in range(threads + 1)]
+        list(_executor(threads).map(run, cuts[:-1], cuts[1:]))
+    return values, starts
+
+
+@functools.cache
+def _executor(threads: int) -> ThreadPoolExecutor:
+    return ThreadPoolExecutor(threads, thread_name_prefix="textgan-conv-max")
+
+
 class MaxPooledConv(torch.autograd.Function):
-    """Pooled maxima (B, sum C) of the convolutions of x (B, E, T), computed by the caller (values and winning
+    """Pooled maxima (B, sum C) of the convolutions of x (B, T, E), computed by the caller (values and winning
     window starts, both (B, sum C)), given a backward from the winning windows. Per convolution i: width
     widths[i], convolved[i] windows convolved (a start at or past it is a bias-only column), weight (C_i, E, w_i),
     bias (C_i,)."""
@@ -148,11 +233,11 @@ class MaxPooledConv(torch.autograd.Function):
 def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int],
                   weights: Sequence[Tensor], grad: Tensor, need_x: bool,
                   need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
-    """(grad of x (B, E, T), weight grads) from the winning windows, by the compiled kernels; None for those not
+    """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels; None for those not
     needed."""
     lib = library()
-    rows, dim, steps = x.shape
-    rows_first = x.detach().transpose(1, 2).contiguous()  # (B, T, E): a window is w x E contiguous floats
+    rows, steps, dim = x.shape
+    rows_first = x.detach().contiguous()  # (B, T, E): a window is w x E contiguous floats
     grad, starts = grad.contiguous(), starts.contiguous()
     ld = grad.shape[1]  # both (B, sum C); each convolution's columns are a view into them, rows ld apart
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
@@ -169,7 +254,7 @@ def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: S
         if grad_x is not None:
             filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
             lib.input_grad(filters.data_ptr(), *args, grad_x.data_ptr())
-    return (None if grad_x is None else grad_x.transpose(1, 2)), grad_weights
+    return grad_x, grad_weights
 
 
 def _columns(weights: Sequence[Tensor], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
@@ -185,7 +270,7 @@ def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Se
         picked = []
         (columns,) = _columns(weights, starts)
         for weight, bias, width, count, column in zip(weights, biases, widths, convolved, columns):  # column (B, C)
-            out = F.conv1d(x[:, :, :count + width - 1], weight, bias)  # (B, C, count)
+            out = F.conv1d(x[:, :count + width - 1].transpose(1, 2), weight, bias)  # (B, C, count)
             won = out.gather(2, column.clamp(max=count - 1).unsqueeze(2)).squeeze(2)  # (B, C)
             picked.append(torch.where(column < count, won, bias.expand_as(won)))
         targets = [t for t in [x, *weights] if t.requires_grad]
