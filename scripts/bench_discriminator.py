@@ -18,7 +18,7 @@ same real batches and the same random state, and scales them to 626 updates:
   bf16+pool    ... and bf16 autocast (which keeps the dense backward);
   fp32+window  fp32+pool with the convolutions and max-pool by compiled kernels: the forward fused with the
                pooling, the backward from each max-pool's winning window alone
-               (`discriminator.winning_window_grad=true`, `models/pool_grad.py`).
+               (`discriminator.winning_window_grad=true`, `models/pooled_conv.py`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
 counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads
@@ -62,7 +62,7 @@ from textgan.config import DISCRIMINATOR_PRESETS, Config
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.estimators import losses
 from textgan.estimators.common import accuracy_logs
-from textgan.models import pool_grad
+from textgan.models import kernels, pooled_conv
 from textgan.models.wrapping import unwrap
 from textgan.training.context import Models, Runtime
 from textgan.training.mle import train_mle
@@ -141,7 +141,7 @@ class FlopCounter:
     def counting_windows(self) -> Iterator[None]:
         """Record the arguments of every compiled forward and winning-window backward run inside (counted
         afterwards, out of the timing)."""
-        forward, backward = pool_grad._conv_max, pool_grad._window_grads
+        forward, backward = pooled_conv._conv_max, pooled_conv._window_grads
 
         def recorded_forward(x: torch.Tensor, read: Any, weights: Any, biases: Any) -> Any:
             self.forwards.append(([r.valid for r in read], [w.shape[0] * w.shape[2] for w in weights], x.shape[2]))
@@ -153,11 +153,11 @@ class FlopCounter:
                                  int(need_x) + int(need_weights)))
             return backward(x, starts, widths, convolved, weights, grad, need_x, need_weights)
 
-        pool_grad._conv_max, pool_grad._window_grads = recorded_forward, recorded_backward  # type: ignore[assignment]
+        pooled_conv._conv_max, pooled_conv._window_grads = recorded_forward, recorded_backward  # type: ignore[assignment]
         try:
             yield
         finally:
-            pool_grad._conv_max, pool_grad._window_grads = forward, backward  # type: ignore[assignment]
+            pooled_conv._conv_max, pooled_conv._window_grads = forward, backward  # type: ignore[assignment]
 
     def _window_flops(self) -> float:
         """The compiled forward's windows, 2 x C x w x E each (only those a row reads are convolved), and 2 x w x E
@@ -479,7 +479,7 @@ def kernel_ceiling(repeats: int = 20) -> None:
               f"({conv_flops / conv_s / gemm:.0%} of the square GEMM's {gemm / 1e9:.1f}), highway "
               f"{highway_flops / highway_s / 1e9:.1f} GFLOP/s ({highway_flops / highway_s / gemm:.0%}), both "
               f"{both / gemm:.0%}")
-        if pool_grad.available():
+        if kernels.available():
             e = x.transpose(1, 2).contiguous()  # (64, T, 64)
 
             def winning() -> None:

@@ -112,10 +112,11 @@ class DiscriminatorConfig:
                                  "length, in a seeded random order (less padding; 0: off)", min=0)
     fused_optimizer: bool = opt(False, "D's Adam as one fused kernel: the same update, a faster step, float "
                                        "round-off in a different order")
-    winning_window_grad: bool = opt(False, "D training on the CPU at fp32: the convolutions' backward from the "
-                                           "window that won each max-pool alone (C kernels built with the system's "
-                                           "C compiler; without one, torch's dense backward): the same gradients "
-                                           "to float round-off; the convolutions' training step 2-2.7x faster")
+    winning_window_grad: bool = opt(False, "D training on the CPU at fp32: the convolutions and max-pool by C "
+                                           "kernels built with the system's C compiler (without one, torch's): "
+                                           "the forward fused with the max-pool, the backward from the window "
+                                           "that won each max-pool alone; the same values and gradients to float "
+                                           "round-off; the convolutions' training step 2.6-3.7x faster")
     fake_pool: int = opt(0, "D training: draw a D phase's generator fakes this many rows at a time instead of one "
                             "batch at a time (G is fixed within the phase): faster, the same distribution, other "
                             "random draws; for estimators whose D reads token samples (0: per batch)", min=0)

@@ -18,8 +18,9 @@ the widest filter, so a batch's trailing PAD never enters a max-over-time and th
 the sequence is batched with. ``forward`` sorts rows by length and convolves groups of similar length, each
 trimmed to its longest row; in a group shorter than the widest filter, the windows that start past its longest row
 cover zero vectors alone, so their output is the bias and they are not convolved. Little work is spent on padding
-(``scripts/bench_discriminator.py``). With ``winning_window_grad``, the convolutions' backward in training reads only
-the window that won each row's and channel's maximum (``models/pool_grad.py``).
+(``scripts/bench_discriminator.py``). With ``winning_window_grad``, the convolutions in training run as compiled
+kernels (``models/pooled_conv.py``): the forward fused with the max-pool, the backward reading only the window that won
+each row's and channel's maximum.
 
 Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
 torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
@@ -51,7 +52,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textgan.models import pool_grad
+from textgan.models import kernels, pooled_conv
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -193,7 +194,7 @@ class CNNDiscriminator(nn.Module):
             self.class_embedding = nn.Embedding(num_classes, width)  # V: (K, F)
             nn.init.xavier_uniform_(self.class_embedding.weight)  # Glorot, as Miyato & Koyama's code
         self.spectral_norm = spectral_norm
-        self.winning_window_grad = winning_window_grad  # the convolutions' backward (``_winning_window_grad``)
+        self.winning_window_grad = winning_window_grad  # compiled convolutions in training (``_winning_window_grad``)
         if spectral_norm:
             layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
             if self.class_embedding is not None:
@@ -264,8 +265,8 @@ class CNNDiscriminator(nn.Module):
         # max (after them, so a tie picks the same window as before). Only without masks: every row then reads
         # every window, which is the case for a group of rows shorter than the widest filter.
         short = max(longest, 1) if longest is not None and widths is None else steps
-        if self._winning_window_grad(e):  # the compiled forward and backward (``models/pool_grad.py``)
-            return pool_grad.pooled(e, widths, short, self.filter_sizes, [conv.weight for conv in self.convs],
+        if self._winning_window_grad(e):  # the compiled forward and backward (``models/pooled_conv.py``)
+            return pooled_conv.pooled(e, widths, short, self.filter_sizes, [conv.weight for conv in self.convs],
                                     [conv.bias for conv in self.convs])
         x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
         if x.shape[-1] < steps:
@@ -287,13 +288,13 @@ class CNNDiscriminator(nn.Module):
         return torch.cat(pooled, dim=1)  # (B, sum(num_filters))
 
     def _winning_window_grad(self, x: Tensor) -> bool:
-        """Whether this forward's convolutions get their backward from the winning windows alone
-        (``models/pool_grad.py``): when on, training, fp32 on the CPU, no spectral norm (its weight is recomputed
-        per access), and the kernels built."""
+        """Whether this forward's convolutions and max-pool run as the compiled kernels, with the backward from the
+        winning windows alone (``models/pooled_conv.py``): when on, training, fp32 on the CPU, no spectral norm (its
+        weight is recomputed per access), and the kernels built."""
         return (self.winning_window_grad and torch.is_grad_enabled() and x.device.type == "cpu"
                 and x.dtype == torch.float32 and self.precision == "fp32" and not self.spectral_norm
                 and (x.requires_grad or any(p.requires_grad for p in self.convs.parameters()))
-                and pool_grad.available())
+                and kernels.available())
 
     def token_lengths(self, tokens: Tensor) -> Tensor:
         """Lengths (B,) of token rows (B, T): up to and including the last non-PAD id."""

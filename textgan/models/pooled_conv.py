@@ -2,7 +2,7 @@
 pooling, and the backward from the winning windows alone.
 
 Max-pooling keeps, for each row and channel, one value and the window that won it. The forward (``conv_max`` in
-``pool_grad.c``) sums each window in registers and keeps the running maximum, so the (B, C, T) convolution output
+``pooled_conv.c``) sums each window in registers and keeps the running maximum, so the (B, C, T) convolution output
 is never written, masked or scanned; windows past a row's length are not convolved at all. The backward passes
 each (row, channel) gradient to its winning window only. torch's backward still runs the convolution's full
 backward over every window position (two products the size of the forward) on a gradient that is zero but for
@@ -11,118 +11,23 @@ B x C x w x E multiply-adds each, where the dense backward does that for each of
 and gradients are the same as torch's up to float summation order.
 
 torch has no operator for either (``embedding_bag`` over the winning windows does half of the backward and
-materialises the rest), so the loops are C, compiled once per machine with the system's C compiler into a cache
-directory and loaded with ctypes (no torch headers, well under a second to build). Without a compiler the caller
-keeps torch's kernels: ``available()`` says which. A backward that must itself be differentiated (R1, WGAN-GP, an
-unrolled D: ``create_graph=True``) is computed the dense way from the same winning positions.
+materialises the rest), so the loops are C (``pooled_conv.c``, built by ``models/kernels.py``). Without a compiler
+the caller keeps torch's kernels: ``kernels.available()`` says which. A backward that must itself be differentiated
+(R1, WGAN-GP, an unrolled D: ``create_graph=True``) is computed the dense way from the same winning positions.
 """
 
 from __future__ import annotations
 
-import ctypes
 import functools
-import getpass
-import hashlib
-import os
-import platform
-import shlex
-import shutil
-import subprocess
-import tempfile
-import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, NamedTuple
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-SOURCE = Path(__file__).with_name("pool_grad.c")
-FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
-NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
-
-
-def _cache_dir() -> Path:
-    """Where compiled kernels live: $TEXTGAN_CACHE, else $XDG_CACHE_HOME/textgan, else ~/.cache/textgan."""
-    if os.environ.get("TEXTGAN_CACHE"):
-        return Path(os.environ["TEXTGAN_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textgan"
-
-
-def _machine() -> str:
-    """What a -march=native build depends on: architecture and, on Linux, the CPU's feature flags."""
-    flags = ""
-    try:
-        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
-    except OSError:
-        pass
-    return f"{platform.machine()} {platform.processor()} {flags}"
-
-
-def _compile(compiler: str, target: Path) -> bool:
-    """Build SOURCE into `target` (native vector units first, then without); True on success. Written to a
-    temporary name and renamed, so concurrent processes never load a half-written file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=target.parent) as work:
-        built = Path(work) / target.name
-        for extra in (NATIVE, []):
-            try:
-                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), str(SOURCE)],
-                                      capture_output=True, timeout=120)
-            except (OSError, subprocess.SubprocessError):
-                return False
-            if done.returncode == 0:
-                os.replace(built, target)
-                return True
-    return False
-
-
-@functools.cache
-def library() -> Any:
-    """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    key = hashlib.sha256(b"\0".join(s.encode() for s in [SOURCE.read_text(), str(compiler), *FLAGS, _machine()]))
-    reason = "no C compiler found (set CC)"
-    if compiler is not None:
-        reason = f"{compiler} could not build {SOURCE.name}"
-        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{_user()}"):
-            target = directory / f"pool_grad-{key.hexdigest()[:16]}.so"
-            try:
-                if target.exists() or _compile(compiler, target):
-                    return _bind(ctypes.CDLL(str(target)))
-            except OSError:
-                continue
-    warnings.warn(f"textgan: {reason}; the CNN discriminator's convolution backward runs torch's dense kernels "
-                  f"(the same gradients, slower)", RuntimeWarning, stacklevel=2)
-    return None
-
-
-def _user() -> str:
-    """The login name for a per-user temporary directory ("user" where the system has none)."""
-    try:
-        return getpass.getuser()
-    except (OSError, KeyError):
-        return "user"
-
-
-def _bind(lib: Any) -> Any:
-    pointer, size = ctypes.c_void_p, ctypes.c_int64
-    for fn in (lib.weight_grad, lib.input_grad):
-        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
-        fn.restype = None
-    lib.pack_filters.argtypes = [pointer, size, size, size, pointer]
-    lib.pack_filters.restype = None
-    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, size, pointer, pointer,
-                             size]
-    lib.conv_max.restype = None
-    return lib
-
-
-def available() -> bool:
-    """Whether the winning-window backward can run here (its kernels compiled and loaded)."""
-    return library() is not None
+from textgan.models import kernels
 
 
 class Windows(NamedTuple):
@@ -162,8 +67,8 @@ def pooled(e: Tensor, seen: Tensor | None, short: int, widths: Sequence[int], we
 def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
               biases: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
     """(values, starts), both (B, sum C): each convolution's pooled maxima over the windows `read` of x (B, T, E)
-    (contiguous) and the first window that attains each. The rows are split over torch's thread count."""
-    lib = library()
+    (contiguous) and the first window that attains each."""
+    lib = kernels.library()
     rows, steps, dim = x.shape
     total = sum(w.shape[0] for w in weights)
     values = torch.empty(rows, total)  # (B, sum C)
@@ -186,18 +91,25 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
                          values[first, offset].data_ptr(), starts[first, offset].data_ptr(), total)
             offset += channels
 
-    threads = min(torch.get_num_threads(), rows)
-    if threads <= 1:
-        run(0, rows)
-    else:  # ctypes releases the GIL during each call: the threads run the C loops in parallel
-        cuts = [rows * i // threads for i in range(threads + 1)]
-        list(_executor(threads).map(run, cuts[:-1], cuts[1:]))
+    _in_parallel(rows, run)
     return values, starts
+
+
+def _in_parallel(count: int, run: Callable[[int, int], None]) -> None:
+    """run(first, stop) over [0, count) cut into one consecutive range per torch thread. ctypes releases the GIL
+    during each C call, so the ranges run in parallel; each kernel's result for an item does not depend on the
+    cut, so any thread count gives the same numbers."""
+    threads = min(torch.get_num_threads(), count)
+    if threads <= 1:
+        run(0, count)
+        return
+    cuts = [count * i // threads for i in range(threads + 1)]
+    list(_executor(threads).map(run, cuts[:-1], cuts[1:]))
 
 
 @functools.cache
 def _executor(threads: int) -> ThreadPoolExecutor:
-    return ThreadPoolExecutor(threads, thread_name_prefix="textgan-conv-max")
+    return ThreadPoolExecutor(threads, thread_name_prefix="textgan-pooled-conv")
 
 
 class MaxPooledConv(torch.autograd.Function):
@@ -235,26 +147,42 @@ def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: S
                   need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
     """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels; None for those not
     needed."""
-    lib = library()
-    rows, steps, dim = x.shape
     rows_first = x.detach().contiguous()  # (B, T, E): a window is w x E contiguous floats
-    grad, starts = grad.contiguous(), starts.contiguous()
-    ld = grad.shape[1]  # both (B, sum C); each convolution's columns are a view into them, rows ld apart
+    grad, starts = grad.contiguous(), starts.contiguous()  # (B, sum C): each convolution's columns are views
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
     grad_weights: list[Tensor | None] = []
-    for weight, width, count, at, scale in zip(weights, widths, convolved, *_columns(weights, starts, grad)):
-        channels = weight.shape[0]
-        args = (rows, steps, dim, at.data_ptr(), scale.data_ptr(), ld, channels, width, count)
-        out = None
-        if need_weights:
-            out = torch.empty(channels, width, dim)  # (C, w, E)
-            lib.weight_grad(rows_first.data_ptr(), *args, out.data_ptr())
-            out = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
-        grad_weights.append(out)
-        if grad_x is not None:
-            filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
-            lib.input_grad(filters.data_ptr(), *args, grad_x.data_ptr())
+    for weight, count, at, scale in zip(weights, convolved, *_columns(weights, starts, grad)):
+        grad_weights.append(_width_grads(rows_first, at, scale, weight, count, need_weights, grad_x))
     return grad_x, grad_weights
+
+
+def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, count: int, need_weight: bool,
+                 grad_x: Tensor | None) -> Tensor | None:
+    """One convolution's weight gradient (C, E, w) if `need_weight`, and its input gradient added into grad_x
+    (B, T, E) if given, from x (B, T, E), its winning starts `at` and pooled gradients `scale` (both (B, C) column
+    views, rows ld apart) and `count` windows convolved. The weight gradient's channels and the input gradient's
+    rows are split over torch's threads."""
+    lib = kernels.library()
+    (rows, steps, dim), (channels, _, width), ld = x.shape, weight.shape, at.stride(0)
+    out = None
+    if need_weight:
+        out = torch.empty(channels, width, dim)  # (C, w, E)
+
+        def channel_range(first: int, stop: int) -> None:
+            lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
+                            stop - first, width, count, out[first].data_ptr())
+
+        _in_parallel(channels, channel_range)
+        out = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
+    if grad_x is not None:
+        filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
+
+        def row_range(first: int, stop: int) -> None:
+            lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),
+                           scale[first].data_ptr(), ld, channels, width, count, grad_x[first].data_ptr())
+
+        _in_parallel(rows, row_range)
+    return out
 
 
 def _columns(weights: Sequence[Tensor], *tensors: Tensor) -> list[tuple[Tensor, ...]]:

@@ -1,4 +1,4 @@
-/* Convolution followed by max-over-time pooling, one filter width at a time (textgan/models/pool_grad.py): the
+/* Convolution followed by max-over-time pooling, one filter width at a time (textgan/models/pooled_conv.py): the
    forward fused with the pooling, and the backward from the winning windows.
 
    Forward: each (row b, channel c) needs only the maximum over window positions of the convolution and the

@@ -1,5 +1,5 @@
-"""The compiled convolutions with max-pooling (models/pool_grad.py) against torch's: the fused forward's maxima and
-winning windows, and the backward from the winning windows."""
+"""The compiled convolutions with max-pooling (models/pooled_conv.py, built by models/kernels.py) against torch's:
+the fused forward's maxima and winning windows, and the backward from the winning windows."""
 
 from __future__ import annotations
 
@@ -10,11 +10,11 @@ import pytest
 import torch
 
 from tests.helpers import preset_cnn
-from textgan.models import pool_grad
+from textgan.models import kernels, pooled_conv
 from textgan.models.discriminator import CNNDiscriminator
 
 V = 12
-needs_kernels = pytest.mark.skipif(not pool_grad.available(), reason="no C compiler: the kernels cannot be built")
+needs_kernels = pytest.mark.skipif(not kernels.available(), reason="no C compiler: the kernels cannot be built")
 
 
 def pair(preset: str, mode: str = "tokens", **kw: Any) -> tuple[CNNDiscriminator, CNNDiscriminator]:
@@ -139,27 +139,33 @@ def test_fused_forward_matches_conv_mask_and_max(rows: int, steps: int, dim: int
     weights = [torch.randn(c, dim, w, generator=g) / (w * dim) ** 0.5 for c, w in zip(channels, widths)]
     biases = [torch.randn(c, generator=g) for c in channels]
     seen_t = None if seen is None else torch.tensor(seen)
-    read = [pool_grad.windows(rows, steps, seen_t, short, w) for w in widths]
-    values, starts = pool_grad._conv_max(x, read, weights, biases)
+    read = [pooled_conv.windows(rows, steps, seen_t, short, w) for w in widths]
+    values, starts = pooled_conv._conv_max(x, read, weights, biases)
     want_values, want_starts = dense_pooled(x, seen_t, short, weights, biases)
     assert float((values - want_values).abs().max()) <= 1e-5 * float(want_values.abs().max())
     assert torch.equal(starts, want_starts)  # random data: no two windows within round-off of each other
 
 
 @needs_kernels
-def test_fused_forward_same_for_any_thread_count() -> None:
-    x = torch.randn(33, 24, 16)
-    weights, biases = [torch.randn(20, 16, 3), torch.randn(9, 16, 20)], [torch.randn(20), torch.randn(9)]
-    read = [pool_grad.windows(33, 24, torch.randint(20, 25, (33,)), 24, w) for w in (3, 20)]
+def test_same_values_and_gradients_for_any_thread_count() -> None:
+    """The forward's rows and the backward's channels and rows are split over torch's threads: bit-identical."""
+    g = torch.Generator().manual_seed(0)
+    e = torch.randn(33, 24, 16, generator=g)
+    weights = [torch.randn(20, 16, 3, generator=g), torch.randn(9, 16, 20, generator=g)]
+    biases = [torch.randn(20, generator=g), torch.randn(9, generator=g)]
+    seen = torch.randint(20, 25, (33,), generator=g)
     threads = torch.get_num_threads()
+    results = []
     try:
-        results = []
         for count in (1, 2, 5):
             torch.set_num_threads(count)
-            results.append(pool_grad._conv_max(x, read, weights, biases))
+            inputs = [t.clone().requires_grad_() for t in [e, *weights, *biases]]
+            out = pooled_conv.pooled(inputs[0], seen, 24, (3, 20), inputs[1:3], inputs[3:])
+            (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
+            results.append([out.detach()] + [t.grad for t in inputs])
     finally:
         torch.set_num_threads(threads)
-    assert all(torch.equal(r[0], results[0][0]) and torch.equal(r[1], results[0][1]) for r in results)
+    assert all(torch.equal(a, b) for result in results[1:] for a, b in zip(result, results[0]))
 
 
 @needs_kernels
@@ -209,7 +215,7 @@ def test_same_seed_same_weights() -> None:
 
 
 def test_without_kernels_the_dense_backward_runs(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(pool_grad, "available", lambda: False)
+    monkeypatch.setattr(kernels, "available", lambda: False)
     on, off = pair("small")
     loss = tokens_loss(ragged_tokens(10, 12))
     a, b = gradients(on, loss), gradients(off, loss)
@@ -219,26 +225,26 @@ def test_without_kernels_the_dense_backward_runs(monkeypatch: pytest.MonkeyPatch
 def test_a_failed_build_warns_and_reports_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("CC", str(tmp_path / "no-such-compiler"))
     monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path / "cache"))
-    monkeypatch.setattr(pool_grad.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
-    pool_grad.library.cache_clear()
+    monkeypatch.setattr(kernels.tempfile, "gettempdir", lambda: str(tmp_path / "tmp"))
+    kernels.library.cache_clear()
     try:
-        with pytest.warns(RuntimeWarning, match="dense kernels"):
-            assert pool_grad.library() is None
+        with pytest.warns(RuntimeWarning, match="torch's kernels"):
+            assert kernels.library() is None
     finally:
-        pool_grad.library.cache_clear()
+        kernels.library.cache_clear()
 
 
 @needs_kernels
 def test_built_once_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    pool_grad.library.cache_clear()
+    kernels.library.cache_clear()
     try:
-        assert pool_grad.library() is not None
-        built = list(tmp_path.glob("pool_grad-*.so"))
+        assert kernels.library() is not None
+        built = list(tmp_path.glob("pooled_conv-*.so"))
         assert len(built) == 1
         stamp = built[0].stat().st_mtime_ns
-        pool_grad.library.cache_clear()
-        assert pool_grad.library() is not None
+        kernels.library.cache_clear()
+        assert kernels.library() is not None
         assert built[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
     finally:
-        pool_grad.library.cache_clear()
+        kernels.library.cache_clear()

@@ -1,0 +1,104 @@
+"""The project's compiled C kernels (``pooled_conv.c``): built once per machine with the system's C compiler into a
+cache directory and loaded with ctypes (no torch headers, no build step at install, well under a second to build).
+Without a compiler, ``library()`` warns once and returns None, and callers keep torch's kernels (``available()``)."""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import getpass
+import hashlib
+import os
+import platform
+import shlex
+import shutil
+import subprocess
+import tempfile
+import warnings
+from pathlib import Path
+from typing import Any
+
+SOURCE = Path(__file__).with_name("pooled_conv.c")
+FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
+NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
+
+
+def _cache_dir() -> Path:
+    """Where compiled kernels live: $TEXTGAN_CACHE, else $XDG_CACHE_HOME/textgan, else ~/.cache/textgan."""
+    if os.environ.get("TEXTGAN_CACHE"):
+        return Path(os.environ["TEXTGAN_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "textgan"
+
+
+def _machine() -> str:
+    """What a -march=native build depends on: architecture and, on Linux, the CPU's feature flags."""
+    flags = ""
+    try:
+        flags = next((line for line in Path("/proc/cpuinfo").read_text().splitlines() if line.startswith("flags")), "")
+    except OSError:
+        pass
+    return f"{platform.machine()} {platform.processor()} {flags}"
+
+
+def _compile(compiler: str, target: Path) -> bool:
+    """Build SOURCE into `target` (native vector units first, then without); True on success. Written to a
+    temporary name and renamed, so concurrent processes never load a half-written file."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=target.parent) as work:
+        built = Path(work) / target.name
+        for extra in (NATIVE, []):
+            try:
+                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), str(SOURCE)],
+                                      capture_output=True, timeout=120)
+            except (OSError, subprocess.SubprocessError):
+                return False
+            if done.returncode == 0:
+                os.replace(built, target)
+                return True
+    return False
+
+
+@functools.cache
+def library() -> Any:
+    """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    key = hashlib.sha256(b"\0".join(s.encode() for s in [SOURCE.read_text(), str(compiler), *FLAGS, _machine()]))
+    reason = "no C compiler found (set CC)"
+    if compiler is not None:
+        reason = f"{compiler} could not build {SOURCE.name}"
+        for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{_user()}"):
+            target = directory / f"{SOURCE.stem}-{key.hexdigest()[:16]}.so"
+            try:
+                if target.exists() or _compile(compiler, target):
+                    return _bind(ctypes.CDLL(str(target)))
+            except OSError:
+                continue
+    warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
+                  f"(the same values and gradients, slower)", RuntimeWarning, stacklevel=2)
+    return None
+
+
+def _user() -> str:
+    """The login name for a per-user temporary directory ("user" where the system has none)."""
+    try:
+        return getpass.getuser()
+    except (OSError, KeyError):
+        return "user"
+
+
+def _bind(lib: Any) -> Any:
+    pointer, size = ctypes.c_void_p, ctypes.c_int64
+    for fn in (lib.weight_grad, lib.input_grad):
+        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
+        fn.restype = None
+    lib.pack_filters.argtypes = [pointer, size, size, size, pointer]
+    lib.pack_filters.restype = None
+    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, size, pointer, pointer,
+                             size]
+    lib.conv_max.restype = None
+    return lib
+
+
+def available() -> bool:
+    """Whether the winning-window backward can run here (its kernels compiled and loaded)."""
+    return library() is not None
