@@ -457,6 +457,7 @@ def kernel_ceiling(repeats: int = 20) -> None:
     for conv, own in zip(d.convs, convs):
         conv.load_state_dict(own.state_dict())
     print(f"\n[kernels] SeqGAN's CNN layers alone, forward + backward, 64 rows, {torch.get_num_threads()} thread(s)")
+    highway_products(pooled)
     for width in (20, 37):
         x = torch.randn(64, 64, width)
 
@@ -491,6 +492,24 @@ def kernel_ceiling(repeats: int = 20) -> None:
             print(f"    convolutions + max-pool by the compiled kernels: {window_s * 1e3:.1f} ms against "
                   f"{conv_s * 1e3:.1f} ms ({conv_s / window_s:.2f}x), {window_flops / window_s / 1e9:.1f} GFLOP/s "
                   f"executed ({window_flops / window_s / gemm:.0%} of the GEMM)")
+
+
+def highway_products(features: int, rows: int = 64, repeats: int = 20) -> None:
+    """The rate of each of the highway's three products at its own shape (gate and transform together, `rows`
+    sequences), into warm output buffers, against a square GEMM timed alongside: what torch's matrix kernels give
+    the largest part of the D unit's FLOPs."""
+    x, dy = torch.randn(rows, features), torch.randn(rows, 2 * features)
+    weight, bias = torch.randn(2 * features, features), torch.randn(2 * features)
+    out_y, out_x, out_w = torch.empty(rows, 2 * features), torch.empty(rows, features), torch.empty(2 * features,
+                                                                                                  features)
+    products = {"forward x W^T": lambda: torch.addmm(bias, x, weight.t(), out=out_y),
+                "input gradient dy W": lambda: torch.mm(dy, weight, out=out_x),
+                "weight gradient dy^T x": lambda: torch.mm(dy.t(), x, out=out_w)}
+    flops = 2 * rows * features * 2 * features
+    gemm = gemm_rate()
+    rates = {name: flops / timed(product, repeats) for name, product in products.items()}
+    print(f"  highway products at {rows} rows, F = {features} (each {flops / 1e6:.0f} MFLOP): "
+          + ", ".join(f"{name} {rate / gemm:.0%}" for name, rate in rates.items()) + " of the square GEMM")
 
 
 def timed(fn: Callable[[], Any], rounds: int) -> float:
