@@ -462,12 +462,15 @@ def kernel_ceiling(repeats: int = 20) -> None:
         x = torch.randn(64, 64, width)
 
         def convolutions() -> None:
+            for conv in convs:
+                conv.zero_grad(set_to_none=True)
             inputs = x.detach().requires_grad_()  # noqa: B023
             torch.cat([conv(inputs).max(2).values for conv in convs], 1).sum().backward()
 
         h = torch.randn(64, pooled)
 
         def highway_layer() -> None:
+            highway.zero_grad(set_to_none=True)  # as a training step: no accumulation into last call's gradient
             highway(h.detach().requires_grad_()).sum().backward()  # noqa: B023
 
         gemm = gemm_rate()
@@ -484,6 +487,7 @@ def kernel_ceiling(repeats: int = 20) -> None:
             e = x.transpose(1, 2).contiguous()  # (64, T, 64)
 
             def winning() -> None:
+                d.zero_grad(set_to_none=True)
                 d._pooled(e.detach().requires_grad_(), None).sum().backward()  # noqa: B023
 
             window_s = timed(winning, repeats)
