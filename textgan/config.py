@@ -116,7 +116,7 @@ class DiscriminatorConfig:
                                            "kernels built with the system's C compiler (without one, torch's): "
                                            "the forward fused with the max-pool, the backward from the window "
                                            "that won each max-pool alone; the same values and gradients to float "
-                                           "round-off; the convolutions' training step 2.6-3.7x faster")
+                                           "round-off; the convolutions' training step 2.5-4.4x faster")
     fake_pool: int = opt(0, "D training: draw a D phase's generator fakes this many rows at a time instead of one "
                             "batch at a time (G is fixed within the phase): faster, the same distribution, other "
                             "random draws; for estimators whose D reads token samples (0: per batch)", min=0)
