@@ -3,6 +3,9 @@ the fused forward's maxima and winning windows, and the backward from the winnin
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import queue
 from collections.abc import Callable
 from typing import Any
 
@@ -166,6 +169,34 @@ def test_same_values_and_gradients_for_any_thread_count() -> None:
     finally:
         torch.set_num_threads(threads)
     assert all(torch.equal(a, b) for result in results[1:] for a, b in zip(result, results[0]))
+
+
+def _forward_in_child(queue: Any) -> None:
+    torch.set_num_threads(2)
+    x = torch.ones(4, 20, 8)
+    read = [pooled_conv.windows(4, 20, None, 20, 3)]
+    queue.put(float(pooled_conv._conv_max(x, read, [torch.ones(5, 8, 3)], [torch.zeros(5)])[0].sum()))
+
+
+@needs_kernels
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
+def test_threads_work_in_a_forked_child() -> None:
+    """The parent's thread pool does not exist in a forked child: the child must not wait on it."""
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        _forward_in_child(queue.SimpleQueue())  # the parent's pool exists now
+    finally:
+        torch.set_num_threads(threads)
+    context = multiprocessing.get_context("fork")
+    results = context.SimpleQueue()
+    child = context.Process(target=_forward_in_child, args=(results,))
+    child.start()
+    child.join(timeout=60)
+    if child.is_alive():
+        child.kill()
+    assert child.exitcode == 0
+    assert results.get() == 4 * 5 * 3 * 8  # every window of ones against filters of ones
 
 
 @needs_kernels

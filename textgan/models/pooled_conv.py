@@ -19,6 +19,7 @@ the caller keeps torch's kernels: ``kernels.available()`` says which. A backward
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -104,11 +105,13 @@ def _in_parallel(count: int, run: Callable[[int, int], None]) -> None:
         run(0, count)
         return
     cuts = [count * i // threads for i in range(threads + 1)]
-    list(_executor(threads).map(run, cuts[:-1], cuts[1:]))
+    list(_executor(threads, os.getpid()).map(run, cuts[:-1], cuts[1:]))
 
 
 @functools.cache
-def _executor(threads: int) -> ThreadPoolExecutor:
+def _executor(threads: int, process: int) -> ThreadPoolExecutor:
+    """A pool of `threads` threads for this process (keyed by its id: a forked child gets its own, the parent's
+    threads do not exist there)."""
     return ThreadPoolExecutor(threads, thread_name_prefix="textgan-pooled-conv")
 
 
