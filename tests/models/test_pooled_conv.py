@@ -171,6 +171,24 @@ def test_same_values_and_gradients_for_any_thread_count() -> None:
     assert all(torch.equal(a, b) for result in results[1:] for a, b in zip(result, results[0]))
 
 
+@needs_kernels
+def test_results_do_not_share_memory_with_later_calls() -> None:
+    """The kernels reuse scratch memory from call to call: values and gradients already returned must not change
+    when the next call runs (width 20, then width 1, whose (C, 1, E) gradient has its transpose's layout)."""
+    def call(seed: int) -> list[torch.Tensor]:
+        g = torch.Generator().manual_seed(seed)
+        inputs = [torch.randn(*shape, generator=g).requires_grad_()
+                  for shape in [(5, 22, 8), (9, 8, 20), (16, 8, 1), (9,), (16,)]]
+        out = pooled_conv.pooled(inputs[0], None, 22, (20, 1), inputs[1:3], inputs[3:])
+        out.square().sum().backward()
+        return [out.detach()] + [t.grad for t in inputs]
+
+    first = call(0)
+    kept = [t.clone() for t in first]
+    call(1)
+    assert all(torch.equal(a, b) for a, b in zip(first, kept))
+
+
 def _forward_in_child(queue: Any) -> None:
     torch.set_num_threads(2)
     x = torch.ones(4, 20, 8)

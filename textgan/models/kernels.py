@@ -91,8 +91,9 @@ def _bind(lib: Any) -> Any:
     for fn in (lib.weight_grad, lib.input_grad):
         fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
         fn.restype = None
-    lib.pack_filters.argtypes = [pointer, size, size, size, pointer]
-    lib.pack_filters.restype = None
+    for fn in (lib.pack_filters, lib.transpose_each):
+        fn.argtypes = [pointer, size, size, size, pointer]
+        fn.restype = None
     lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, size, pointer, pointer,
                              size]
     lib.conv_max.restype = None

@@ -116,12 +116,22 @@ static inline v8 fma8(float a, v8 b, v8 c) { return a * b + c; }
 /* packed (ceil(C / 8), w x E, 8) = filters (C, E, w) with window offsets k x E + e, channels in lanes of 8, the
    missing channels of the last lane group zero */
 void pack_filters(const float *filters, int64_t channels, int64_t dim, int64_t width, float *packed) {
-    const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
-    memset(packed, 0, sizeof(float) * groups * depth * LANES);
-    for (int64_t c = 0; c < channels; c++)
-        for (int64_t e = 0; e < dim; e++)
-            for (int64_t k = 0; k < width; k++)
-                packed[((c / LANES) * depth + k * dim + e) * LANES + c % LANES] = filters[(c * dim + e) * width + k];
+    const int64_t groups = (channels + LANES - 1) / LANES;
+    for (int64_t g = 0; g < groups; g++)  /* written in order; a lane group's filters (8 x E x w) stay in cache */
+        for (int64_t k = 0; k < width; k++)
+            for (int64_t e = 0; e < dim; e++)
+                for (int64_t lane = 0; lane < LANES; lane++) {
+                    const int64_t c = g * LANES + lane;
+                    *packed++ = c < channels ? filters[(c * dim + e) * width + k] : 0.0f;
+                }
+}
+
+/* out (count, cols, rows) = in (count, rows, cols) with each matrix transposed: the (C, E, w) <-> (C, w, E) layouts
+   of filters and their gradients, one channel's matrix at a time (in cache) */
+void transpose_each(const float *in, int64_t count, int64_t rows, int64_t cols, float *out) {
+    for (int64_t m = 0; m < count; m++, in += rows * cols, out += rows * cols)
+        for (int64_t j = 0; j < cols; j++)
+            for (int64_t i = 0; i < rows; i++) out[j * rows + i] = in[i * cols + j];
 }
 
 /* sums[p][v] = the windows at a, a + dim, ... (mr of them, each `depth` floats) dotted with the nv lane groups of

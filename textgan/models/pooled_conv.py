@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import functools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -74,12 +75,12 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
     total = sum(w.shape[0] for w in weights)
     values = torch.empty(rows, total)  # (B, sum C)
     starts = torch.empty(rows, total, dtype=torch.long)  # (B, sum C)
-    packed = []
-    for weight in weights:
+    sizes = [-(-w.shape[0] // 8) * w.shape[2] * dim * 8 for w in weights]
+    packed = _scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / 8), w x E, 8), flat
+    for weight, out in zip(weights, packed):
         channels, _, width = weight.shape
         filters = weight.detach().contiguous()  # (C, E, w)
-        packed.append(torch.empty(-(-channels // 8), width * dim, 8))  # (ceil(C / 8), w x E, 8)
-        lib.pack_filters(filters.data_ptr(), channels, dim, width, packed[-1].data_ptr())
+        lib.pack_filters(filters.data_ptr(), channels, dim, width, out.data_ptr())
     bias_ptrs = [b.detach().contiguous() for b in biases]
 
     def run(first: int, stop: int) -> None:
@@ -94,6 +95,18 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
 
     _in_parallel(rows, run)
     return values, starts
+
+
+def _scratch(name: str, size: int) -> Tensor:
+    """A flat float32 buffer of `size` elements, reused by this thread from call to call for data that does not
+    outlive the call: fresh memory costs a page fault per 4 KB on first write, as much as the work done in it."""
+    store = _buffers.__dict__.setdefault("store", {})
+    if name not in store or store[name].numel() < size:
+        store[name] = torch.empty(size)
+    return store[name][:size]
+
+
+_buffers = threading.local()
 
 
 def _in_parallel(count: int, run: Callable[[int, int], None]) -> None:
@@ -169,22 +182,32 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, count: in
     (rows, steps, dim), (channels, _, width), ld = x.shape, weight.shape, at.stride(0)
     out = None
     if need_weight:
-        out = torch.empty(channels, width, dim)  # (C, w, E)
+        out = _scratch("weight_grad", channels * width * dim).view(channels, width, dim)  # (C, w, E)
 
         def channel_range(first: int, stop: int) -> None:
             lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
                             stop - first, width, count, out[first].data_ptr())
 
         _in_parallel(channels, channel_range)
-        out = out.permute(0, 2, 1).contiguous()  # (C, E, w) as the conv's weight
+        out = _transposed(out)  # (C, E, w) as the conv's weight, in new memory (out is scratch)
     if grad_x is not None:
-        filters = weight.detach().permute(0, 2, 1).contiguous()  # (C, w, E)
+        filters = _transposed(weight.detach(), _scratch("filters", weight.numel()))  # (C, w, E)
 
         def row_range(first: int, stop: int) -> None:
             lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),
                            scale[first].data_ptr(), ld, channels, width, count, grad_x[first].data_ptr())
 
         _in_parallel(rows, row_range)
+    return out
+
+
+def _transposed(t: Tensor, into: Tensor | None = None) -> Tensor:
+    """(N, B, A) from (N, A, B), copied into `into` (flat, N x A x B elements) or new memory; torch's
+    permute-and-copy is slower for these small matrices."""
+    count, rows, cols = t.shape
+    source = t.contiguous()  # held: the C call reads its memory
+    out = torch.empty(count, cols, rows) if into is None else into.view(count, cols, rows)
+    kernels.library().transpose_each(source.data_ptr(), count, rows, cols, out.data_ptr())
     return out
 
 
