@@ -147,11 +147,11 @@ class FlopCounter:
             self.forwards.append(([r.valid for r in read], [w.shape[0] * w.shape[2] for w in weights], x.shape[2]))
             return forward(x, read, weights, biases)
 
-        def recorded_backward(x: torch.Tensor, starts: torch.Tensor, widths: Any, convolved: Any, weights: Any,
-                              grad: torch.Tensor, need_x: bool, need_weights: bool) -> Any:
-            self.windows.append((starts, list(widths), list(convolved), [w.shape[0] for w in weights], x.shape[2],
-                                 int(need_x) + int(need_weights)))
-            return backward(x, starts, widths, convolved, weights, grad, need_x, need_weights)
+        def recorded_backward(x: torch.Tensor, starts: torch.Tensor, convolved: Any, weights: Any, grad: torch.Tensor,
+                              need_x: bool, need_weights: bool) -> Any:
+            self.windows.append((starts, [w.shape[2] for w in weights], list(convolved), [w.shape[0] for w in weights],
+                                 x.shape[2], int(need_x) + int(need_weights)))
+            return backward(x, starts, convolved, weights, grad, need_x, need_weights)
 
         pooled_conv._conv_max, pooled_conv._window_grads = recorded_forward, recorded_backward  # type: ignore[assignment]
         try:

@@ -150,7 +150,7 @@ class MaxPooledConv(torch.autograd.Function):
             grads = _dense_grads(x, starts, ctx.widths, ctx.convolved, weights, biases, grad)
         else:
             need_weights = any(ctx.needs_input_grad[5:5 + count])  # False for a frozen D (a generator's step)
-            grads = _window_grads(x, starts, ctx.widths, ctx.convolved, weights, grad, ctx.needs_input_grad[0],
+            grads = _window_grads(x, starts, ctx.convolved, weights, grad, ctx.needs_input_grad[0],
                                   need_weights)
         grad_x, grad_weights = grads
         (columns,) = _columns(weights, grad)
@@ -158,7 +158,7 @@ class MaxPooledConv(torch.autograd.Function):
         return (grad_x, None, None, None, None, *grad_weights, *grad_biases)
 
 
-def _window_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int],
+def _window_grads(x: Tensor, starts: Tensor, convolved: Sequence[int],
                   weights: Sequence[Tensor], grad: Tensor, need_x: bool,
                   need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
     """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels; None for those not
