@@ -130,8 +130,8 @@ class FlopCounter:
 
     @property
     def total(self) -> float:
-        """The FLOPs counted so far, the winning-window backwards' included."""
-        return self._total + self._window_flops()
+        """The FLOPs counted so far, the compiled forwards' and backwards' included."""
+        return self._total + self._compiled_flops()
 
     def _conv(self, module: torch.nn.Conv1d, inputs: Any, out: torch.Tensor) -> None:
         # forward + 2x backward (the compiled forward of the winning-window path does not come here)
@@ -159,7 +159,7 @@ class FlopCounter:
         finally:
             pooled_conv._conv_max, pooled_conv._window_grads = forward, backward  # type: ignore[assignment]
 
-    def _window_flops(self) -> float:
+    def _compiled_flops(self) -> float:
         """The compiled forward's windows, 2 x C x w x E each (only those a row reads are convolved), and 2 x w x E
         per winning window that was convolved (not a bias column), for the weight gradient and again for the input
         gradient (each when needed)."""

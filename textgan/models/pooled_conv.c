@@ -14,7 +14,8 @@
    Layouts (row-major, float32, int64 positions): x (B, T, E), the embedded rows zero-padded to T positions, so a
    window of w positions is w x E contiguous floats; s and g (B, C) rows `ld` apart; filters (C, w, E). A position
    s >= S (the windows convolved) is the bias column that stands in for padding-only windows: no weight or input
-   gradient. Single-threaded: the caller splits the forward's rows over threads; the backward's work is small. */
+   gradient. Each function is single-threaded: the caller splits rows (or the weight gradient's channels) over
+   threads. */
 #include <stdint.h>
 #include <math.h>
 #include <string.h>

@@ -51,7 +51,7 @@ def windows(rows: int, steps: int, seen: Tensor | None, short: int, width: int) 
     if seen is None:
         valid = torch.full((rows,), count, dtype=torch.long)
     else:
-        valid = (seen.cpu() - width + 1).clamp(min=0, max=count).long()
+        valid = (seen.cpu() - width + 1).clamp(min=0, max=count).long()  # the kernel reads int64
     return Windows(valid, count, span < steps)
 
 
@@ -81,11 +81,11 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
         channels, _, width = weight.shape
         filters = weight.detach().contiguous()  # (C, E, w)
         lib.pack_filters(filters.data_ptr(), channels, dim, width, out.data_ptr())
-    bias_ptrs = [b.detach().contiguous() for b in biases]
+    flat_biases = [b.detach().contiguous() for b in biases]
 
     def run(first: int, stop: int) -> None:
         offset = 0
-        for weight, bias, filters, windows_ in zip(weights, bias_ptrs, packed, read):
+        for weight, bias, filters, windows_ in zip(weights, flat_biases, packed, read):
             channels, _, width = weight.shape
             lib.conv_max(x[first].data_ptr(), stop - first, steps, dim, filters.data_ptr(), bias.data_ptr(),
                          channels, width, windows_.valid[first].data_ptr(),
