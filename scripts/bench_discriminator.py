@@ -28,7 +28,11 @@ padding, the achieved rate against a square fp32 GEMM timed in the same round, a
 beside the peer's figures quoted in issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
-64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels.
+64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. For the
+first of fp32+window and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups, the
+work any implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints the
+unit's ceiling: the highway's three products at the rates torch gets for their shapes alone, every other FLOP at
+the square GEMM's rate, the required work as measured, nothing else.
 
 With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
 one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
@@ -357,6 +361,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     gemm_bf16: list[float] = []
     alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
     required: list[tuple[float, float]] = []  # (sampling, optimizer) seconds per unit
+    shares: list[dict[str, float]] = []  # the highway's products at their own shapes, as shares of the GEMM
     analysed = next((v for v in ANALYSED if v in VARIANTS), None)
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
@@ -371,6 +376,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
                 if r:
                     alone.append((layer_s * UPDATES_PER_UNIT / updates, layer_flops / layer_s))
                     required.append(required_work(cfg, state, generator, max_len, VARIANTS[variant]))
+                    shares.append(highway_shares(sum(SEQGAN["num_filters"])))
             if r:
                 times[variant].append(seconds * UPDATES_PER_UNIT / updates)
                 flops[variant].append(executed / sequences)
@@ -421,7 +427,26 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         bound = layer_rate * layer_unit / (layer_unit + sampling + stepping)
         print(f"  of that rest, required whatever the kernels: drawing the 10,000 fakes {sampling:.1f} s, 626 clipped "
               f"Adam steps {stepping:.1f} s; with nothing else the unit would run at {bound / g32:.0%} of the GEMM")
+        ceilings = [ceiling(flops[analysed][k], gemm[k], shares[k], required[k]) for k in range(rounds)]
+        print(f"  ceiling of {analysed} with torch's kernels: the highway's products at the rates their shapes get "
+              f"alone ({', '.join(f'{statistics.median(s[n] for s in shares):.0%}' for n in shares[0])} of the GEMM), "
+              f"every other FLOP at the square GEMM's rate, the required work above and nothing else: "
+              f"{statistics.median(c for c, _ in ceilings):.1f} s a unit, "
+              f"{statistics.median(share for _, share in ceilings):.0%} of the GEMM (per round: "
+              f"{', '.join(f'{share:.0%}' for _, share in ceilings)})")
     return medians
+
+
+def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float]
+            ) -> tuple[float, float]:
+    """(seconds, share of the GEMM) of a unit doing `per_seq` FLOPs a sequence in which the highway's three products
+    run at `shares` of a `gemm` FLOP/s square GEMM, all its other FLOPs at the GEMM's rate, plus the `required`
+    (sampling, optimizer) seconds and no other work."""
+    sequences = 2 * BATCH * UPDATES_PER_UNIT
+    product = 2 * sum(SEQGAN["num_filters"]) * 2 * sum(SEQGAN["num_filters"])  # one product, FLOPs a sequence
+    seconds = sequences * (sum(product / (share * gemm) for share in shares.values())
+                           + (per_seq - len(shares) * product) / gemm) + sum(required)
+    return seconds, per_seq * sequences / seconds / gemm
 
 
 def machine() -> str:
@@ -499,9 +524,16 @@ def kernel_ceiling(repeats: int = 20) -> None:
 
 
 def highway_products(features: int, rows: int = 64, repeats: int = 20) -> None:
+    """Print the rate of each of the highway's three products at its own shape against the square GEMM."""
+    shares = highway_shares(features, rows, repeats)
+    print(f"  highway products at {rows} rows, F = {features} (each {2 * rows * features * 2 * features / 1e6:.0f} "
+          "MFLOP): " + ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) + " of the square GEMM")
+
+
+def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str, float]:
     """The rate of each of the highway's three products at its own shape (gate and transform together, `rows`
-    sequences), into warm output buffers, against a square GEMM timed alongside: what torch's matrix kernels give
-    the largest part of the D unit's FLOPs."""
+    sequences), into warm output buffers, as a share of a square GEMM timed alongside: what torch's matrix kernels
+    give the largest part of the D unit's FLOPs."""
     x, dy = torch.randn(rows, features), torch.randn(rows, 2 * features)
     weight, bias = torch.randn(2 * features, features), torch.randn(2 * features)
     out_y, out_x, out_w = torch.empty(rows, 2 * features), torch.empty(rows, features), torch.empty(2 * features,
@@ -511,9 +543,7 @@ def highway_products(features: int, rows: int = 64, repeats: int = 20) -> None:
                 "weight gradient dy^T x": lambda: torch.mm(dy.t(), x, out=out_w)}
     flops = 2 * rows * features * 2 * features
     gemm = gemm_rate()
-    rates = {name: flops / timed(product, repeats) for name, product in products.items()}
-    print(f"  highway products at {rows} rows, F = {features} (each {flops / 1e6:.0f} MFLOP): "
-          + ", ".join(f"{name} {rate / gemm:.0%}" for name, rate in rates.items()) + " of the square GEMM")
+    return {name: flops / timed(product, repeats) / gemm for name, product in products.items()}
 
 
 def timed(fn: Callable[[], Any], rounds: int) -> float:
