@@ -69,13 +69,20 @@ def r1_loss(x: torch.Tensor) -> Callable[[CNNDiscriminator], torch.Tensor]:
     return loss
 
 
+def drawn(seed: int) -> torch.Generator:
+    """A generator of its own for a case's inputs: the same inputs in every process. (Drawn from the global one at
+    import, they changed from run to run, and about one draw in 75 of the no-padding case had two windows within
+    round-off of each other, where torch's max and the kernel may keep different ones.)"""
+    return torch.Generator().manual_seed(seed)
+
+
 CASES = [  # (preset, input mode, loss)
     ("seqgan", "tokens", tokens_loss(ragged_tokens(48, 30))),  # grouped rows, masks, short groups
     ("seqgan", "tokens", tokens_loss(ragged_tokens(7, 9, seed=1))),  # every row shorter than the widest filter
-    ("seqgan", "tokens", tokens_loss(torch.randint(4, V, (16, 25)))),  # no padding
+    ("seqgan", "tokens", tokens_loss(torch.randint(4, V, (16, 25), generator=drawn(0)))),  # no padding
     ("small", "tokens", tokens_loss(ragged_tokens(20, 12, seed=2))),
-    ("small", "distributions", embedded_loss(torch.softmax(torch.randn(6, 10, V), -1))),
-    ("small", "features", embedded_loss(torch.randn(6, 10, 7))),
+    ("small", "distributions", embedded_loss(torch.softmax(torch.randn(6, 10, V, generator=drawn(1)), -1))),
+    ("small", "features", embedded_loss(torch.randn(6, 10, 7, generator=drawn(2)))),
     ("seqgan", "tokens", r1_loss(ragged_tokens(12, 24, seed=3))),  # differentiated twice
 ]
 
