@@ -10,6 +10,13 @@ import torch
 
 COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 
+
+@pytest.fixture(autouse=True)
+def _same_global_draws() -> None:
+    """Every test starts from one global random state, whichever tests ran before it: torch seeds its global
+    generator at random in each process, so an unseeded draw would otherwise differ from run to run."""
+    torch.manual_seed(0)
+
 TINY_MODELS = [
     "generator.embedding_size=16", "generator.hidden_size=16",
     "discriminator.embedding_size=16", "discriminator.filter_sizes=[2,3]", "discriminator.num_filters=[8,8]",
