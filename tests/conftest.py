@@ -17,6 +17,7 @@ def _same_global_draws() -> None:
     generator at random in each process, so an unseeded draw would otherwise differ from run to run."""
     torch.manual_seed(0)
 
+
 TINY_MODELS = [
     "generator.embedding_size=16", "generator.hidden_size=16",
     "discriminator.embedding_size=16", "discriminator.filter_sizes=[2,3]", "discriminator.num_filters=[8,8]",

@@ -101,5 +101,5 @@ def _bind(lib: Any) -> Any:
 
 
 def available() -> bool:
-    """Whether the winning-window backward can run here (its kernels compiled and loaded)."""
+    """Whether the compiled convolutions with max-pool can run here (their kernels compiled and loaded)."""
     return library() is not None
