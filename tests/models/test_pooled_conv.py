@@ -136,6 +136,8 @@ FORWARDS = [  # (rows, positions, dim, widths, channels, seen, short)
     (6, 20, 8, (2, 10, 20), (8, 12, 3), None, 4),  # rows shorter than the widest filter: bias columns
     (3, 25, 5, (4,), (1,), None, 1),  # one window convolved and the bias column
     (70, 13, 12, (3, 13), (40, 17), None, 13),  # more rows than threads split
+    (150, 12, 8, (1, 3, 5), (8, 20, 5), tuple(5 + i * 7 % 8 for i in range(150)), 12),  # register tiles
+    # across rows of 1..8 windows; more rows per thread than the kernel holds maxima for at once (64)
 ]
 
 

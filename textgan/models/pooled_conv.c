@@ -135,16 +135,16 @@ void transpose_each(const float *in, int64_t count, int64_t rows, int64_t cols, 
             for (int64_t i = 0; i < rows; i++) out[j * rows + i] = in[i * cols + j];
 }
 
-/* sums[p][v] = the windows at a, a + dim, ... (mr of them, each `depth` floats) dotted with the nv lane groups of
-   filters at f0 and f1; inlined with constant mr and nv, so the sums stay in registers */
-static inline __attribute__((always_inline)) void window_tile(const float *a, int64_t dim, const float *f0,
+/* sums[p][v] = the windows at a[p] (mr of them, each `depth` floats) dotted with the nv lane groups of filters at
+   f0 and f1; inlined with constant mr and nv, so the sums stay in registers */
+static inline __attribute__((always_inline)) void window_tile(const float *const a[TILE], const float *f0,
         const float *f1, int64_t depth, const int mr, const int nv, v8 sums[TILE][2]) {
     for (int p = 0; p < mr; p++)
         for (int v = 0; v < nv; v++) sums[p][v] = (v8){0};
     for (int64_t j = 0; j < depth; j++) {
         const v8 b0 = load8(f0 + j * LANES), b1 = nv > 1 ? load8(f1 + j * LANES) : b0;
         for (int p = 0; p < mr; p++) {
-            const float in = a[p * dim + j];
+            const float in = a[p][j];
             sums[p][0] = fma8(in, b0, sums[p][0]);
             if (nv > 1) sums[p][1] = fma8(in, b1, sums[p][1]);
         }
@@ -153,48 +153,73 @@ static inline __attribute__((always_inline)) void window_tile(const float *a, in
 
 static inline v8 select8(v8i mask, v8 yes, v8 no) { return (v8)(((v8i)yes & mask) | ((v8i)no & ~mask)); }
 
-#define TILE_CASE(MR, NV) \
-    case (MR) * 2 + (NV) - 1: window_tile(row + t * dim, dim, f0, f1, depth, MR, NV, sums); break;
+#define TILE_CASE(MR, NV) case (MR) * 2 + (NV) - 1: window_tile(tile, f0, f1, depth, MR, NV, sums); break;
+#define BLOCK 64      /* rows whose running maxima the forward keeps at once (on the stack) */
+
+/* The running maxima best[r] (and their positions at[r]) of the rows whose windows tile[p] are, r = row[p], at
+   window positions pos[p], updated with the mr windows of a tile in order */
+static inline void keep_max(const float *const tile[TILE], const int *row, const int64_t *pos, int mr, int nv,
+                            const float *f0, const float *f1, int64_t depth, v8 best[][2], v8 at[][2]) {
+    v8 sums[TILE][2];
+    switch (mr * 2 + nv - 1) {
+        TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(3, 1) TILE_CASE(3, 2)
+        TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(6, 1) TILE_CASE(6, 2)
+    }
+    for (int p = 0; p < mr; p++)
+        for (int v = 0; v < nv; v++) {  /* strictly greater: the first maximum keeps its position */
+            const v8i more = sums[p][v] > best[row[p]][v];
+            best[row[p]][v] = select8(more, sums[p][v], best[row[p]][v]);
+            at[row[p]][v] = select8(more, (v8){0} + (float)pos[p], at[row[p]][v]);
+        }
+}
 
 /* values[b, c] = bias[c] + the maximum over windows t < valid[b] of the window at t dotted with filter c, and
    starts[b, c] = the first t that attains it; with bias_at >= 0 a bias-only window at bias_at follows them (it
-   wins only when bias[c] is strictly greater). packed as pack_filters gives it; values and starts rows ld apart. */
+   wins only when bias[c] is strictly greater). packed as pack_filters gives it; values and starts rows ld apart.
+   A register tile takes the next TILE windows in (row, position) order, across rows: a row with fewer windows
+   than a tile does not leave it part empty (too few independent sums to hide an add's latency). */
 void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const float *packed, const float *bias,
               int64_t channels, int64_t width, const int64_t *valid, int64_t bias_at, float *values,
               int64_t *starts, int64_t ld) {
     const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
+    v8 best[BLOCK][2], at[BLOCK][2];
     for (int64_t g0 = 0; g0 < groups; g0 += 2) {
         const int nv = g0 + 1 < groups ? 2 : 1;
         const float *f0 = packed + g0 * depth * LANES, *f1 = f0 + depth * LANES;
-        for (int64_t b = 0; b < rows; b++) {
-            const float *row = x + b * steps * dim;
-            v8 best[2] = {(v8){0} - INFINITY, (v8){0} - INFINITY}, at[2] = {{0}};
-            for (int64_t t = 0; t < valid[b]; t += TILE) {
-                const int mr = valid[b] - t < TILE ? (int)(valid[b] - t) : TILE;
-                v8 sums[TILE][2];
-                switch (mr * 2 + nv - 1) {
-                    TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(3, 1) TILE_CASE(3, 2)
-                    TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(6, 1) TILE_CASE(6, 2)
+        for (int64_t b0 = 0; b0 < rows; b0 += BLOCK) {
+            const int64_t b1 = b0 + BLOCK < rows ? b0 + BLOCK : rows;
+            const float *tile[TILE];
+            int row[TILE], mr = 0;
+            int64_t pos[TILE];
+            for (int64_t b = b0; b < b1; b++) {
+                for (int v = 0; v < 2; v++) {
+                    best[b - b0][v] = (v8){0} - INFINITY;
+                    at[b - b0][v] = (v8){0};
                 }
-                for (int p = 0; p < mr; p++)
-                    for (int v = 0; v < nv; v++) {  /* strictly greater: the first maximum keeps its position */
-                        const v8i more = sums[p][v] > best[v];
-                        best[v] = select8(more, sums[p][v], best[v]);
-                        at[v] = select8(more, (v8){0} + (float)(t + p), at[v]);
+                for (int64_t t = 0; t < valid[b]; t++) {
+                    tile[mr] = x + (b * steps + t) * dim;
+                    row[mr] = (int)(b - b0);
+                    pos[mr++] = t;
+                    if (mr == TILE) {
+                        keep_max(tile, row, pos, mr, nv, f0, f1, depth, best, at);
+                        mr = 0;
                     }
+                }
             }
-            for (int v = 0; v < nv; v++)
-                for (int lane = 0; lane < LANES && (g0 + v) * LANES + lane < channels; lane++) {
-                    const int64_t c = (g0 + v) * LANES + lane;
-                    float value = best[v][lane] + bias[c];
-                    int64_t start = (int64_t)at[v][lane];
-                    if (bias_at >= 0 && bias[c] > value) {
-                        value = bias[c];
-                        start = bias_at;
+            if (mr > 0) keep_max(tile, row, pos, mr, nv, f0, f1, depth, best, at);
+            for (int64_t b = b0; b < b1; b++)
+                for (int v = 0; v < nv; v++)
+                    for (int lane = 0; lane < LANES && (g0 + v) * LANES + lane < channels; lane++) {
+                        const int64_t c = (g0 + v) * LANES + lane;
+                        float value = best[b - b0][v][lane] + bias[c];
+                        int64_t start = (int64_t)at[b - b0][v][lane];
+                        if (bias_at >= 0 && bias[c] > value) {
+                            value = bias[c];
+                            start = bias_at;
+                        }
+                        values[b * ld + c] = value;
+                        starts[b * ld + c] = start;
                     }
-                    values[b * ld + c] = value;
-                    starts[b * ld + c] = start;
-                }
         }
     }
 }
