@@ -2,9 +2,10 @@
    forward fused with the pooling, and the backward from the winning windows.
 
    Forward: each (row b, channel c) needs only the maximum over window positions of the convolution and the
-   position that won it, so the (B, C, T) output is never written. A register tile of 6 positions x 16 channels is
-   summed over the window's w x E inputs, which in the rows-first layout are w x E contiguous floats, a window's
-   neighbour E floats further on: a matrix product over overlapping rows, without an unfolded copy.
+   position that won it, so the (B, C, T) output is never written. A register tile of 6 windows (of one row or of
+   several) x 16 channels is summed over the window's w x E inputs, which in the rows-first layout are w x E
+   contiguous floats, a window's neighbour E floats further on: a matrix product over overlapping rows, without an
+   unfolded copy.
 
    Backward: max-pooling passes each (row b, channel c) gradient g[b, c] to one window only, the one that won the
    maximum, starting at position s[b, c]. So the convolution's weight gradient is, for each channel, a sum over
@@ -156,8 +157,8 @@ static inline v8 select8(v8i mask, v8 yes, v8 no) { return (v8)(((v8i)yes & mask
 #define TILE_CASE(MR, NV) case (MR) * 2 + (NV) - 1: window_tile(tile, f0, f1, depth, MR, NV, sums); break;
 #define BLOCK 64      /* rows whose running maxima the forward keeps at once (on the stack) */
 
-/* The running maxima best[r] (and their positions at[r]) of the rows whose windows tile[p] are, r = row[p], at
-   window positions pos[p], updated with the mr windows of a tile in order */
+/* Sums the mr windows of a tile and folds each into its row's running maxima: window p starts at position pos[p]
+   of row row[p] (an index into best and at, the maxima and their first positions), in tile order */
 static inline void keep_max(const float *const tile[TILE], const int *row, const int64_t *pos, int mr, int nv,
                             const float *f0, const float *f1, int64_t depth, v8 best[][2], v8 at[][2]) {
     v8 sums[TILE][2];
