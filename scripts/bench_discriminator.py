@@ -89,6 +89,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
                   "precision": "bf16"},
     "fp32+window": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
                     "winning_window_grad": True},
+    "fp32+step": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
+                  "winning_window_grad": True, "fused_highway_step": True},
 }
 ANALYSED = ("fp32+window", "fp32+pool")  # the first of these timed gets the layers-alone and required-work split
 

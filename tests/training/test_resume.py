@@ -152,7 +152,8 @@ def test_more_epochs_continue_mle_and_a_moved_run_resumes(tmp_path: Path) -> Non
     assert_same(params(tmp_path / "straight"), params(tmp_path / "b"))
 
 
-@pytest.mark.parametrize("option", ["discriminator.precision=bf16", "discriminator.winning_window_grad=true"])
+@pytest.mark.parametrize("option", ["discriminator.precision=bf16", "discriminator.winning_window_grad=true",
+                                    "discriminator.fused_highway_step=true"])
 def test_resume_with_length_buckets_and_d_speed_options_equals_uninterrupted(
         option: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tiny_coco_args: list[str]) -> None:
     base = ["train", "--config", "coco", *tiny_coco_args, "adversarial.rounds=3", "discriminator.length_buckets=2",

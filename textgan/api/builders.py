@@ -210,7 +210,7 @@ def build_cnn(d: DiscriminatorConfig, input_mode: InputMode, vocab_size: int = 0
                             spectral_norm=d.spectral_norm, minibatch_kernels=d.minibatch_kernels,
                             minibatch_kernel_dims=d.minibatch_kernel_dims, minibatch_reference=d.minibatch_reference,
                             conditional=d.conditional, num_classes=num_classes if d.conditional != "none" else 0,
-                            winning_window_grad=d.winning_window_grad)
+                            winning_window_grad=d.winning_window_grad, fused_highway_step=d.fused_highway_step)
 
 
 def build_estimator(cfg: Config, max_len: int, num_classes: int = 0) -> Estimator:

@@ -53,6 +53,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.models import kernels, pooled_conv
+from textgan.models.deferred_linear import DeferredLinear
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -65,10 +66,11 @@ GROUP_ROWS = 16  # rows sorted by length are grouped in multiples of this many (
 class Highway(nn.Module):
     """One highway layer (Srivastava et al. 2015): y = t * relu(W_H x) + (1 - t) * x, t = sigmoid(W_T x)."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, deferred: bool = False) -> None:
         super().__init__()
-        # W_H and W_T fused into one matmul; the first half is H, the second T.
-        self.proj = nn.Linear(size, 2 * size)
+        # W_H and W_T fused into one matmul; the first half is H, the second T. `deferred`: its weight gradient
+        # may be left as factors for the optimizer step (``models/deferred_linear.py``); the same layer otherwise.
+        self.proj = DeferredLinear(size, 2 * size) if deferred else nn.Linear(size, 2 * size)
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the gated transform to ``x`` of shape (B, D); returns (B, D)."""
@@ -107,6 +109,7 @@ class CNNDiscriminator(nn.Module):
         conditional: Conditional = "none",
         num_classes: int = 0,
         winning_window_grad: bool = False,
+        fused_highway_step: bool = False,
     ) -> None:
         super().__init__()
         if input_mode not in INPUT_MODES:
@@ -183,7 +186,7 @@ class CNNDiscriminator(nn.Module):
         else:
             self.reference = None
         width = pooled + minibatch_kernels
-        self.highway: Highway | None = Highway(width) if highway else None
+        self.highway: Highway | None = Highway(width, fused_highway_step) if highway else None
         self.dropout = nn.Dropout(dropout)
         self.conditional: Conditional = conditional
         self.num_classes = num_classes
@@ -195,6 +198,7 @@ class CNNDiscriminator(nn.Module):
             nn.init.xavier_uniform_(self.class_embedding.weight)  # Glorot, as Miyato & Koyama's code
         self.spectral_norm = spectral_norm
         self.winning_window_grad = winning_window_grad  # compiled convolutions in training (``_winning_window_grad``)
+        self.fused_highway_step = fused_highway_step
         if spectral_norm:
             layers: list[nn.Module] = [*self.convs, self.head] + ([self.highway.proj] if self.highway else [])
             if self.class_embedding is not None:
@@ -546,7 +550,7 @@ class PrefixCNNDiscriminator(CNNDiscriminator):
                    spectral_norm=cnn.spectral_norm, minibatch_kernels=cnn.minibatch_kernels,
                    minibatch_kernel_dims=cnn.minibatch_kernel_dims, minibatch_reference=cnn.minibatch_reference,
                    conditional=cnn.conditional, num_classes=cnn.num_classes,
-                   winning_window_grad=cnn.winning_window_grad)
+                   winning_window_grad=cnn.winning_window_grad, fused_highway_step=cnn.fused_highway_step)
         copy.load_state_dict(cnn.state_dict())
         return copy
 

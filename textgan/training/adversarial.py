@@ -27,6 +27,7 @@ from textgan.errors import UserError
 from textgan.estimators.interface import Estimator
 from textgan.estimators.losses import r1_penalty
 from textgan.models import fake_pool as fake_pools
+from textgan.models.deferred_linear import armed
 from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.wrapping import evaluating, unwrap
 from textgan.training.context import Hooks, Models, Runtime
@@ -118,7 +119,8 @@ def _discriminator_epoch(estimator: Estimator, models: Models, stream: Iterator[
             entry["r1_penalty"] = float(penalty.detach())
             loss = loss + penalty
         _finite(loss, "the discriminator loss")
-        loss.backward()
+        with armed(discriminator, enabled=runtime.world_size == 1):  # a DDP wrapper must see every gradient
+            loss.backward()
         clip_and_step(discriminator, optimizer, clip)
         logs.append(entry)
     return logs

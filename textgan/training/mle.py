@@ -17,6 +17,7 @@ from textgan.errors import UserError
 from textgan.models.generator import RNNGenerator
 from textgan.models.teacher_forcing import teacher_forced_nll
 from textgan.models.wrapping import evaluating, unwrap
+from textgan.training import fused_step
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.distributed import per_rank_batches
 from textgan.training.schedules import MLEProgress, MLESchedule
@@ -67,12 +68,24 @@ def mixture_nll(generator: RNNGenerator, batch: TokenBatch) -> torch.Tensor:
 def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: float) -> float:
     """Clip the gradient norm (if clip > 0), step, and return the pre-clip norm. As torch's clip_grad_norm_, but
     the gradients are scaled only when its coefficient is below 1 (it multiplies them by 1.0 otherwise: a pass over
-    every gradient that changes nothing; ~1% of a discriminator update)."""
+    every gradient that changes nothing; ~1% of a discriminator update). Weight gradients an armed backward left
+    as factors count in the norm and are stepped by ``fused_step`` (or written out first where it cannot)."""
+    for layer in fused_step.pending(model):
+        if not fused_step.fusable(layer, optimizer):
+            fused_step.materialize(layer)
+    deferred = fused_step.pending(model)
     params = [p for p in model.parameters() if p.grad is not None]
     norm = torch.nn.utils.get_total_norm([p.grad for p in params])  # type: ignore[misc]
-    if clip > 0 and not bool(clip / (norm + 1e-6) >= 1.0):  # torch's coefficient; a NaN norm is "clipped" too
+    if deferred:
+        norm = (norm.square() + sum(fused_step.squared_norm(layer) for layer in deferred)).sqrt()
+    scale = None
+    coefficient = clip / (norm + 1e-6)  # torch's coefficient
+    if clip > 0 and not bool(coefficient >= 1.0):  # a NaN norm is "clipped" too
         torch.nn.utils.clip_grads_with_norm_(params, clip, norm)
+        scale = coefficient
     optimizer.step()
+    for layer in deferred:
+        fused_step.step_fused(layer, optimizer, scale)
     return float(norm)
 
 
