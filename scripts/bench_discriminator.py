@@ -18,7 +18,10 @@ same real batches and the same random state, and scales them to 626 updates:
   bf16+pool    ... and bf16 autocast (which keeps the dense backward);
   fp32+window  fp32+pool with the convolutions and max-pool by compiled kernels: the forward fused with the
                pooling, the backward from each max-pool's winning window alone
-               (`discriminator.winning_window_grad=true`, `models/pooled_conv.py`).
+               (`discriminator.winning_window_grad=true`, `models/pooled_conv.py`);
+  fp32+step    ... and the highway's weight gradient kept as its two 64-row factors, its norm from Gram
+               matrices and its Adam step formed in cache-sized blocks (`discriminator.fused_highway_step=true`,
+               `training/fused_step.py`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
 counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads
@@ -29,10 +32,10 @@ beside the peer's figures quoted in issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
 64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. For the
-first of fp32+window and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups, the
-work any implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints the
-unit's ceiling: the highway's three products at the rates torch gets for their shapes alone, every other FLOP at
-the square GEMM's rate, the required work as measured, nothing else.
+first of fp32+step, fp32+window and fp32+pool timed, it splits the unit into its layers alone on the unit's own
+groups, the work any implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and
+prints the unit's ceiling: the highway's three products at the rates torch gets for their shapes alone, every
+other FLOP at the square GEMM's rate, the required work as measured, nothing else.
 
 With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
 one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
@@ -92,7 +95,8 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "fp32+step": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
                   "winning_window_grad": True, "fused_highway_step": True},
 }
-ANALYSED = ("fp32+window", "fp32+pool")  # the first of these timed gets the layers-alone and required-work split
+# the first of these timed gets the layers-alone and required-work split
+ANALYSED = ("fp32+step", "fp32+window", "fp32+pool")
 
 
 def old_discriminator_module() -> types.ModuleType:
@@ -127,7 +131,7 @@ class FlopCounter:
     def __init__(self, d: torch.nn.Module) -> None:
         self._total = 0.0
         self.sequences = 0
-        self.windows: list[tuple[torch.Tensor, list[int], list[int], list[int], int, int]] = []
+        self.windows: list[tuple[torch.Tensor, list[int], list[int], int, int]] = []
         self.forwards: list[tuple[list[torch.Tensor], list[int], int]] = []
         for conv in d.convs:
             conv.register_forward_hook(self._conv)
@@ -153,11 +157,11 @@ class FlopCounter:
             self.forwards.append(([r.valid for r in read], [w.shape[0] * w.shape[2] for w in weights], x.shape[2]))
             return forward(x, read, weights, biases)
 
-        def recorded_backward(x: torch.Tensor, starts: torch.Tensor, convolved: Any, weights: Any, grad: torch.Tensor,
+        def recorded_backward(x: torch.Tensor, starts: torch.Tensor, weights: Any, grad: torch.Tensor,
                               need_x: bool, need_weights: bool) -> Any:
-            self.windows.append((starts, [w.shape[2] for w in weights], list(convolved), [w.shape[0] for w in weights],
+            self.windows.append((starts, [w.shape[2] for w in weights], [w.shape[0] for w in weights],
                                  x.shape[2], int(need_x) + int(need_weights)))
-            return backward(x, starts, convolved, weights, grad, need_x, need_weights)
+            return backward(x, starts, weights, grad, need_x, need_weights)
 
         pooled_conv._conv_max, pooled_conv._window_grads = recorded_forward, recorded_backward  # type: ignore[assignment]
         try:
@@ -172,10 +176,10 @@ class FlopCounter:
         flops = 0.0
         for valid, sizes, dim in self.forwards:
             flops += sum(int(v.sum()) * 2 * size * dim for v, size in zip(valid, sizes))
-        for starts, widths, convolved, channels, dim, gradients in self.windows:
+        for starts, widths, channels, dim, gradients in self.windows:
             columns = starts.split(channels, dim=1)
-            for column, width, count in zip(columns, widths, convolved):
-                flops += int((column < count).sum()) * 2 * width * dim * gradients
+            for column, width in zip(columns, widths):
+                flops += int((column >= 0).sum()) * 2 * width * dim * gradients
         return flops
 
     def _linear(self, module: torch.nn.Linear, inputs: Any, out: torch.Tensor) -> None:
@@ -328,8 +332,11 @@ def layers_alone(state: dict[str, torch.Tensor], vocab: int,
 def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.nn.Module,
                   max_len: int, options: dict[str, Any]) -> tuple[float, float]:
     """(seconds, seconds) a unit must spend outside the CNN's layers whatever its kernels: drawing its 10,000 fakes
-    (in the fake pool's 2,048-row passes), and 626 optimizer steps with gradient clipping over D's parameters."""
+    (in the fake pool's 2,048-row passes), and 626 optimizer steps with gradient clipping over D's parameters
+    (with `fused_highway_step`, the highway weight's Adam a block of rows at a time on a gradient block already in
+    cache: its product is layer work)."""
     from textgan.models.fake_pool import DRAW_ROWS
+    from textgan.training import fused_step
     from textgan.training.mle import clip_and_step
 
     start = time.perf_counter()
@@ -340,12 +347,17 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     d.load_state_dict(state)
     optimizer = discriminator_optimizer(run_cfg, d)
+    deferred = d.highway.proj.weight if options.get("fused_highway_step") else None
     for p in d.parameters():
-        p.grad = torch.randn_like(p) * 1e-3
+        if p is not deferred:
+            p.grad = torch.randn_like(p) * 1e-3
+    block = torch.randn(fused_step.BLOCK_ROWS, d.highway.proj.in_features) * 1e-3
     steps = 60
     start = time.perf_counter()
     for _ in range(steps):
         clip_and_step(d, optimizer, 5.0)
+        if deferred is not None:
+            fused_step.adam_blocks(deferred, optimizer, lambda first, stop: block[:stop - first])
     return sampling, (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
 
 

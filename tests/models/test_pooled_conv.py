@@ -110,50 +110,58 @@ def test_input_gradient_and_logits() -> None:
     assert float((grads[0] - grads[1]).abs().max()) <= 1e-5 * float(grads[1].abs().max())
 
 
-def dense_pooled(x: torch.Tensor, seen: torch.Tensor | None, short: int, weights: list[torch.Tensor],
+def dense_pooled(x: torch.Tensor, seen: torch.Tensor | None, tokens: torch.Tensor | None, weights: list[torch.Tensor],
                  biases: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
     """torch's pooled maxima and first winning windows, both (B, sum C), of x (B, T, E): every window convolved,
-    those ending past seen[b] masked, those starting at or past `short` replaced by one bias column."""
+    those ending past seen[b] masked, those starting at or past tokens[b] replaced by one bias column (start -1)."""
     values, starts = [], []
     for weight, bias in zip(weights, biases):
         width = weight.shape[2]
-        out = torch.nn.functional.conv1d(x.transpose(1, 2), weight, bias)  # (B, C, T - w + 1)
-        keep = torch.arange(out.shape[2]) < short
-        if seen is not None:
-            out = out.masked_fill(torch.arange(out.shape[2]) > (seen - width).unsqueeze(1).unsqueeze(1), -float("inf"))
-        out = out[:, :, keep]
-        if not bool(keep.all()):
-            out = torch.cat([out, bias.view(1, -1, 1).expand(out.shape[0], -1, 1)], dim=2)
+        out = torch.nn.functional.conv1d(x.transpose(1, 2), weight, bias)  # (B, C, P)
+        position = torch.arange(out.shape[2])  # (P,)
+        ends = seen - width if seen is not None else torch.full((x.shape[0],), out.shape[2] - 1)  # (B,) last window
+        out = out.masked_fill(position > ends.view(-1, 1, 1), -float("inf"))
+        if tokens is not None:
+            padding = (position >= tokens.view(-1, 1)) & (position <= ends.view(-1, 1))  # (B, P) over zeros alone
+            out = out.masked_fill(position >= tokens.view(-1, 1, 1), -float("inf"))
+            column = torch.where(padding.any(1, keepdim=True), bias.view(1, -1), -float("inf"))  # (B, C)
+            out = torch.cat([out, column.unsqueeze(2)], dim=2)
         best = out.max(dim=2)
         values.append(best.values)
-        starts.append(best.indices)
+        starts.append(best.indices.masked_fill(best.indices == out.shape[2] - 1 if tokens is not None
+                                               else torch.zeros_like(best.indices, dtype=torch.bool), -1))
     return torch.cat(values, dim=1), torch.cat(starts, dim=1)
 
 
-FORWARDS = [  # (rows, positions, dim, widths, channels, seen, short)
-    (9, 20, 64, (1, 2, 3, 20), (100, 200, 160, 7), None, 20),  # lane groups of 16, 8 and a ragged one
-    (5, 37, 16, (1, 5, 15), (16, 9, 24), (37, 20, 25, 36, 31), 37),  # masks: each row its own window count
-    (6, 20, 8, (2, 10, 20), (8, 12, 3), None, 4),  # rows shorter than the widest filter: bias columns
-    (3, 25, 5, (4,), (1,), None, 1),  # one window convolved and the bias column
-    (70, 13, 12, (3, 13), (40, 17), None, 13),  # more rows than threads split
-    (150, 12, 8, (1, 3, 5), (8, 20, 5), tuple(5 + i * 7 % 8 for i in range(150)), 12),  # register tiles
+FORWARDS = [  # (rows, positions, dim, widths, channels, seen, tokens)
+    (9, 20, 64, (1, 2, 3, 20), (100, 200, 160, 7), None, None),  # lane groups of 16, 8 and a ragged one
+    (5, 37, 16, (1, 5, 15), (16, 9, 24), (37, 20, 25, 36, 31), None),  # masks: each row its own window count
+    (6, 20, 8, (2, 10, 20), (8, 12, 3), None, (4,) * 6),  # rows shorter than the widest filter: bias columns
+    (3, 25, 5, (4,), (1,), None, (1, 1, 1)),  # one window convolved and the bias column
+    (7, 20, 8, (1, 3, 20), (9, 16, 5), None, (0, 1, 3, 17, 18, 19, 20)),  # each row its own tokens; one empty
+    (6, 26, 8, (2, 5), (8, 7), (20, 20, 26, 22, 20, 20), (3, 19, 26, 22, 20, 2)),  # masks and tokens together
+    (70, 13, 12, (3, 13), (40, 17), None, None),  # more rows than threads split
+    (150, 12, 8, (1, 3, 5), (8, 20, 5), tuple(5 + i * 7 % 8 for i in range(150)), None),  # register tiles
     # across rows of 1..8 windows; more rows per thread than the kernel holds maxima for at once (64)
 ]
 
 
 @needs_kernels
-@pytest.mark.parametrize("rows,steps,dim,widths,channels,seen,short", FORWARDS)
+@pytest.mark.parametrize("rows,steps,dim,widths,channels,seen,tokens", FORWARDS)
 def test_fused_forward_matches_conv_mask_and_max(rows: int, steps: int, dim: int, widths: tuple[int, ...],
                                                  channels: tuple[int, ...], seen: tuple[int, ...] | None,
-                                                 short: int) -> None:
+                                                 tokens: tuple[int, ...] | None) -> None:
     g = torch.Generator().manual_seed(rows * steps)
     x = torch.randn(rows, steps, dim, generator=g)
+    if tokens is not None:  # zero vectors from each row's tokens on, as the PAD row's embedding
+        x = x.masked_fill(torch.arange(steps).view(1, -1, 1) >= torch.tensor(tokens).view(-1, 1, 1), 0.0)
     weights = [torch.randn(c, dim, w, generator=g) / (w * dim) ** 0.5 for c, w in zip(channels, widths)]
     biases = [torch.randn(c, generator=g) for c in channels]
     seen_t = None if seen is None else torch.tensor(seen)
-    read = [pooled_conv.windows(rows, steps, seen_t, short, w) for w in widths]
+    tokens_t = None if tokens is None else torch.tensor(tokens)
+    read = [pooled_conv.windows(rows, steps, seen_t, tokens_t, w) for w in widths]
     values, starts = pooled_conv._conv_max(x, read, weights, biases)
-    want_values, want_starts = dense_pooled(x, seen_t, short, weights, biases)
+    want_values, want_starts = dense_pooled(x, seen_t, tokens_t, weights, biases)
     assert float((values - want_values).abs().max()) <= 1e-5 * float(want_values.abs().max())
     assert torch.equal(starts, want_starts)  # random data: no two windows within round-off of each other
 
@@ -172,7 +180,7 @@ def test_same_values_and_gradients_for_any_thread_count() -> None:
         for count in (1, 2, 5):
             torch.set_num_threads(count)
             inputs = [t.clone().requires_grad_() for t in [e, *weights, *biases]]
-            out = pooled_conv.pooled(inputs[0], seen, 24, (3, 20), inputs[1:3], inputs[3:])
+            out = pooled_conv.pooled(inputs[0], seen, None, (3, 20), inputs[1:3], inputs[3:])
             (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
             results.append([out.detach()] + [t.grad for t in inputs])
     finally:
@@ -188,7 +196,7 @@ def test_results_do_not_share_memory_with_later_calls() -> None:
         g = torch.Generator().manual_seed(seed)
         inputs = [torch.randn(*shape, generator=g).requires_grad_()
                   for shape in [(5, 22, 8), (9, 8, 20), (16, 8, 1), (9,), (16,)]]
-        out = pooled_conv.pooled(inputs[0], None, 22, (20, 1), inputs[1:3], inputs[3:])
+        out = pooled_conv.pooled(inputs[0], None, torch.tensor([3, 22, 0, 9, 21]), (20, 1), inputs[1:3], inputs[3:])
         out.square().sum().backward()
         return [out.detach()] + [t.grad for t in inputs]
 
@@ -201,7 +209,7 @@ def test_results_do_not_share_memory_with_later_calls() -> None:
 def _forward_in_child(queue: Any) -> None:
     torch.set_num_threads(2)
     x = torch.ones(4, 20, 8)
-    read = [pooled_conv.windows(4, 20, None, 20, 3)]
+    read = [pooled_conv.windows(4, 20, None, None, 3)]
     queue.put(float(pooled_conv._conv_max(x, read, [torch.ones(5, 8, 3)], [torch.zeros(5)])[0].sum()))
 
 

@@ -28,8 +28,8 @@ def optimizer(d: torch.nn.Module, kind: str) -> torch.optim.Optimizer:
     return torch.optim.Adam(groups, lr=1e-2, fused=kind == "fused", amsgrad=kind == "amsgrad")
 
 
-def train(fused: bool, kind: str, clip: float, steps: int = 3, backwards: int = 1) -> tuple[CNNDiscriminator, list[float],
-                                                                                         torch.optim.Optimizer]:
+def train(fused: bool, kind: str, clip: float, steps: int = 3,
+          backwards: int = 1) -> tuple[CNNDiscriminator, list[float], torch.optim.Optimizer]:
     torch.manual_seed(0)
     d = CNNDiscriminator(**CNN, fused_highway_step=fused)
     opt = optimizer(d, kind)

@@ -270,8 +270,9 @@ class CNNDiscriminator(nn.Module):
         # every window, which is the case for a group of rows shorter than the widest filter.
         short = max(longest, 1) if longest is not None and widths is None else steps
         if self._winning_window_grad(e):  # the compiled forward and backward (``models/pooled_conv.py``)
-            return pooled_conv.pooled(e, widths, short, self.filter_sizes, [conv.weight for conv in self.convs],
-                                    [conv.bias for conv in self.convs])
+            tokens = lengths if longest is not None else None  # each row's own windows: those starting on a token
+            return pooled_conv.pooled(e, widths, tokens, self.filter_sizes, [conv.weight for conv in self.convs],
+                                      [conv.bias for conv in self.convs])
         x = e.transpose(1, 2).contiguous()  # (B, E, T): channels-first for Conv1d
         if x.shape[-1] < steps:
             x = F.pad(x, (0, steps - x.shape[-1]))  # (B, E, max_width)
@@ -313,15 +314,20 @@ class CNNDiscriminator(nn.Module):
 
     def _pooled_tokens(self, tokens: Tensor) -> Tensor:
         """Pooled outputs (B, sum(num_filters)) of token ids (B, T): rows sorted by length, convolved in groups
-        trimmed to their longest row, put back in order."""
+        trimmed to their longest row, put back in order; by the compiled kernels, which convolve each row's own
+        windows whatever its neighbours, all rows at once."""
         self._check_tokens(tokens)
         lengths = self.token_lengths(tokens)  # (B,)
+        assert self.embedding is not None
+        zero_pad = bool((self.embedding.weight[self.pad_id] == 0).all())  # padding_idx keeps it so; checked
+        if zero_pad and self._winning_window_grad(self.embedding.weight):  # as the embedded rows would be
+            # the compiled kernels convolve each row's own windows (those starting on a token): no groups needed
+            with self._autocast(tokens.device):
+                return self._pooled(self.embed(tokens), lengths, int(lengths.max()) if len(lengths) else 0)
         order = lengths.argsort(stable=True)
         sorted_lengths = lengths[order].tolist()
         sorted_widths = [max(n, self.max_width) for n in sorted_lengths]  # the width each row is scored at
         embedded = self.embed(tokens[order])  # (B, T, E) in length order: one lookup for every group
-        assert self.embedding is not None
-        zero_pad = bool((self.embedding.weight[self.pad_id] == 0).all())  # padding_idx keeps it so; checked
         costs = [self._conv_cost(n) for n in sorted_lengths] if zero_pad else sorted_widths
         with self._autocast(tokens.device):
             pooled = torch.cat([self._pooled(embedded[start:stop, :sorted_widths[stop - 1]], lengths[order[start:stop]],

@@ -89,13 +89,13 @@ def _user() -> str:
 def _bind(lib: Any) -> Any:
     pointer, size = ctypes.c_void_p, ctypes.c_int64
     for fn in (lib.weight_grad, lib.input_grad):
-        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, size, pointer]
+        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer]
         fn.restype = None
     for fn in (lib.pack_filters, lib.transpose_each):
         fn.argtypes = [pointer, size, size, size, pointer]
         fn.restype = None
-    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, size, pointer, pointer,
-                             size]
+    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, pointer, pointer,
+                             pointer, size]
     lib.conv_max.restype = None
     return lib
 

@@ -13,10 +13,10 @@
    that window: B x C x (w x E) multiply-adds each, where the dense backward does that for every window position.
 
    Layouts (row-major, float32, int64 positions): x (B, T, E), the embedded rows zero-padded to T positions, so a
-   window of w positions is w x E contiguous floats; s and g (B, C) rows `ld` apart; filters (C, w, E). A position
-   s >= S (the windows convolved) is the bias column that stands in for padding-only windows: no weight or input
-   gradient. Each function is single-threaded: the caller splits rows (or the weight gradient's channels) over
-   threads. */
+   window of w positions is w x E contiguous floats; s and g (B, C) rows `ld` apart; filters and weight gradients
+   (C, E, w) as torch's Conv1d weight. A start s < 0 marks the bias column that stands in for a row's windows over
+   padding alone: no weight or input gradient. Each function is single-threaded: the caller splits rows (or the
+   weight gradient's channels) over threads. */
 #include <stdint.h>
 #include <math.h>
 #include <string.h>
@@ -32,55 +32,68 @@ static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
                          their windows of one row, which overlap, read from L1 */
 #define ROW_BLOCK 8   /* rows served by one channel's filter while it is in L1 */
 
+/* out[c, e, k] = value, for i = k x E + e: a window's element i in the (C, E, w) layout of the weight */
+static inline void put(float *out, int64_t c, int64_t dim, int64_t width, int64_t i, float value) {
+    out[(c * dim + i % dim) * width + i / dim] = value;
+}
+
 static void weight_grad_scalar(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s,
-                               const float *g, int64_t ld, int64_t c, int64_t from, int64_t n, int64_t convolved,
-                               float *acc) {
+                               const float *g, int64_t ld, int64_t c, int64_t from, int64_t n, int64_t width,
+                               float *out) {
     for (int64_t i = from; i < n; i++) {
         float sum = 0;
         for (int64_t b = 0; b < rows; b++) {
             const int64_t at = s[b * ld + c];
-            if (at < convolved) sum += g[b * ld + c] * x[(b * steps + at) * dim + i];
+            if (at >= 0) sum += g[b * ld + c] * x[(b * steps + at) * dim + i];
         }
-        acc[i] = sum;
+        put(out, c, dim, width, i, sum);
     }
 }
 
 /* Channels c .. c + group - 1 of weight_grad; inlined with a constant `group`, so its sums stay in registers */
 static inline __attribute__((always_inline)) void weight_grad_channels(
         const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g, int64_t ld,
-        int64_t c, const int group, int64_t n, int64_t vectorised, int64_t convolved, float *out) {
+        int64_t c, const int group, int64_t n, int64_t vectorised, int64_t width, float *out) {
     for (int64_t i0 = 0; i0 < vectorised; i0 += CHUNK) {
         v8 acc[GROUP][CHUNK / LANES] = {{{0}}};
         for (int64_t b = 0; b < rows; b++) {
             for (int j = 0; j < group; j++) {
                 const int64_t at = s[b * ld + c + j];
-                if (at >= convolved) continue;
+                if (at < 0) continue;
                 const float scale = g[b * ld + c + j];
                 const float *window = x + (b * steps + at) * dim + i0;
                 for (int k = 0; k < CHUNK / LANES; k++) acc[j][k] += scale * load8(window + k * LANES);
             }
         }
-        for (int j = 0; j < group; j++)
-            for (int k = 0; k < CHUNK / LANES; k++) store8(out + (c + j) * n + i0 + k * LANES, acc[j][k]);
+        for (int j = 0; j < group; j++)  /* a few stores per B x CHUNK multiply-adds: scattered into (C, E, w) */
+            for (int k = 0; k < CHUNK / LANES; k++) {
+                const int64_t i = i0 + k * LANES;
+                if (dim % LANES == 0) {  /* the vector's lanes share one window offset i / dim: two divisions */
+                    float *to = out + ((c + j) * dim + i % dim) * width + i / dim;
+                    for (int lane = 0; lane < LANES; lane++) to[lane * width] = acc[j][k][lane];
+                } else {
+                    for (int lane = 0; lane < LANES; lane++) put(out, c + j, dim, width, i + lane, acc[j][k][lane]);
+                }
+            }
     }
     for (int j = 0; j < group; j++)
-        weight_grad_scalar(x, rows, steps, dim, s, g, ld, c + j, vectorised, n, convolved, out + (c + j) * n);
+        weight_grad_scalar(x, rows, steps, dim, s, g, ld, c + j, vectorised, n, width, out);
 }
 
-/* out (C, w, E) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order */
+/* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order */
 void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
-                 int64_t ld, int64_t channels, int64_t width, int64_t convolved, float *out) {
+                 int64_t ld, int64_t channels, int64_t width, float *out) {
     const int64_t n = width * dim, vectorised = n - n % CHUNK;
     int64_t c = 0;
     for (; c + GROUP <= channels; c += GROUP)
-        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, GROUP, n, vectorised, convolved, out);
+        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, GROUP, n, vectorised, width, out);
     for (; c < channels; c++)
-        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, 1, n, vectorised, convolved, out);
+        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, 1, n, vectorised, width, out);
 }
 
-/* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c */
+/* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c; filters (C, w, E) */
 void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
-                int64_t ld, int64_t channels, int64_t width, int64_t convolved, float *out) {
+                int64_t ld, int64_t channels, int64_t width, float *out) {
     const int64_t n = width * dim;
     for (int64_t b0 = 0; b0 < rows; b0 += ROW_BLOCK) {
         const int64_t b1 = b0 + ROW_BLOCK < rows ? b0 + ROW_BLOCK : rows;
@@ -88,7 +101,7 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
             const float *restrict filter = filters + c * n;
             for (int64_t b = b0; b < b1; b++) {
                 const int64_t at = s[b * ld + c];
-                if (at >= convolved) continue;
+                if (at < 0) continue;
                 const float scale = g[b * ld + c];
                 float *restrict window = out + (b * steps + at) * dim;
                 for (int64_t i = 0; i < n; i++) window[i] += scale * filter[i];
@@ -175,12 +188,13 @@ static inline void keep_max(const float *const tile[TILE], const int *row, const
 }
 
 /* values[b, c] = bias[c] + the maximum over windows t < valid[b] of the window at t dotted with filter c, and
-   starts[b, c] = the first t that attains it; with bias_at >= 0 a bias-only window at bias_at follows them (it
-   wins only when bias[c] is strictly greater). packed as pack_filters gives it; values and starts rows ld apart.
+   starts[b, c] = the first t that attains it; where open (B,) is given and open[b] != 0, a bias-only window
+   follows row b's (it wins only when bias[c] is strictly greater; its start is -1). packed as pack_filters gives
+   it; values and starts rows ld apart.
    A register tile takes the next TILE windows in (row, position) order, across rows: a row with fewer windows
    than a tile does not leave it part empty (too few independent sums to hide an add's latency). */
 void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const float *packed, const float *bias,
-              int64_t channels, int64_t width, const int64_t *valid, int64_t bias_at, float *values,
+              int64_t channels, int64_t width, const int64_t *valid, const int64_t *open, float *values,
               int64_t *starts, int64_t ld) {
     const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
     v8 best[BLOCK][2], at[BLOCK][2];
@@ -214,9 +228,9 @@ void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const fl
                         const int64_t c = (g0 + v) * LANES + lane;
                         float value = best[b - b0][v][lane] + bias[c];
                         int64_t start = (int64_t)at[b - b0][v][lane];
-                        if (bias_at >= 0 && bias[c] > value) {
+                        if (open != 0 && open[b] != 0 && bias[c] > value) {
                             value = bias[c];
-                            start = bias_at;
+                            start = -1;
                         }
                         values[b * ld + c] = value;
                         starts[b * ld + c] = start;

@@ -34,36 +34,35 @@ from textgan.models import kernels
 
 class Windows(NamedTuple):
     """The windows one convolution reads in a group of rows: row b's windows start at 0 .. valid[b] - 1 (valid
-    (B,) int64); `convolved` windows in all; with `bias_column`, one bias-only window after them stands in for the
-    windows that cover padding alone."""
+    (B,) int64); where `open` (B,) int64 is given and open[b] != 0, one bias-only window after them stands in for
+    row b's windows that cover padding alone."""
 
     valid: Tensor
-    convolved: int
-    bias_column: bool
+    open: Tensor | None
 
 
-def windows(rows: int, steps: int, seen: Tensor | None, short: int, width: int) -> Windows:
-    """The windows of a width-`width` convolution over `rows` rows of `steps` positions: those starting before
-    `short` (the later ones cover padding alone), and of row b those that end within seen[b] positions (seen (B,)
-    or None: all)."""
-    span = min(steps, short + width - 1)  # the input positions of windows starting before `short`
-    count = span - width + 1
-    if seen is None:
-        valid = torch.full((rows,), count, dtype=torch.long)
-    else:
-        valid = (seen.cpu() - width + 1).clamp(min=0, max=count).long()  # the kernel reads int64
-    return Windows(valid, count, span < steps)
+def windows(rows: int, steps: int, seen: Tensor | None, tokens: Tensor | None, width: int) -> Windows:
+    """The windows of a width-`width` convolution over `rows` rows of `steps` positions: of row b those that end
+    within seen[b] positions (seen (B,) or None: all), and with `tokens` (B,) (positions from tokens[b] on hold
+    zero vectors) only those that start on a token: a later one covers zeros alone, so its output is the bias."""
+    count = steps - width + 1
+    alone = torch.full((rows,), count, dtype=torch.long) if seen is None else (seen.cpu() - width + 1).clamp(
+        min=0, max=count).long()  # (B,) the windows each row has; the kernel reads int64
+    if tokens is None:
+        return Windows(alone, None)
+    valid = torch.minimum(alone, tokens.cpu().long())  # (B,)
+    return Windows(valid, (valid < alone).long())
 
 
-def pooled(e: Tensor, seen: Tensor | None, short: int, widths: Sequence[int], weights: Sequence[Tensor],
+def pooled(e: Tensor, seen: Tensor | None, tokens: Tensor | None, widths: Sequence[int], weights: Sequence[Tensor],
            biases: Sequence[Tensor]) -> Tensor:
     """Max-over-time pooled convolutions (B, sum C) (bias added, before the ReLU) of e (B, T, E) zero-padded to
     the widest filter, by the compiled forward, with the winning-window backward. Per convolution i: width
-    widths[i], weight (C_i, E, w_i), bias (C_i,); its windows as ``windows`` gives them for `seen` and `short`."""
+    widths[i], weight (C_i, E, w_i), bias (C_i,); its windows as ``windows`` gives them for `seen` and `tokens`."""
     rows = F.pad(e, (0, 0, 0, max(widths) - e.shape[1])) if e.shape[1] < max(widths) else e  # (B, T, E)
-    read = [windows(rows.shape[0], rows.shape[1], seen, short, w) for w in widths]
+    read = [windows(rows.shape[0], rows.shape[1], seen, tokens, w) for w in widths]
     values, starts = _conv_max(rows.detach().contiguous(), read, weights, biases)
-    return MaxPooledConv.apply(rows, values, starts, widths, [r.convolved for r in read], *weights, *biases)
+    return MaxPooledConv.apply(rows, values, starts, widths, *weights, *biases)
 
 
 def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
@@ -89,7 +88,7 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
             channels, _, width = weight.shape
             lib.conv_max(x[first].data_ptr(), stop - first, steps, dim, filters.data_ptr(), bias.data_ptr(),
                          channels, width, windows_.valid[first].data_ptr(),
-                         windows_.convolved if windows_.bias_column else -1,
+                         None if windows_.open is None else windows_.open[first].data_ptr(),
                          values[first, offset].data_ptr(), starts[first, offset].data_ptr(), total)
             offset += channels
 
@@ -130,14 +129,13 @@ def _executor(threads: int, process: int) -> ThreadPoolExecutor:
 
 class MaxPooledConv(torch.autograd.Function):
     """Pooled maxima (B, sum C) of the convolutions of x (B, T, E), computed by the caller (values and winning
-    window starts, both (B, sum C)), given a backward from the winning windows. Per convolution i: width
-    widths[i], convolved[i] windows convolved (a start at or past it is a bias-only column), weight (C_i, E, w_i),
-    bias (C_i,)."""
+    window starts, both (B, sum C); a start of -1 is a bias-only column), given a backward from the winning
+    windows. Per convolution i: width widths[i], weight (C_i, E, w_i), bias (C_i,)."""
 
     @staticmethod
     def forward(ctx: Any, x: Tensor, values: Tensor, starts: Tensor, widths: Sequence[int],  # type: ignore[override]
-                convolved: Sequence[int], *params: Tensor) -> Tensor:
-        ctx.widths, ctx.convolved = tuple(widths), tuple(convolved)
+                *params: Tensor) -> Tensor:
+        ctx.widths = tuple(widths)
         ctx.save_for_backward(x, starts, *params)
         return values.clone()
 
@@ -147,19 +145,17 @@ class MaxPooledConv(torch.autograd.Function):
         count = len(ctx.widths)
         weights, biases = params[:count], params[count:]
         if torch.is_grad_enabled():  # the backward will be differentiated: torch's ops, same winning windows
-            grads = _dense_grads(x, starts, ctx.widths, ctx.convolved, weights, biases, grad)
+            grads = _dense_grads(x, starts, ctx.widths, weights, biases, grad)
         else:
-            need_weights = any(ctx.needs_input_grad[5:5 + count])  # False for a frozen D (a generator's step)
-            grads = _window_grads(x, starts, ctx.convolved, weights, grad, ctx.needs_input_grad[0],
-                                  need_weights)
+            need_weights = any(ctx.needs_input_grad[4:4 + count])  # False for a frozen D (a generator's step)
+            grads = _window_grads(x, starts, weights, grad, ctx.needs_input_grad[0], need_weights)
         grad_x, grad_weights = grads
         (columns,) = _columns(weights, grad)
         grad_biases = [g.sum(0) for g in columns]
-        return (grad_x, None, None, None, None, *grad_weights, *grad_biases)
+        return (grad_x, None, None, None, *grad_weights, *grad_biases)
 
 
-def _window_grads(x: Tensor, starts: Tensor, convolved: Sequence[int],
-                  weights: Sequence[Tensor], grad: Tensor, need_x: bool,
+def _window_grads(x: Tensor, starts: Tensor, weights: Sequence[Tensor], grad: Tensor, need_x: bool,
                   need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
     """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels; None for those not
     needed."""
@@ -167,46 +163,45 @@ def _window_grads(x: Tensor, starts: Tensor, convolved: Sequence[int],
     grad, starts = grad.contiguous(), starts.contiguous()  # (B, sum C): each convolution's columns are views
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
     grad_weights: list[Tensor | None] = []
-    for weight, count, at, scale in zip(weights, convolved, *_columns(weights, starts, grad)):
-        grad_weights.append(_width_grads(rows_first, at, scale, weight, count, need_weights, grad_x))
+    for weight, at, scale in zip(weights, *_columns(weights, starts, grad)):
+        grad_weights.append(_width_grads(rows_first, at, scale, weight, need_weights, grad_x))
     return grad_x, grad_weights
 
 
-def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, count: int, need_weight: bool,
+def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weight: bool,
                  grad_x: Tensor | None) -> Tensor | None:
     """One convolution's weight gradient (C, E, w) if `need_weight`, and its input gradient added into grad_x
     (B, T, E) if given, from x (B, T, E), its winning starts `at` and pooled gradients `scale` (both (B, C) column
-    views, rows ld apart) and `count` windows convolved. The weight gradient's channels and the input gradient's
-    rows are split over torch's threads."""
+    views, rows ld apart). The weight gradient's channels and the input gradient's rows are split over torch's
+    threads."""
     lib = kernels.library()
     (rows, steps, dim), (channels, _, width), ld = x.shape, weight.shape, at.stride(0)
     out = None
     if need_weight:
-        out = _scratch("weight_grad", channels * width * dim).view(channels, width, dim)  # (C, w, E)
+        out = torch.empty(channels, dim, width)  # (C, E, w) as the conv's weight
 
         def channel_range(first: int, stop: int) -> None:
             lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
-                            stop - first, width, count, out[first].data_ptr())
+                            stop - first, width, out[first].data_ptr())
 
         _in_parallel(channels, channel_range)
-        out = _transposed(out)  # (C, E, w) as the conv's weight, in new memory (out is scratch)
     if grad_x is not None:
         filters = _transposed(weight.detach(), _scratch("filters", weight.numel()))  # (C, w, E)
 
         def row_range(first: int, stop: int) -> None:
             lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),
-                           scale[first].data_ptr(), ld, channels, width, count, grad_x[first].data_ptr())
+                           scale[first].data_ptr(), ld, channels, width, grad_x[first].data_ptr())
 
         _in_parallel(rows, row_range)
     return out
 
 
-def _transposed(t: Tensor, into: Tensor | None = None) -> Tensor:
-    """(N, B, A) from (N, A, B), copied into `into` (flat, N x A x B elements) or new memory; torch's
-    permute-and-copy is slower for these small matrices."""
+def _transposed(t: Tensor, into: Tensor) -> Tensor:
+    """(N, B, A) from (N, A, B), copied into `into` (flat, N x A x B elements); torch's permute-and-copy is slower
+    for these small matrices."""
     count, rows, cols = t.shape
     source = t.contiguous()  # held: the C call reads its memory
-    out = torch.empty(count, cols, rows) if into is None else into.view(count, cols, rows)
+    out = into.view(count, cols, rows)
     kernels.library().transpose_each(source.data_ptr(), count, rows, cols, out.data_ptr())
     return out
 
@@ -216,17 +211,18 @@ def _columns(weights: Sequence[Tensor], *tensors: Tensor) -> list[tuple[Tensor, 
     return [t.split([w.shape[0] for w in weights], dim=1) for t in tensors]
 
 
-def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], convolved: Sequence[int], weights: Sequence[Tensor],
+def _dense_grads(x: Tensor, starts: Tensor, widths: Sequence[int], weights: Sequence[Tensor],
                  biases: Sequence[Tensor], grad: Tensor) -> tuple[Tensor | None, list[Tensor | None]]:
-    """The same gradients by torch's differentiable ops: each convolution's output read at its winning windows
-    (the bias for a bias-only column), differentiated with create_graph."""
+    """The same gradients by torch's differentiable ops: each convolution's output, up to its last winning window,
+    read at its winning windows (the bias for a bias-only column), differentiated with create_graph."""
     with torch.enable_grad():
         picked = []
         (columns,) = _columns(weights, starts)
-        for weight, bias, width, count, column in zip(weights, biases, widths, convolved, columns):  # column (B, C)
-            out = F.conv1d(x[:, :count + width - 1].transpose(1, 2), weight, bias)  # (B, C, count)
-            won = out.gather(2, column.clamp(max=count - 1).unsqueeze(2)).squeeze(2)  # (B, C)
-            picked.append(torch.where(column < count, won, bias.expand_as(won)))
+        for weight, bias, width, column in zip(weights, biases, widths, columns):  # column (B, C)
+            span = max(int(column.max()), 0) + width  # the input positions up to the last winning window's end
+            out = F.conv1d(x[:, :span].transpose(1, 2), weight, bias)  # (B, C, span - w + 1)
+            won = out.gather(2, column.clamp(min=0).unsqueeze(2)).squeeze(2)  # (B, C)
+            picked.append(torch.where(column >= 0, won, bias.expand_as(won)))
         targets = [t for t in [x, *weights] if t.requires_grad]
         found = iter(torch.autograd.grad(torch.cat(picked, dim=1), targets, grad, create_graph=True))
     grads = [next(found) if t.requires_grad else None for t in [x, *weights]]

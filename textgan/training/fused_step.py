@@ -10,6 +10,8 @@ gets dW written into `.grad` first (``materialize``) and steps as usual.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import Tensor, nn
 
@@ -49,27 +51,32 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
 @torch.no_grad()
 def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: Tensor | None) -> None:
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
-    tensor; None: not clipped),
-    dW a block of rows at a time, with the optimizer's state (created as torch's Adam creates it)."""
-    weight = layer.weight
-    group = next(g for g in optimizer.param_groups if any(p is weight for p in g["params"]))
+    tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache."""
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
     layer.deferred.parts.clear()
     if scale is not None:
         dy = dy * scale  # (B, out): clipping dW = dy^T x scales dy
+    buffer = torch.empty(min(BLOCK_ROWS, layer.weight.shape[0]), layer.weight.shape[1])  # (rows of a block, in)
+    adam_blocks(layer.weight, optimizer, lambda start, stop: torch.mm(dy[:, start:stop].t(), x,
+                                                                       out=buffer[:stop - start]))
+
+
+@torch.no_grad()
+def adam_blocks(weight: Tensor, optimizer: torch.optim.Optimizer, grad: Callable[[int, int], Tensor]) -> None:
+    """One step of `optimizer` (fused Adam, `fusable`) for `weight`, `BLOCK_ROWS` rows at a time: grad(start, stop)
+    gives the gradient of rows start..stop - 1, which are updated before the next block is asked for; Adam's state
+    is created as torch's Adam creates it for a fused step."""
+    group = next(g for g in optimizer.param_groups if any(p is weight for p in g["params"]))
     state = optimizer.state[weight]
-    if not state:  # as Adam._init_group does for a fused step
+    if not state:
         state["step"] = torch.zeros((), dtype=torch.float32)
         state["exp_avg"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
     state["step"] += 1
     beta1, beta2 = group["betas"]
-    rows = weight.shape[0]
-    buffer = torch.empty(min(BLOCK_ROWS, rows), weight.shape[1])  # (rows of a block, in)
-    for start in range(0, rows, BLOCK_ROWS):
-        stop = min(start + BLOCK_ROWS, rows)
-        grad = torch.mm(dy[:, start:stop].t(), x, out=buffer[:stop - start])  # (block, in)
-        torch._fused_adam_([weight[start:stop]], [grad], [state["exp_avg"][start:stop]],
+    for start in range(0, weight.shape[0], BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, weight.shape[0])
+        torch._fused_adam_([weight[start:stop]], [grad(start, stop)], [state["exp_avg"][start:stop]],
                            [state["exp_avg_sq"][start:stop]], [], [state["step"]], amsgrad=False, lr=group["lr"],
                            beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                            maximize=False)
