@@ -20,7 +20,9 @@ trimmed to its longest row; in a group shorter than the widest filter, the windo
 cover zero vectors alone, so their output is the bias and they are not convolved. Little work is spent on padding
 (``scripts/bench_discriminator.py``). With ``winning_window_grad``, the convolutions in training run as compiled
 kernels (``models/pooled_conv.py``): the forward fused with the max-pool, the backward reading only the window that won
-each row's and channel's maximum.
+each row's and channel's maximum; they convolve each row's own windows (those that start on a token; a bias column
+stands in for the rest), so the rows need no grouping. With ``fused_highway_step``, the highway's weight gradient
+can be left to the optimizer step as two thin factors (``models/deferred_linear.py``).
 
 Options against mode collapse: spectral normalisation of the conv, highway and output layers (Miyato et al. 2018,
 torch's parametrization: one power iteration per training-mode forward), and minibatch discrimination (Salimans
