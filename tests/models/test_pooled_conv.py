@@ -314,3 +314,25 @@ def test_built_once_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: An
         assert built[0].stat().st_mtime_ns == stamp  # loaded, not rebuilt
     finally:
         kernels.library.cache_clear()
+
+
+@needs_kernels
+@pytest.mark.parametrize("rejected", ["-falign-loops=", "-march="])
+def test_built_by_a_compiler_that_rejects_optional_flags(rejected: str, monkeypatch: pytest.MonkeyPatch,
+                                                         tmp_path: Any) -> None:
+    """The alignment and native-vector flags are tried first, then dropped: a compiler without them still builds."""
+    import shutil
+    import stat
+
+    real = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    picky = tmp_path / "picky-cc"
+    picky.write_text(f'#!/bin/sh\nfor a in "$@"; do case "$a" in {rejected}*) exit 1;; esac; done\nexec {real} "$@"\n')
+    picky.chmod(picky.stat().st_mode | stat.S_IEXEC)
+    monkeypatch.setenv("CC", str(picky))
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path / "cache"))
+    kernels.library.cache_clear()
+    try:
+        assert kernels.library() is not None
+        assert len(list((tmp_path / "cache").glob("pooled_conv-*.so"))) == 1
+    finally:
+        kernels.library.cache_clear()

@@ -21,6 +21,9 @@ from typing import Any
 SOURCE = Path(__file__).with_name("pooled_conv.c")
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
+# functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
+# elsewhere in the file once moved the input gradient's inner loop and made it ~30% slower
+ALIGNED = ["-falign-functions=64", "-falign-loops=64"]
 
 
 def _cache_dir() -> Path:
@@ -46,7 +49,7 @@ def _compile(compiler: str, target: Path) -> bool:
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         built = Path(work) / target.name
-        for extra in (NATIVE, []):
+        for extra in (NATIVE + ALIGNED, NATIVE, []):
             try:
                 done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), str(SOURCE)],
                                       capture_output=True, timeout=120)
@@ -62,7 +65,8 @@ def _compile(compiler: str, target: Path) -> bool:
 def library() -> Any:
     """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    key = hashlib.sha256(b"\0".join(s.encode() for s in [SOURCE.read_text(), str(compiler), *FLAGS, _machine()]))
+    parts = [SOURCE.read_text(), str(compiler), *FLAGS, *ALIGNED, _machine()]
+    key = hashlib.sha256(b"\0".join(s.encode() for s in parts))
     reason = "no C compiler found (set CC)"
     if compiler is not None:
         reason = f"{compiler} could not build {SOURCE.name}"

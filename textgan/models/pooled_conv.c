@@ -19,6 +19,7 @@
    weight gradient's channels) over threads. */
 #include <stdint.h>
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* GCC/clang vector extension: 8 floats, lowered to the machine's SIMD (AVX2, AVX-512, NEON) or to scalars */
@@ -27,68 +28,72 @@ typedef int32_t v8i __attribute__((vector_size(32)));
 static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
 static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 #define LANES 8
-#define CHUNK 32      /* floats of a channel's sum held in registers over all rows: 4 vectors */
-#define GROUP 3       /* channels summed together: 12 independent accumulators (an add's latency is hidden), and
-                         their windows of one row, which overlap, read from L1 */
-#define ROW_BLOCK 8   /* rows served by one channel's filter while it is in L1 */
+#define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows: 12
+                            independent accumulators (an add's latency is hidden) */
+#define ROW_LIST 256  /* rows listed on the stack by the weight gradient (more: on the heap) */
+#define ROW_BLOCK 3   /* rows served by one channel's filter while it is in L1; their input gradient rows stay
+                         in L1 too (3 rows of up to ~40 x 64 floats) */
 
 /* out[c, e, k] = value, for i = k x E + e: a window's element i in the (C, E, w) layout of the weight */
 static inline void put(float *out, int64_t c, int64_t dim, int64_t width, int64_t i, float value) {
     out[(c * dim + i % dim) * width + i / dim] = value;
 }
 
-static void weight_grad_scalar(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s,
-                               const float *g, int64_t ld, int64_t c, int64_t from, int64_t n, int64_t width,
-                               float *out) {
-    for (int64_t i = from; i < n; i++) {
-        float sum = 0;
-        for (int64_t b = 0; b < rows; b++) {
-            const int64_t at = s[b * ld + c];
-            if (at >= 0) sum += g[b * ld + c] * x[(b * steps + at) * dim + i];
+/* Elements i0 .. i0 + nv x 8 - 1 of channel c's weight gradient: the sum over its m rows of scale[r] times the
+   row's window (at x + at[r]), held in nv vector registers; inlined with a constant nv */
+static inline __attribute__((always_inline)) void weight_grad_tile(
+        const float *x, const int64_t *at, const float *scale, int64_t m, int64_t i0, const int nv, int64_t c,
+        int64_t dim, int64_t width, float *out) {
+    v8 acc[TILE_VECTORS];
+    for (int k = 0; k < nv; k++) acc[k] = (v8){0};
+    for (int64_t r = 0; r < m; r++) {
+        const float *window = x + at[r] + i0;
+        for (int k = 0; k < nv; k++) acc[k] += scale[r] * load8(window + k * LANES);
+    }
+    for (int k = 0; k < nv; k++) {  /* a few stores per m x nv multiply-adds: scattered into (C, E, w) */
+        const int64_t i = i0 + k * LANES;
+        if (dim % LANES == 0) {  /* the vector's lanes share one window offset i / dim: two divisions */
+            float *to = out + (c * dim + i % dim) * width + i / dim;
+            for (int lane = 0; lane < LANES; lane++) to[lane * width] = acc[k][lane];
+        } else {
+            for (int lane = 0; lane < LANES; lane++) put(out, c, dim, width, i + lane, acc[k][lane]);
         }
-        put(out, c, dim, width, i, sum);
     }
 }
 
-/* Channels c .. c + group - 1 of weight_grad; inlined with a constant `group`, so its sums stay in registers */
-static inline __attribute__((always_inline)) void weight_grad_channels(
-        const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g, int64_t ld,
-        int64_t c, const int group, int64_t n, int64_t vectorised, int64_t width, float *out) {
-    for (int64_t i0 = 0; i0 < vectorised; i0 += CHUNK) {
-        v8 acc[GROUP][CHUNK / LANES] = {{{0}}};
-        for (int64_t b = 0; b < rows; b++) {
-            for (int j = 0; j < group; j++) {
-                const int64_t at = s[b * ld + c + j];
-                if (at < 0) continue;
-                const float scale = g[b * ld + c + j];
-                const float *window = x + (b * steps + at) * dim + i0;
-                for (int k = 0; k < CHUNK / LANES; k++) acc[j][k] += scale * load8(window + k * LANES);
-            }
-        }
-        for (int j = 0; j < group; j++)  /* a few stores per B x CHUNK multiply-adds: scattered into (C, E, w) */
-            for (int k = 0; k < CHUNK / LANES; k++) {
-                const int64_t i = i0 + k * LANES;
-                if (dim % LANES == 0) {  /* the vector's lanes share one window offset i / dim: two divisions */
-                    float *to = out + ((c + j) * dim + i % dim) * width + i / dim;
-                    for (int lane = 0; lane < LANES; lane++) to[lane * width] = acc[j][k][lane];
-                } else {
-                    for (int lane = 0; lane < LANES; lane++) put(out, c + j, dim, width, i + lane, acc[j][k][lane]);
-                }
-            }
-    }
-    for (int j = 0; j < group; j++)
-        weight_grad_scalar(x, rows, steps, dim, s, g, ld, c + j, vectorised, n, width, out);
-}
-
-/* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order */
+/* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order.
+   Per channel, the rows whose window was convolved are listed first (offset, scale), then each run of up to
+   TILE_VECTORS x 8 elements is summed over them in registers: a load and a multiply-add per element and row. */
 void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
                  int64_t ld, int64_t channels, int64_t width, float *out) {
-    const int64_t n = width * dim, vectorised = n - n % CHUNK;
-    int64_t c = 0;
-    for (; c + GROUP <= channels; c += GROUP)
-        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, GROUP, n, vectorised, width, out);
-    for (; c < channels; c++)
-        weight_grad_channels(x, rows, steps, dim, s, g, ld, c, 1, n, vectorised, width, out);
+    const int64_t n = width * dim, vectorised = n - n % LANES;
+    int64_t at_stack[ROW_LIST];
+    float scale_stack[ROW_LIST];
+    int64_t *at = rows <= ROW_LIST ? at_stack : malloc(rows * sizeof *at);
+    float *scale = rows <= ROW_LIST ? scale_stack : malloc(rows * sizeof *scale);
+    for (int64_t c = 0; c < channels; c++) {
+        int64_t m = 0;
+        for (int64_t b = 0; b < rows; b++) {
+            const int64_t start = s[b * ld + c];
+            if (start < 0) continue;  /* the bias column: no window */
+            at[m] = (b * steps + start) * dim;
+            scale[m++] = g[b * ld + c];
+        }
+        int64_t i0 = 0;
+        for (; i0 + TILE_VECTORS * LANES <= vectorised; i0 += TILE_VECTORS * LANES)
+            weight_grad_tile(x, at, scale, m, i0, TILE_VECTORS, c, dim, width, out);
+        for (; i0 + 4 * LANES <= vectorised; i0 += 4 * LANES)
+            weight_grad_tile(x, at, scale, m, i0, 4, c, dim, width, out);
+        for (; i0 < vectorised; i0 += LANES)
+            weight_grad_tile(x, at, scale, m, i0, 1, c, dim, width, out);
+        for (; i0 < n; i0++) {
+            float sum = 0;
+            for (int64_t r = 0; r < m; r++) sum += scale[r] * x[at[r] + i0];
+            put(out, c, dim, width, i0, sum);
+        }
+    }
+    if (at != at_stack) free(at);
+    if (scale != scale_stack) free(scale);
 }
 
 /* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c; filters (C, w, E) */
