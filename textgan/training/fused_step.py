@@ -43,8 +43,8 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
     weight = layer.weight
     group = next((g for g in optimizer.param_groups if any(p is weight for p in g["params"])), None)
     return (type(optimizer) is torch.optim.Adam and group is not None and bool(group["fused"])
-            and not (group["amsgrad"] or group["maximize"] or group["decoupled_weight_decay"] or group["capturable"]
-                     or group["differentiable"])
+            and not any(group.get(key, False) for key in ("amsgrad", "maximize", "decoupled_weight_decay",
+                                                          "capturable", "differentiable"))
             and weight.grad is None and weight.device.type == "cpu" and weight.dtype == torch.float32)
 
 
