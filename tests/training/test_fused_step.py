@@ -113,12 +113,25 @@ def test_a_weight_with_a_gradient_already_is_written_out_and_summed() -> None:
     torch.testing.assert_close(layer.weight.grad, torch.ones(3, 5) + torch.ones(4, 3).t() @ x)
 
 
-def test_state_dicts_and_scores_do_not_depend_on_the_option() -> None:
-    torch.manual_seed(0)
-    plain = CNNDiscriminator(**CNN)
-    torch.manual_seed(0)
-    fused = CNNDiscriminator(**CNN, fused_highway_step=True)
+@pytest.mark.parametrize("options", [{}, {"spectral_norm": True}, {"precision": "bf16"}])
+def test_state_dicts_and_scores_do_not_depend_on_the_option(options: dict[str, object]) -> None:
+    """The same parameters, buffers and logits, in training (dropout, a spectral norm's one power iteration per
+    forward, bf16 autocast, where the layer does not defer) and in scoring."""
+    models = []
+    for fused in (False, True):
+        torch.manual_seed(0)
+        models.append(CNNDiscriminator(**CNN, fused_highway_step=fused, **options))
+    plain, fused = models
     assert plain.state_dict().keys() == fused.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fused.state_dict().values()))
+    for step in range(2):
+        torch.manual_seed(step)
+        want = plain(tokens(step))
+        torch.manual_seed(step)
+        with armed(fused):
+            got = fused(tokens(step))
+            got.sum().backward()
+        assert torch.equal(got, want)
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fused.state_dict().values()))
     plain.eval(), fused.eval()
     assert torch.equal(plain(tokens(0)), fused(tokens(0)))

@@ -19,6 +19,7 @@ from contextlib import contextmanager
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 
@@ -45,10 +46,13 @@ class DeferredLinear(nn.Linear):
         self.deferred = DeferredGrad()
 
     def forward(self, x: Tensor) -> Tensor:
-        if not (torch.is_grad_enabled() and self.weight.requires_grad and self.weight.is_leaf):
-            return super().forward(x)  # scoring, or a weight computed per access (spectral norm): nothing to defer
+        weight = self.weight  # read once: under spectral norm each read runs a power iteration
+        if not (torch.is_grad_enabled() and weight.requires_grad and weight.is_leaf
+                and not torch.is_autocast_enabled(x.device.type)):
+            # scoring, a weight computed per access, or reduced precision: torch's layer, nothing to defer
+            return F.linear(x, weight, self.bias)
         flat = x.reshape(-1, x.shape[-1])  # (N, in)
-        return _Linear.apply(flat, self.weight, self.bias, self.deferred).view(*x.shape[:-1], -1)
+        return _Linear.apply(flat, weight, self.bias, self.deferred).view(*x.shape[:-1], -1)
 
 
 class _Linear(torch.autograd.Function):
