@@ -26,7 +26,6 @@
 typedef float v8 __attribute__((vector_size(32)));
 typedef int32_t v8i __attribute__((vector_size(32)));
 static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
-static inline void store8(float *p, v8 v) { memcpy(p, &v, sizeof v); }
 #define LANES 8
 #define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows: 12
                             independent accumulators (an add's latency is hidden) */

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import os
-import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, NamedTuple
@@ -30,6 +29,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from textgan.models import kernels
+from textgan.models.scratch import scratch
 
 
 class Windows(NamedTuple):
@@ -75,7 +75,7 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
     values = torch.empty(rows, total)  # (B, sum C)
     starts = torch.empty(rows, total, dtype=torch.long)  # (B, sum C)
     sizes = [-(-w.shape[0] // 8) * w.shape[2] * dim * 8 for w in weights]
-    packed = _scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / 8), w x E, 8), flat
+    packed = scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / 8), w x E, 8), flat
     for weight, out in zip(weights, packed):
         channels, _, width = weight.shape
         filters = weight.detach().contiguous()  # (C, E, w)
@@ -94,18 +94,6 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
 
     _in_parallel(rows, run)
     return values, starts
-
-
-def _scratch(name: str, size: int) -> Tensor:
-    """A flat float32 buffer of `size` elements, reused by this thread from call to call for data that does not
-    outlive the call: fresh memory costs a page fault per 4 KB on first write, as much as the work done in it."""
-    store = _buffers.__dict__.setdefault("store", {})
-    if name not in store or store[name].numel() < size:
-        store[name] = torch.empty(size)
-    return store[name][:size]
-
-
-_buffers = threading.local()
 
 
 def _in_parallel(count: int, run: Callable[[int, int], None]) -> None:
@@ -186,7 +174,7 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weig
 
         _in_parallel(channels, channel_range)
     if grad_x is not None:
-        filters = _transposed(weight.detach(), _scratch("filters", weight.numel()))  # (C, w, E)
+        filters = _transposed(weight.detach(), scratch("filters", weight.numel()))  # (C, w, E)
 
         def row_range(first: int, stop: int) -> None:
             lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),

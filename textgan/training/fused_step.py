@@ -11,11 +11,13 @@ gets dW written into `.grad` first (``materialize``) and steps as usual.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
 from textgan.models.deferred_linear import DeferredLinear
+from textgan.models.scratch import scratch
 
 BLOCK_ROWS = 512  # rows of dW per block: 512 x 1720 floats for SeqGAN's highway, in the last-level cache
 
@@ -41,7 +43,7 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
     maximize, decoupled decay or capturable), on the CPU, float32, the weight in the optimizer and no other
     gradient for it."""
     weight = layer.weight
-    group = next((g for g in optimizer.param_groups if any(p is weight for p in g["params"])), None)
+    group = _group(weight, optimizer)
     return (type(optimizer) is torch.optim.Adam and group is not None and bool(group["fused"])
             and not any(group.get(key, False) for key in ("amsgrad", "maximize", "decoupled_weight_decay",
                                                           "capturable", "differentiable"))
@@ -56,7 +58,8 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
     layer.deferred.parts.clear()
     if scale is not None:
         dy = dy * scale  # (B, out): clipping dW = dy^T x scales dy
-    buffer = torch.empty(min(BLOCK_ROWS, layer.weight.shape[0]), layer.weight.shape[1])  # (rows of a block, in)
+    rows, columns = min(BLOCK_ROWS, layer.weight.shape[0]), layer.weight.shape[1]
+    buffer = scratch("fused_step", rows * columns).view(rows, columns)  # (rows of a block, in)
     adam_blocks(layer.weight, optimizer, lambda start, stop: torch.mm(dy[:, start:stop].t(), x,
                                                                        out=buffer[:stop - start]))
 
@@ -66,7 +69,8 @@ def adam_blocks(weight: Tensor, optimizer: torch.optim.Optimizer, grad: Callable
     """One step of `optimizer` (fused Adam, `fusable`) for `weight`, `BLOCK_ROWS` rows at a time: grad(start, stop)
     gives the gradient of rows start..stop - 1, which are updated before the next block is asked for; Adam's state
     is created as torch's Adam creates it for a fused step."""
-    group = next(g for g in optimizer.param_groups if any(p is weight for p in g["params"]))
+    group = _group(weight, optimizer)
+    assert group is not None, "adam_blocks steps a weight of the optimizer's (fusable says so)"
     state = optimizer.state[weight]
     if not state:
         state["step"] = torch.zeros((), dtype=torch.float32)
@@ -80,6 +84,11 @@ def adam_blocks(weight: Tensor, optimizer: torch.optim.Optimizer, grad: Callable
                            [state["exp_avg_sq"][start:stop]], [], [state["step"]], amsgrad=False, lr=group["lr"],
                            beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
                            maximize=False)
+
+
+def _group(weight: Tensor, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
+    """The optimizer's parameter group holding `weight`, or None."""
+    return next((g for g in optimizer.param_groups if any(p is weight for p in g["params"])), None)
 
 
 def pending(model: nn.Module) -> list[DeferredLinear]:

@@ -70,10 +70,12 @@ def clip_and_step(model: nn.Module, optimizer: torch.optim.Optimizer, clip: floa
     the gradients are scaled only when its coefficient is below 1 (it multiplies them by 1.0 otherwise: a pass over
     every gradient that changes nothing; ~1% of a discriminator update). Weight gradients an armed backward left
     as factors count in the norm and are stepped by ``fused_step`` (or written out first where it cannot)."""
+    deferred: list[fused_step.DeferredLinear] = []
     for layer in fused_step.pending(model):
-        if not fused_step.fusable(layer, optimizer):
+        if fused_step.fusable(layer, optimizer):
+            deferred.append(layer)
+        else:
             fused_step.materialize(layer)
-    deferred = fused_step.pending(model)
     params = [p for p in model.parameters() if p.grad is not None]
     norm = torch.nn.utils.get_total_norm([p.grad for p in params])  # type: ignore[misc]
     if deferred:
