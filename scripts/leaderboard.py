@@ -49,7 +49,7 @@ from textgan.evaluation.verdict import CurvePoint, matched_temperature  # noqa: 
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # the table module beside this script
 from leaderboard_summary import write_summary  # noqa: E402
-from leaderboard_table import head_commit, plot, seeds_of, write_table  # noqa: E402
+from leaderboard_table import cpu_seconds, head_commit, plot, seeds_of, write_table  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 EVAL_FORMAT = "leaderboard-eval-1"  # bump when the sweep's metrics change: evaluations are then recomputed
@@ -153,14 +153,13 @@ def run_job(job: Job) -> dict[str, Any]:
         if found is not None:  # finished under another config, seed or version: retrain from nothing
             shutil.rmtree(run_dir)
             calibration, rounds = None, job.rounds
-        start = time.process_time()
         if job.arm != "mle" and rounds is None:
             shutil.rmtree(run_dir, ignore_errors=True)  # a calibration killed midway is measured again, whole
             calibration = _calibrate(job)
             _write_json(run_dir / "calibration.json", calibration)
             rounds = calibration["rounds"]
-        _train(job, rounds)
-        manifest = {**manifest_of(job, rounds), "cpu_seconds_last_invocation": time.process_time() - start,
+        spent = _train(job, rounds)
+        manifest = {**manifest_of(job, rounds), "cpu_seconds": spent,
                     "finished": time.strftime("%Y-%m-%d %H:%M:%S")}
         _write_json(run_dir / "manifest.json", manifest)
     return {"manifest": manifest, "eval": _evaluate(job), "calibration": calibration}
@@ -181,13 +180,15 @@ def _open(job: Job, rounds: int | None, *, adversarial: bool) -> textgan.Trainin
                                         if job.start == "mle" else None, adversarial=adversarial)
 
 
-def _train(job: Job, rounds: int | None) -> None:
+def _train(job: Job, rounds: int | None) -> float:
+    """Train (or finish) `job`'s run; returns its CPU seconds over every invocation (a calibration's included)."""
     run = _open(job, rounds, adversarial=job.arm != "mle")
     try:
         run.pretrain()  # each phase skips itself when done; MLE runs stop after theirs
         if job.arm != "mle":
             run.pretrain_discriminator()
             run.train_adversarial()
+        return run.cpu_seconds
     finally:
         run.close()
 
@@ -208,7 +209,7 @@ def _calibrate(job: Job) -> dict[str, Any]:
         run.close()
     mle_s, d_s, round_s = t1 - t0, t2 - t1, (t3 - t2) / k
     # a from-scratch arm gets the data set's MLE budget (its MLE run's CPU time) on top of the arm's
-    mle_budget = _read_json(Path(job.mle_dir) / "manifest.json")["cpu_seconds_last_invocation"] \
+    mle_budget = (cpu_seconds(_read_json(Path(job.mle_dir) / "manifest.json")) or 0.0) \
         if job.start == "scratch" else 0.0
     budget = job.budget_s + mle_budget
     rounds = max(k, round((budget - mle_s - d_s) / round_s))

@@ -27,6 +27,12 @@ LEGACY_BEGIN, LEGACY_END = "<!-- leaderboard:begin -->", "<!-- leaderboard:end -
 Results = dict[tuple[str, str, int], dict[str, Any]]   # (data set, arm, seed) -> {"manifest", "eval", "calibration"}
 
 
+def cpu_seconds(manifest: dict[str, Any]) -> float | None:
+    """A finished run's CPU seconds over all its invocations (manifests written before runs counted them hold
+    the CPU time of the invocation that finished the run)."""
+    return manifest.get("cpu_seconds", manifest.get("cpu_seconds_last_invocation"))
+
+
 def head_commit() -> str:
     """The repository's short HEAD commit, which the table and the summary name."""
     return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
@@ -131,7 +137,7 @@ def section(data: str, ds: dict[str, Any], seeds: list[int], results: Results, m
         first = per_seed[0]
         cal = calibration.get(arm) or first["res"].get("calibration") or {}  # the arm's budget, measured once
         rounds = first["res"]["manifest"]["config"]["adversarial"]["rounds"] if arm not in ("real", "mle") else "-"
-        cpu = [e["res"]["manifest"].get("cpu_seconds_last_invocation") for e in per_seed]
+        cpu = [cpu_seconds(e["res"]["manifest"]) for e in per_seed]
         cpu_txt = "-" if arm == "real" else mean_sd([c / 60 for c in cpu if c is not None], 2)
         if cal:
             cpu_txt += f" (planned {cal['planned_cpu_s'] / 60:.2f})"

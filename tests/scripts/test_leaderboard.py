@@ -212,6 +212,15 @@ def test_rewriting_one_data_set_of_an_older_single_block_splits_it_and_keeps_the
     assert table.replace_block(LEGACY, "kmode", ["x"]).startswith(LEGACY[:LEGACY.index("\n\n## After")])
 
 
+@pytest.mark.parametrize(("manifest", "seconds"), [
+    ({"cpu_seconds": 90.0, "cpu_seconds_last_invocation": 60.0}, 90.0),  # every invocation's, when recorded
+    ({"cpu_seconds_last_invocation": 60.0}, 60.0),  # a manifest from before runs counted them
+    ({}, None),
+])
+def test_cpu_seconds_of_a_manifest(manifest: dict, seconds: float | None) -> None:
+    assert script_module("leaderboard_table").cpu_seconds(manifest) == seconds
+
+
 def _oracle_result(shift: float) -> dict:
     rows = [{"temperature": t, "nll_oracle": 8.8 + shift - (1 - t), "nll_test": 8.0 + 0.5 * (1.2 - t),
              "reverse_lm_score": 7.8} for t in (0.8, 1.0, 1.2)]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -195,3 +196,30 @@ def test_resume_mid_run_of_new_estimators_equals_uninterrupted(overrides: list[s
         straight, killed = (optimizer_tensors(tmp_path / r, name) for r in ("straight", "killed"))
         assert straight and straight.keys() == killed.keys()
         assert all(torch.equal(straight[k], killed[k]) for k in straight), name
+
+
+
+def test_cpu_seconds_add_up_over_invocations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run's CPU time is the sum over its invocations of the time each spent up to its last checkpoint: with a
+    clock that moves 5 s before each checkpoint write, a run killed after its first write and resumed holds 5 s
+    per write in all."""
+    clock, writes = {"now": 100.0}, {"n": 0}
+    original = run_module.TrainingRun.save
+
+    def save(self, name: str = "last.pt") -> None:
+        clock["now"] += 5.0
+        writes["n"] += 1
+        original(self, name)
+
+    monkeypatch.setattr(run_module, "time", SimpleNamespace(process_time=lambda: clock["now"]))
+    monkeypatch.setattr(run_module.TrainingRun, "save", save)
+    base = ["pretrain", "--config", "oracle", *TINY_ORACLE, "pretrain.epochs=3", f"run.dir={tmp_path / 'r'}"]
+    with monkeypatch.context() as patch:
+        kill_after_saves(patch, 1)  # killed right after the first write
+        assert main(base) == 130
+    assert load_checkpoint(tmp_path / "r")["progress"]["cpu_seconds"] == 5.0
+    clock["now"] += 1000.0  # between invocations: not the run's
+    assert main([*base, "--resume"]) == 0
+    assert writes["n"] > 2
+    # mle.pt is the last write; last.pt, written just before it, holds all but that write's 5 s
+    assert load_checkpoint(tmp_path / "r" / "checkpoints" / "mle.pt")["progress"]["cpu_seconds"] == 5.0 * writes["n"]

@@ -12,6 +12,7 @@ already set one up); rank 0 alone writes.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -86,6 +87,7 @@ class TrainingRun:
     resumed: dict[str, Any] | None = None                    # the checkpoint payload a resumed run started from
     owns_process_group: bool = False
     evaluator: Callable[[], dict[str, float]] | None = None  # built on first use: references tokenized once
+    cpu_mark: float = field(default_factory=time.process_time)  # process CPU time already added to cpu_seconds
 
     # ---- opening ---------------------------------------------------------------------------------------------
     @classmethod
@@ -95,6 +97,7 @@ class TrainingRun:
         """Open (or resume) `cfg.run.dir`, prepare the data, build G (and, with `adversarial`, the estimator and
         its D). `init_from`: start from another run's generator and skip MLE. `device` overrides run.device,
         `progress` run.progress. Threads are set only when run.threads > 0."""
+        opened = time.process_time()  # the run's CPU time counts from here: data preparation is part of it
         owns = distributed.init_from_environment(str(device) if device is not None else cfg.run.device)
         rank, world_size = distributed.rank_and_world()
         dev = distributed.device_for_rank(resolve_device(device if device is not None else cfg.run.device))
@@ -109,7 +112,8 @@ class TrainingRun:
         runtime = Runtime.current(dev, MetricsLog(run_dir / "metrics.jsonl", enabled=rank == 0), show)
         generator = build_generator(cfg, data.tokenizer, data.fixed_length, data.labels).to(dev)
         models = Models(generator, adam(generator.parameters(), cfg.pretrain.lr, cfg.pretrain.betas))
-        run = cls(cfg, run_dir, runtime, data, models, resumed=payload, owns_process_group=owns)
+        run = cls(cfg, run_dir, runtime, data, models, resumed=payload, owns_process_group=owns,
+                  cpu_mark=opened)
         if payload is not None:
             run.phase, run.progress = payload["phase"], payload["progress"]
             generator.load_state_dict(payload["models"]["generator"])
@@ -157,7 +161,11 @@ class TrainingRun:
         """Checkpoint everything (rank 0 writes): states, progress, RNG, config, tokenizer.
 
         Every rank must call it: each rank's RNG and estimator state (a moving baseline depends on the rank's own
-        samples) are gathered, so every rank of a resumed run continues exactly as it would have."""
+        samples) are gathered, so every rank of a resumed run continues exactly as it would have. The checkpoint's
+        progress carries `cpu_seconds` (see `cpu_seconds`)."""
+        now = time.process_time()
+        self.progress["cpu_seconds"] = float(self.progress.get("cpu_seconds", 0.0)) + now - self.cpu_mark
+        self.cpu_mark = now
         extra = {"estimator": self.estimator.state_dict()} if self.estimator is not None else {}
         rank_states = distributed.gather_objects({"rng": rng_state(), "extra": extra})
         if self.runtime.rank != 0:
@@ -177,6 +185,13 @@ class TrainingRun:
         if self.runtime.world_size > 1:
             payload["rank_states"] = rank_states
         save_checkpoint(self.run_dir / "checkpoints" / name, payload)
+
+    @property
+    def cpu_seconds(self) -> float:
+        """This process's CPU time (all its threads) spent on the run over every invocation, up to now: the time
+        each invocation spent up to its last checkpoint, summed, plus this one's since its last checkpoint. Work a
+        killed invocation did after its last checkpoint is not counted; it is redone, and counted, on resume."""
+        return float(self.progress.get("cpu_seconds", 0.0)) + time.process_time() - self.cpu_mark
 
     # ---- phases ----------------------------------------------------------------------------------------------
     def evaluate(self) -> dict[str, float]:
