@@ -32,7 +32,9 @@ class DeferredGrad:
         self.armed = False
 
     def factors(self) -> tuple[Tensor, Tensor]:
-        """(dy, x), every part's rows stacked: sum_i dy_i^T x_i = dy^T x."""
+        """(dy, x), every part's rows stacked: sum_i dy_i^T x_i = dy^T x (one part: its own tensors, not copies)."""
+        if len(self.parts) == 1:
+            return self.parts[0]
         dys, xs = zip(*self.parts)
         return torch.cat(dys), torch.cat(xs)
 

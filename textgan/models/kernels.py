@@ -95,6 +95,7 @@ def _bind(lib: Any) -> Any:
     for fn in (lib.weight_grad, lib.input_grad):
         fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer]
         fn.restype = None
+    lib.weight_grad.restype = ctypes.c_int  # 1: its buffer could not be allocated
     for fn in (lib.pack_filters, lib.transpose_each):
         fn.argtypes = [pointer, size, size, size, pointer]
         fn.restype = None

@@ -29,7 +29,11 @@ static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v
 #define LANES 8
 #define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows: 12
                             independent accumulators (an add's latency is hidden) */
-#define ROW_LIST 256  /* rows listed on the stack by the weight gradient (more: on the heap) */
+#define ROW_LIST 256  /* rows of a block the weight gradient lists on the stack */
+#define ROW_FLOATS 24576 /* 96 KB: the input rows a block of the weight gradient keeps in L2 beside its channel
+                            group's running sums */
+#define L2_FLOATS 49152  /* 192 KB: a channel group's running sums (weight gradient) or filters (input gradient),
+                            kept in L2 while the rows go by */
 #define ROW_BLOCK 3   /* rows served by one channel's filter while it is in L1; their input gradient rows stay
                          in L1 too (3 rows of up to ~40 x 64 floats) */
 
@@ -38,20 +42,23 @@ static inline void put(float *out, int64_t c, int64_t dim, int64_t width, int64_
     out[(c * dim + i % dim) * width + i / dim] = value;
 }
 
-/* Elements i0 .. i0 + nv x 8 - 1 of channel c's weight gradient: the sum over its m rows of scale[r] times the
-   row's window (at x + at[r]), held in nv vector registers; inlined with a constant nv */
+/* Elements i0 .. i0 + nv x 8 - 1 of channel c's weight gradient: `sums` (or 0 with `first`) plus the sum over
+   m rows of scale[r] times the row's window (at x + at[r]), held in nv vector registers; written back to `sums`,
+   or with `last` scattered into out (C, E, w). Inlined with a constant nv. */
 static inline __attribute__((always_inline)) void weight_grad_tile(
         const float *x, const int64_t *at, const float *scale, int64_t m, int64_t i0, const int nv, int64_t c,
-        int64_t dim, int64_t width, float *out) {
+        int64_t dim, int64_t width, float *sums, int first, int last, float *out) {
     v8 acc[TILE_VECTORS];
-    for (int k = 0; k < nv; k++) acc[k] = (v8){0};
+    for (int k = 0; k < nv; k++) acc[k] = first ? (v8){0} : load8(sums + i0 + k * LANES);
     for (int64_t r = 0; r < m; r++) {
         const float *window = x + at[r] + i0;
         for (int k = 0; k < nv; k++) acc[k] += scale[r] * load8(window + k * LANES);
     }
-    for (int k = 0; k < nv; k++) {  /* a few stores per m x nv multiply-adds: scattered into (C, E, w) */
+    for (int k = 0; k < nv; k++) {
         const int64_t i = i0 + k * LANES;
-        if (dim % LANES == 0) {  /* the vector's lanes share one window offset i / dim: two divisions */
+        if (!last) {
+            memcpy(sums + i, &acc[k], sizeof acc[k]);
+        } else if (dim % LANES == 0) {  /* the vector's lanes share one window offset i / dim: two divisions */
             float *to = out + (c * dim + i % dim) * width + i / dim;
             for (int lane = 0; lane < LANES; lane++) to[lane * width] = acc[k][lane];
         } else {
@@ -60,55 +67,88 @@ static inline __attribute__((always_inline)) void weight_grad_tile(
     }
 }
 
-/* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order.
-   Per channel, the rows whose window was convolved are listed first (offset, scale), then each run of up to
-   TILE_VECTORS x 8 elements is summed over them in registers: a load and a multiply-add per element and row. */
-void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
-                 int64_t ld, int64_t channels, int64_t width, float *out) {
-    const int64_t n = width * dim, vectorised = n - n % LANES;
-    int64_t at_stack[ROW_LIST];
-    float scale_stack[ROW_LIST];
-    int64_t *at = rows <= ROW_LIST ? at_stack : malloc(rows * sizeof *at);
-    float *scale = rows <= ROW_LIST ? scale_stack : malloc(rows * sizeof *scale);
-    for (int64_t c = 0; c < channels; c++) {
-        int64_t m = 0;
-        for (int64_t b = 0; b < rows; b++) {
-            const int64_t start = s[b * ld + c];
-            if (start < 0) continue;  /* the bias column: no window */
-            at[m] = (b * steps + start) * dim;
-            scale[m++] = g[b * ld + c];
-        }
-        int64_t i0 = 0;
-        for (; i0 + TILE_VECTORS * LANES <= vectorised; i0 += TILE_VECTORS * LANES)
-            weight_grad_tile(x, at, scale, m, i0, TILE_VECTORS, c, dim, width, out);
-        for (; i0 + 4 * LANES <= vectorised; i0 += 4 * LANES)
-            weight_grad_tile(x, at, scale, m, i0, 4, c, dim, width, out);
-        for (; i0 < vectorised; i0 += LANES)
-            weight_grad_tile(x, at, scale, m, i0, 1, c, dim, width, out);
-        for (; i0 < n; i0++) {
-            float sum = 0;
-            for (int64_t r = 0; r < m; r++) sum += scale[r] * x[at[r] + i0];
-            put(out, c, dim, width, i0, sum);
-        }
+/* A per-thread buffer of at least `count` floats (kept between calls; never freed) */
+static float *partial_sums(int64_t count) {
+    static __thread float *buffer;
+    static __thread int64_t capacity;
+    if (count > capacity) {
+        free(buffer);
+        buffer = malloc(count * sizeof *buffer);
+        capacity = buffer ? count : 0;
     }
-    if (at != at_stack) free(at);
-    if (scale != scale_stack) free(scale);
+    return buffer;
 }
 
-/* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c; filters (C, w, E) */
+/* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order.
+   Channels go in groups whose running sums stay in L2, and rows in blocks whose x stays there too: for each channel of
+   a group, the block's rows whose window was convolved are listed (offset, scale), then each run of up to
+   TILE_VECTORS x 8 elements is carried in registers over them (a load and a multiply-add per element and row)
+   between the group's running sums. The same additions in the same order as one pass over all rows.
+   Returns 0, or 1 when the running sums' buffer cannot be allocated (out untouched). */
+int weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
+                int64_t ld, int64_t channels, int64_t width, float *out) {
+    const int64_t n = width * dim, vectorised = n - n % LANES;
+    int64_t block = steps * dim <= ROW_FLOATS ? ROW_FLOATS / (steps * dim) : 1;
+    block = block < rows ? block : rows;
+    block = block < ROW_LIST ? block : ROW_LIST;
+    const int64_t group = block == rows ? channels : (n <= L2_FLOATS ? L2_FLOATS / n : 1);
+    float *sums = block == rows ? 0 : partial_sums(group * n);  /* one block: no running sums */
+    if (block < rows && sums == 0) return 1;  /* out of memory */
+    int64_t at[ROW_LIST];
+    float scale[ROW_LIST];
+    for (int64_t c0 = 0; c0 < channels; c0 += group) {
+        const int64_t c1 = c0 + group < channels ? c0 + group : channels;
+        for (int64_t b0 = 0; b0 < rows; b0 += block) {
+            const int64_t b1 = b0 + block < rows ? b0 + block : rows;
+            const int first = b0 == 0, last = b1 == rows;
+            for (int64_t c = c0; c < c1; c++) {
+                float *channel_sums = sums ? sums + (c - c0) * n : 0;
+                int64_t m = 0;
+                for (int64_t b = b0; b < b1; b++) {
+                    const int64_t start = s[b * ld + c];
+                    if (start < 0) continue;  /* the bias column: no window */
+                    at[m] = (b * steps + start) * dim;
+                    scale[m++] = g[b * ld + c];
+                }
+                int64_t i0 = 0;
+                for (; i0 + TILE_VECTORS * LANES <= vectorised; i0 += TILE_VECTORS * LANES)
+                    weight_grad_tile(x, at, scale, m, i0, TILE_VECTORS, c, dim, width, channel_sums, first, last,
+                                     out);
+                for (; i0 + 4 * LANES <= vectorised; i0 += 4 * LANES)
+                    weight_grad_tile(x, at, scale, m, i0, 4, c, dim, width, channel_sums, first, last, out);
+                for (; i0 < vectorised; i0 += LANES)
+                    weight_grad_tile(x, at, scale, m, i0, 1, c, dim, width, channel_sums, first, last, out);
+                for (; i0 < n; i0++) {
+                    float sum = first ? 0 : channel_sums[i0];
+                    for (int64_t r = 0; r < m; r++) sum += scale[r] * x[at[r] + i0];
+                    if (last) put(out, c, dim, width, i0, sum);
+                    else channel_sums[i0] = sum;
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c; filters (C, w, E). Channels
+   go in groups whose filters stay in L2 and, within a group, rows in blocks whose input gradient rows stay in L1;
+   each element gets its channels' terms in channel order, as in one pass over all channels. */
 void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
                 int64_t ld, int64_t channels, int64_t width, float *out) {
-    const int64_t n = width * dim;
-    for (int64_t b0 = 0; b0 < rows; b0 += ROW_BLOCK) {
-        const int64_t b1 = b0 + ROW_BLOCK < rows ? b0 + ROW_BLOCK : rows;
-        for (int64_t c = 0; c < channels; c++) {
-            const float *restrict filter = filters + c * n;
-            for (int64_t b = b0; b < b1; b++) {
-                const int64_t at = s[b * ld + c];
-                if (at < 0) continue;
-                const float scale = g[b * ld + c];
-                float *restrict window = out + (b * steps + at) * dim;
-                for (int64_t i = 0; i < n; i++) window[i] += scale * filter[i];
+    const int64_t n = width * dim, group = n <= L2_FLOATS ? L2_FLOATS / n : 1;
+    for (int64_t c0 = 0; c0 < channels; c0 += group) {
+        const int64_t c1 = c0 + group < channels ? c0 + group : channels;
+        for (int64_t b0 = 0; b0 < rows; b0 += ROW_BLOCK) {
+            const int64_t b1 = b0 + ROW_BLOCK < rows ? b0 + ROW_BLOCK : rows;
+            for (int64_t c = c0; c < c1; c++) {
+                const float *restrict filter = filters + c * n;
+                for (int64_t b = b0; b < b1; b++) {
+                    const int64_t at = s[b * ld + c];
+                    if (at < 0) continue;
+                    const float scale = g[b * ld + c];
+                    float *restrict window = out + (b * steps + at) * dim;
+                    for (int64_t i = 0; i < n; i++) window[i] += scale * filter[i];
+                }
             }
         }
     }

@@ -169,8 +169,9 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weig
         out = torch.empty(channels, dim, width)  # (C, E, w) as the conv's weight
 
         def channel_range(first: int, stop: int) -> None:
-            lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
-                            stop - first, width, out[first].data_ptr())
+            if lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(),
+                               ld, stop - first, width, out[first].data_ptr()):
+                raise MemoryError("the winning-window weight gradient could not allocate its running sums")
 
         _in_parallel(channels, channel_range)
     if grad_x is not None:
