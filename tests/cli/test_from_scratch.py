@@ -8,6 +8,7 @@ import pytest
 
 from tests.conftest import TINY_ORACLE
 from textgan.cli.main import main
+from textgan.training.checkpoint import load_checkpoint
 
 pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py
 
@@ -22,3 +23,6 @@ def test_printout_says_whether_the_generator_was_pretrained(epochs: int, label: 
     out = capsys.readouterr().out
     assert label in out
     assert ("after MLE" in out) == (epochs > 0)
+    minutes = float(out.split("CPU time of the run: ")[1].split(" min")[0])  # the run's cost, printed last
+    checkpointed = load_checkpoint(tmp_path / "checkpoints" / "last.pt")["progress"]["cpu_seconds"]
+    assert minutes == pytest.approx(checkpointed / 60, abs=0.06)  # printed to 0.1 min, after the last checkpoint

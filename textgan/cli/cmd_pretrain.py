@@ -7,7 +7,7 @@ import argparse
 from textgan.api.configs import config
 from textgan.api.run import TrainingRun
 from textgan.cli.common import add_config_args
-from textgan.cli.report import print_data_report, print_metrics
+from textgan.cli.report import print_cpu_time, print_data_report, print_metrics
 
 
 def register(commands: argparse._SubParsersAction) -> None:
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         training.pretrain()
         if training.runtime.rank == 0:
             print_metrics(f"after MLE pretraining ({training.run_dir})", training.evaluate())
+            print_cpu_time(training.cpu_seconds)
     finally:
         training.close()
     return 0

@@ -7,7 +7,7 @@ import argparse
 from textgan.api.configs import config
 from textgan.api.run import TrainingRun
 from textgan.cli.common import add_config_args
-from textgan.cli.report import print_data_report, print_metrics
+from textgan.cli.report import print_cpu_time, print_data_report, print_metrics
 from textgan.estimators.registry import ESTIMATORS
 
 
@@ -51,6 +51,7 @@ def run(args: argparse.Namespace) -> int:
                               f"classes; test-BLEU against each class's test sentences, self-BLEU within the class, "
                               f"NLL-test given the class; class accuracy under the class classifier trained on the "
                               f"real training split, its own test accuracy beside it)", per_class)
+            print_cpu_time(training.cpu_seconds)
     finally:
         training.close()
     return 0

@@ -26,3 +26,8 @@ def print_data_report(report: Mapping[str, Any]) -> None:
             print(f"  {key} (longer than data.max_len): " + ", ".join(f"{k} {v:,}" for k, v in counts.items() if v))
     for split, classes in report.get("classes", {}).items():
         print(f"  {split} classes: " + ", ".join(f"{name} {count:,}" for name, count in classes.items()))
+
+
+def print_cpu_time(seconds: float) -> None:
+    """The run's CPU time over all its invocations (TrainingRun.cpu_seconds)."""
+    print(f"CPU time of the run: {seconds / 60:.1f} min (all threads; every invocation, a resumed run's included)")
