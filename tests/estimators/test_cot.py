@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -128,3 +129,17 @@ def test_cot_trains_from_scratch_without_mle(tiny_oracle_args: list[str], tmp_pa
                                                                                           "discriminator"}
     assert set(payload["optimizers"]) == {"generator", "discriminator"}  # the mediator and its optimizer
     assert all(math.isfinite(v) for v in after.values())
+
+
+@pytest.mark.parametrize("rounds", [0, 3])
+def test_d_pretraining_it_skips_is_said_not_silently_dropped(rounds: int, tiny_oracle_args: list[str],
+                                                               tmp_path: Path) -> None:
+    """CoT does not pretrain its mediator: d_pretrain.rounds > 0 (e.g. oracle.yaml's 50 after switching estimator)
+    is skipped with a warning naming the setting; 0 says nothing."""
+    overrides = [*tiny_oracle_args, f"run.dir={tmp_path}", "pretrain.epochs=0", f"d_pretrain.rounds={rounds}"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        textgan.train("oracle_cot", overrides)
+    said = [str(w.message) for w in caught if "d_pretrain.rounds" in str(w.message)]
+    assert said == ([f"textgan: cot does not pretrain the model it trains against, so d_pretrain.rounds={rounds} is "
+                     f"skipped (set d_pretrain.rounds=0)"] if rounds else [])

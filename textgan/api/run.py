@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -235,6 +236,10 @@ class TrainingRun:
         estimator = self._estimator()
         if "mle_metrics" not in self.progress and self.runtime.rank == 0:
             self.progress["mle_metrics"] = self.evaluate()
+        if not estimator.pretrains_discriminator and self.cfg.d_pretrain.rounds and self.runtime.rank == 0:
+            warnings.warn(f"textgan: {self.cfg.adversarial.estimator} does not pretrain the model it trains against, "
+                          f"so d_pretrain.rounds={self.cfg.d_pretrain.rounds} is skipped (set d_pretrain.rounds=0)",
+                          UserWarning, stacklevel=2)
         if estimator.pretrains_discriminator:
             d, a = self.cfg.d_pretrain, self.cfg.adversarial
             c = self.cfg.discriminator
