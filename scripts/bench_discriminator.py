@@ -209,6 +209,19 @@ def gemm_rate(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int
     return repeats * 2 * size ** 3 / (time.perf_counter() - start)
 
 
+def stream_rate(megabytes: int = 96, repeats: int = 5) -> float:
+    """Achieved memory bandwidth, bytes/s, of a = b + s * c over arrays of `megabytes` each (well past the last-level
+    cache): two reads and one write per element, as Adam's moments stream. The unit's memory-bound work (its Adam
+    steps, the highway's weight read after them) moves with it where the square GEMM does not."""
+    n = megabytes * 2**20 // 4
+    a, b, c = torch.empty(n), torch.rand(n), torch.rand(n)
+    torch.add(b, c, alpha=0.5, out=a)
+    start = time.perf_counter()
+    for _ in range(repeats):
+        torch.add(b, c, alpha=0.5, out=a)
+    return repeats * 3 * 4 * n / (time.perf_counter() - start)
+
+
 def setup(name: str) -> tuple[Config, TokenData, torch.nn.Module, int]:
     """Config, training data and a generator after one MLE epoch, at the peer's COCO sizes or the oracle's."""
     overrides = ["generator.embedding_size=32", "generator.hidden_size=32"]
@@ -373,12 +386,14 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     useful: list[float] = []
     gemm: list[float] = []
     gemm_bf16: list[float] = []
+    stream: list[float] = []
     alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
     required: list[tuple[float, float]] = []  # (sampling, optimizer) seconds per unit
     shares: list[dict[str, float]] = []  # the highway's products at their own shapes, as shares of the GEMM
     analysed = next((v for v in ANALYSED if v in VARIANTS), None)
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
+        stream.append(stream_rate())
         if any(v.startswith("bf16") for v in VARIANTS):  # slow where bf16 is emulated (no bf16 units)
             gemm_bf16.append(gemm_rate(torch.bfloat16))
         for variant in VARIANTS:
@@ -399,11 +414,13 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         if not r:
             gemm.clear()
             gemm_bf16.clear()
+            stream.clear()
     g32, g16 = statistics.median(gemm), statistics.median(gemm_bf16 or [float("nan")])
     print(f"\n[{name}] D unit ({UPDATES_PER_UNIT} updates of {BATCH} real + {BATCH} fakes, T <= {max_len}, "
           f"V = {unwrap(generator).vocab_size}, generator 32/32, SeqGAN CNN), {updates} updates timed per variant "
           f"per round, {rounds} interleaved rounds, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    print(f"  square GEMM 1024: fp32 {g32 / 1e9:.1f} GFLOP/s, bf16 {g16 / 1e9:.1f} GFLOP/s (medians)")
+    print(f"  square GEMM 1024: fp32 {g32 / 1e9:.1f} GFLOP/s, bf16 {g16 / 1e9:.1f} GFLOP/s; memory, a = b + s c over "
+          f"96 MB arrays: {statistics.median(stream) / 1e9:.1f} GB/s (medians)")
     old_flops = statistics.median(flops["old"])
     print(f"  D training FLOPs per sequence, old code: {old_flops / 1e6:.0f} M; each row as if alone, windows on "
           f"its tokens only: {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
