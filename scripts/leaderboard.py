@@ -41,6 +41,7 @@ from textgan.api.class_report import class_metrics, data_key  # noqa: E402
 from textgan.api.run import normalized_config  # noqa: E402
 from textgan.config_io import config_to_dict  # noqa: E402
 from textgan.data.tokenizers import SPECIALS  # noqa: E402
+from textgan.errors import DifferentRunError  # noqa: E402
 from textgan.evaluation.kmode import kmode_metrics_of_lines  # noqa: E402
 from textgan.evaluation.suite import bleu_metrics  # noqa: E402
 from textgan.evaluation.sweep import tempered_nll  # noqa: E402
@@ -166,31 +167,43 @@ def run_job(job: Job) -> dict[str, Any]:
 
 
 def _open(job: Job, rounds: int | None, *, adversarial: bool) -> textgan.TrainingRun:
-    cfg = textgan.config(job.recipe, _overrides(job, rounds))
-    run_dir = Path(job.run_dir)
+    init_from = Path(job.mle_dir) / "checkpoints" / "mle.pt" if job.start == "mle" else None
+    return open_or_restart(textgan.config(job.recipe, _overrides(job, rounds)), init_from, adversarial=adversarial)
+
+
+def open_or_restart(cfg: textgan.Config, init_from: Path | None, *, adversarial: bool) -> textgan.TrainingRun:
+    """cfg.run.dir resumed from its last checkpoint, or started (from `init_from`'s generator when given). A start
+    killed before its first checkpoint, or a killed run of another config, starts again from nothing; any other
+    error (a missing data file, say) reaches the caller with the run directory untouched."""
+    run_dir = Path(cfg.run.dir)
     resume = (run_dir / "checkpoints" / "last.pt").is_file()
     if not resume and run_dir.exists():  # a start killed before its first checkpoint
         shutil.rmtree(run_dir)
-    init_from = Path(job.mle_dir) / "checkpoints" / "mle.pt" if job.start == "mle" and not resume else None
     try:
-        return textgan.TrainingRun.open(cfg, resume=resume, init_from=init_from, adversarial=adversarial)
-    except textgan.UserError:  # a killed run of another config: start it again
+        return textgan.TrainingRun.open(cfg, resume=resume, init_from=None if resume else init_from,
+                                        adversarial=adversarial)
+    except DifferentRunError:  # a killed run of another config: start it again
         shutil.rmtree(run_dir)
-        return textgan.TrainingRun.open(cfg, init_from=Path(job.mle_dir) / "checkpoints" / "mle.pt"
-                                        if job.start == "mle" else None, adversarial=adversarial)
+        return textgan.TrainingRun.open(cfg, init_from=init_from, adversarial=adversarial)
 
 
-def _train(job: Job, rounds: int | None) -> float:
-    """Train (or finish) `job`'s run; returns its CPU seconds over every invocation (a calibration's included)."""
-    run = _open(job, rounds, adversarial=job.arm != "mle")
+def train_phases(run: textgan.TrainingRun, *, adversarial: bool) -> float:
+    """Run the phases `run` has left (each skips itself when done; MLE only unless `adversarial`), close it;
+    returns its CPU seconds over every invocation."""
     try:
-        run.pretrain()  # each phase skips itself when done; MLE runs stop after theirs
-        if job.arm != "mle":
+        run.pretrain()
+        if adversarial:
             run.pretrain_discriminator()
             run.train_adversarial()
         return run.cpu_seconds
     finally:
         run.close()
+
+
+def _train(job: Job, rounds: int | None) -> float:
+    """Train (or finish) `job`'s run; returns its CPU seconds over every invocation (a calibration's included)."""
+    adversarial = job.arm != "mle"
+    return train_phases(_open(job, rounds, adversarial=adversarial), adversarial=adversarial)
 
 
 def _calibrate(job: Job) -> dict[str, Any]:

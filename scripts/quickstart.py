@@ -30,6 +30,9 @@ import textgan
 from textgan.evaluation.sweep import tempered_nll
 from textgan.evaluation.verdict import CurvePoint, matched_temperature
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the leaderboard beside this script
+from leaderboard import train_phases  # noqa: E402
+
 ROOT = Path(__file__).resolve().parents[1]
 SWEEP = (0.8, 0.85, 0.9, 0.95, 1.0, 1.05, 1.1, 1.15, 1.2, 1.3)
 NUM_SAMPLES = 2000
@@ -52,16 +55,11 @@ def scaled_rounds(calibration: dict[str, Any], minutes: float) -> int:
 
 
 def train(cfg: textgan.Config, *, init_from: Path | None, adversarial: bool) -> None:
+    """Resume cfg.run.dir from its last checkpoint, or start it; a directory holding another run is refused (the
+    one-line error names the keys), never replaced."""
     resume = (Path(cfg.run.dir) / "checkpoints" / "last.pt").is_file()
-    run = textgan.TrainingRun.open(cfg, resume=resume, init_from=None if resume else init_from,
-                                   adversarial=adversarial)
-    try:
-        run.pretrain()
-        if adversarial:
-            run.pretrain_discriminator()
-            run.train_adversarial()
-    finally:
-        run.close()
+    train_phases(textgan.TrainingRun.open(cfg, resume=resume, init_from=None if resume else init_from,
+                                          adversarial=adversarial), adversarial=adversarial)
 
 
 def point(gen: textgan.TrainedGenerator, scorer: textgan.Scorer, temperature: float, seed: int) -> dict[str, float]:

@@ -13,6 +13,7 @@ import pytest
 import torch
 import yaml
 
+import textgan
 from tests.conftest import TINY_KMODE, TINY_MODELS, TINY_ORACLE, write_two_class_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,3 +299,26 @@ def test_mle_spread_script_compares_every_pair_of_mle_seeds(tmp_path: Path) -> N
                                                               "MLE seed 2 vs seed 1"]
     assert "mean gap +0.0000" in lines[1]  # the same curve: no gap
     assert lines[0].split("mean gap ")[1][0] != lines[2].split("mean gap ")[1][0]  # opposite pairs, opposite signs
+
+
+def test_a_run_of_another_config_starts_again_and_any_other_error_leaves_the_directory(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    board = script_module("leaderboard")
+    run_dir = tmp_path / "r"
+    first = textgan.config("oracle_quick", [*TINY_ORACLE, "pretrain.epochs=1", f"run.dir={run_dir}"])
+    assert board.train_phases(board.open_or_restart(first, None, adversarial=False), adversarial=False) > 0
+    killed = (run_dir / "checkpoints" / "last.pt").read_bytes()
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise textgan.UserError("train file data.txt does not exist")  # e.g. a corpus moved away
+
+    with monkeypatch.context() as patch:
+        patch.setattr(textgan.TrainingRun, "open", refuse)
+        with pytest.raises(textgan.UserError, match="does not exist"):
+            board.open_or_restart(first, None, adversarial=False)
+    assert (run_dir / "checkpoints" / "last.pt").read_bytes() == killed  # kept for a later --resume
+
+    other = textgan.config("oracle_quick", [*TINY_ORACLE, "pretrain.epochs=1", "run.seed=5", f"run.dir={run_dir}"])
+    board.open_or_restart(other, None, adversarial=False).close()  # another config: started again from nothing
+    assert yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))["run"]["seed"] == 5
+    assert not (run_dir / "checkpoints" / "last.pt").exists()

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from textgan.errors import UserError
+from textgan.errors import DifferentRunError, UserError
 
 # Keys a resumed run may change: they do not change what the earlier part of the run computed.
 RESUMABLE_CHANGES = ("run.dir", "run.device", "run.progress", "run.threads", "pretrain.epochs", "pretrain.patience",
@@ -55,7 +55,7 @@ def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool,
         blocking = [k for k in config_differences(old, config) if not k.startswith(RESUMABLE_CHANGES)]
         if blocking:
             shown = ", ".join(f"{k}: {flatten(old).get(k)!r} -> {flatten(config).get(k)!r}" for k in blocking[:4])
-            raise UserError(f"run directory {run} holds a different run ({shown}); "
+            raise DifferentRunError(f"run directory {run} holds a different run ({shown}); "
                             f"choose a new run.dir=PATH or resume with the same config")
     elif run.exists() and (not run.is_dir() or any(run.iterdir())):
         raise UserError(f"{run} exists and is not a textgan run directory; choose a new run.dir=PATH")
