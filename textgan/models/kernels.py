@@ -92,10 +92,10 @@ def _user() -> str:
 
 def _bind(lib: Any) -> Any:
     pointer, size = ctypes.c_void_p, ctypes.c_int64
+    lib.weight_grad.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer, pointer]
+    lib.input_grad.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer]
     for fn in (lib.weight_grad, lib.input_grad):
-        fn.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer]
         fn.restype = None
-    lib.weight_grad.restype = ctypes.c_int  # 1: its buffer could not be allocated
     for fn in (lib.pack_filters, lib.transpose_each):
         fn.argtypes = [pointer, size, size, size, pointer]
         fn.restype = None

@@ -19,7 +19,6 @@
    weight gradient's channels) over threads. */
 #include <stdint.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 /* GCC/clang vector extension: 8 floats, lowered to the machine's SIMD (AVX2, AVX-512, NEON) or to scalars */
@@ -67,33 +66,20 @@ static inline __attribute__((always_inline)) void weight_grad_tile(
     }
 }
 
-/* A per-thread buffer of at least `count` floats (kept between calls; never freed) */
-static float *partial_sums(int64_t count) {
-    static __thread float *buffer;
-    static __thread int64_t capacity;
-    if (count > capacity) {
-        free(buffer);
-        buffer = malloc(count * sizeof *buffer);
-        capacity = buffer ? count : 0;
-    }
-    return buffer;
-}
-
 /* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order.
    Channels go in groups whose running sums stay in L2, and rows in blocks whose x stays there too: for each channel of
    a group, the block's rows whose window was convolved are listed (offset, scale), then each run of up to
    TILE_VECTORS x 8 elements is carried in registers over them (a load and a multiply-add per element and row)
    between the group's running sums. The same additions in the same order as one pass over all rows.
-   Returns 0, or 1 when the running sums' buffer cannot be allocated (out untouched). */
-int weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
-                int64_t ld, int64_t channels, int64_t width, float *out) {
+   sums: room for the running sums, C x w x E floats (the caller's reused buffer; unread when one block holds
+   every row). */
+void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
+                 int64_t ld, int64_t channels, int64_t width, float *sums, float *out) {
     const int64_t n = width * dim, vectorised = n - n % LANES;
     int64_t block = steps * dim <= ROW_FLOATS ? ROW_FLOATS / (steps * dim) : 1;
     block = block < rows ? block : rows;
     block = block < ROW_LIST ? block : ROW_LIST;
     const int64_t group = block == rows ? channels : (n <= L2_FLOATS ? L2_FLOATS / n : 1);
-    float *sums = block == rows ? 0 : partial_sums(group * n);  /* one block: no running sums */
-    if (block < rows && sums == 0) return 1;  /* out of memory */
     int64_t at[ROW_LIST];
     float scale[ROW_LIST];
     for (int64_t c0 = 0; c0 < channels; c0 += group) {
@@ -102,7 +88,7 @@ int weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const 
             const int64_t b1 = b0 + block < rows ? b0 + block : rows;
             const int first = b0 == 0, last = b1 == rows;
             for (int64_t c = c0; c < c1; c++) {
-                float *channel_sums = sums ? sums + (c - c0) * n : 0;
+                float *channel_sums = sums + c * n;
                 int64_t m = 0;
                 for (int64_t b = b0; b < b1; b++) {
                     const int64_t start = s[b * ld + c];
@@ -127,7 +113,6 @@ int weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const 
             }
         }
     }
-    return 0;
 }
 
 /* out (B, T, E) += g[b, c] * filters[c] placed at window s[b, c], for every b and c; filters (C, w, E). Channels

@@ -167,11 +167,11 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weig
     out = None
     if need_weight:
         out = torch.empty(channels, dim, width)  # (C, E, w) as the conv's weight
+        sums = scratch("weight_grad_sums", channels * width * dim).view(channels, -1)  # the kernel's running sums
 
         def channel_range(first: int, stop: int) -> None:
-            if lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(),
-                               ld, stop - first, width, out[first].data_ptr()):
-                raise MemoryError("the winning-window weight gradient could not allocate its running sums")
+            lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
+                            stop - first, width, sums[first].data_ptr(), out[first].data_ptr())
 
         _in_parallel(channels, channel_range)
     if grad_x is not None:

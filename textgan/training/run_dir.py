@@ -56,7 +56,7 @@ def open_run_dir(path: str | Path, config: dict[str, Any], *, resume: bool,
         if blocking:
             shown = ", ".join(f"{k}: {flatten(old).get(k)!r} -> {flatten(config).get(k)!r}" for k in blocking[:4])
             raise DifferentRunError(f"run directory {run} holds a different run ({shown}); "
-                            f"choose a new run.dir=PATH or resume with the same config")
+                                    f"choose a new run.dir=PATH or resume with the same config")
     elif run.exists() and (not run.is_dir() or any(run.iterdir())):
         raise UserError(f"{run} exists and is not a textgan run directory; choose a new run.dir=PATH")
     try:
