@@ -2,7 +2,11 @@
 metrics and generator weights of tiny unlabelled runs, one per estimator, equal a fixture made at the commit
 before it (tests/fixtures/unconditional_runs.json; regenerate only on purpose: TEXTGAN_WRITE_FIXTURE=1). Equal to
 float round-off (1e-6 relative): the fixture was written on one CPU, and another CPU's vector kernels (AVX2 against
-AVX-512, say) sum the same products in another order; a code path that changed would move the numbers far more."""
+AVX-512, say) sum the same products in another order; a code path that changed would move the numbers far more.
+
+The discriminator's dropout masks moved from torch's generator to the compiled one (models/dropout.py) after the
+fixture was made. The cases whose discriminator trains with dropout were then remade on purpose: at that change,
+these runs with torch's dropout patched back in still equalled the fixture as first made."""
 
 from __future__ import annotations
 

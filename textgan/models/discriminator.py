@@ -56,6 +56,7 @@ from torch import Tensor, nn
 
 from textgan.models import kernels, pooled_conv
 from textgan.models.deferred_linear import DeferredLinear
+from textgan.models.dropout import Dropout
 
 InputMode = Literal["tokens", "distributions", "features"]
 INPUT_MODES: tuple[str, ...] = get_args(InputMode)
@@ -189,7 +190,7 @@ class CNNDiscriminator(nn.Module):
             self.reference = None
         width = pooled + minibatch_kernels
         self.highway: Highway | None = Highway(width, fused_highway_step) if highway else None
-        self.dropout = nn.Dropout(dropout)
+        self.dropout = Dropout(dropout)  # nn.Dropout with compiled masks on the CPU (``models/dropout.py``)
         self.conditional: Conditional = conditional
         self.num_classes = num_classes
         self.head = nn.Linear(width, num_classes + 1 if conditional == "classes" else 1)

@@ -1,6 +1,7 @@
-"""The project's compiled C kernels (``pooled_conv.c``): built once per machine with the system's C compiler into a
-cache directory and loaded with ctypes (no torch headers, no build step at install, well under a second to build).
-Without a compiler, ``library()`` warns once and returns None, and callers keep torch's kernels (``available()``)."""
+"""The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``): built once per machine with the system's
+C compiler into a cache directory and loaded with ctypes (no torch headers, no build step at install, well under a
+second to build). Without a compiler, ``library()`` warns once and returns None, and callers keep torch's kernels
+(``available()``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,14 @@ import shutil
 import subprocess
 import tempfile
 import warnings
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-SOURCE = Path(__file__).with_name("pooled_conv.c")
+import torch
+
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c"))
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
 # functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
@@ -44,14 +49,14 @@ def _machine() -> str:
 
 
 def _compile(compiler: str, target: Path) -> bool:
-    """Build SOURCE into `target` (native vector units first, then without); True on success. Written to a
+    """Build SOURCES into `target` (native vector units first, then without); True on success. Written to a
     temporary name and renamed, so concurrent processes never load a half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         built = Path(work) / target.name
         for extra in (NATIVE + ALIGNED, NATIVE, []):
             try:
-                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), str(SOURCE)],
+                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), *map(str, SOURCES)],
                                       capture_output=True, timeout=120)
             except (OSError, subprocess.SubprocessError):
                 return False
@@ -65,20 +70,21 @@ def _compile(compiler: str, target: Path) -> bool:
 def library() -> Any:
     """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    parts = [SOURCE.read_text(), str(compiler), *FLAGS, *ALIGNED, _machine()]
+    parts = [*(source.read_text() for source in SOURCES), str(compiler), *FLAGS, *ALIGNED, _machine()]
     key = hashlib.sha256(b"\0".join(s.encode() for s in parts))
     reason = "no C compiler found (set CC)"
     if compiler is not None:
-        reason = f"{compiler} could not build {SOURCE.name}"
+        reason = f"{compiler} could not build {', '.join(source.name for source in SOURCES)}"
         for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{_user()}"):
-            target = directory / f"{SOURCE.stem}-{key.hexdigest()[:16]}.so"
+            target = directory / f"kernels-{key.hexdigest()[:16]}.so"
             try:
                 if target.exists() or _compile(compiler, target):
                     return _bind(ctypes.CDLL(str(target)))
             except OSError:
                 continue
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
-                  f"(the same values and gradients, slower)", RuntimeWarning, stacklevel=2)
+                  f"(the same values and gradients, slower), and its dropout is torch's (other masks, slower)",
+                  RuntimeWarning, stacklevel=2)
     return None
 
 
@@ -102,9 +108,30 @@ def _bind(lib: Any) -> Any:
     lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, pointer, pointer,
                              pointer, size]
     lib.conv_max.restype = None
+    lib.dropout_mask.argtypes = [pointer, size, size, pointer, ctypes.c_uint32, ctypes.c_float]
+    lib.dropout_mask.restype = None
     return lib
 
 
 def available() -> bool:
-    """Whether the compiled convolutions with max-pool can run here (their kernels compiled and loaded)."""
+    """Whether the compiled kernels can run here (compiled and loaded)."""
     return library() is not None
+
+
+def in_parallel(count: int, run: Callable[[int, int], None]) -> None:
+    """run(first, stop) over [0, count) cut into one consecutive range per torch thread. ctypes releases the GIL
+    during each C call, so the ranges run in parallel; each kernel's result for an item does not depend on the
+    cut, so any thread count gives the same numbers."""
+    threads = min(torch.get_num_threads(), count)
+    if threads <= 1:
+        run(0, count)
+        return
+    cuts = [count * i // threads for i in range(threads + 1)]
+    list(_executor(threads, os.getpid()).map(run, cuts[:-1], cuts[1:]))
+
+
+@functools.cache
+def _executor(threads: int, process: int) -> ThreadPoolExecutor:
+    """A pool of `threads` threads for this process (keyed by its id: a forked child gets its own, the parent's
+    threads do not exist there)."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="textgan-kernels")

@@ -18,10 +18,7 @@ the caller keeps torch's kernels: ``kernels.available()`` says which. A backward
 
 from __future__ import annotations
 
-import functools
-import os
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
 import torch
@@ -92,27 +89,8 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
                          values[first, offset].data_ptr(), starts[first, offset].data_ptr(), total)
             offset += channels
 
-    _in_parallel(rows, run)
+    kernels.in_parallel(rows, run)
     return values, starts
-
-
-def _in_parallel(count: int, run: Callable[[int, int], None]) -> None:
-    """run(first, stop) over [0, count) cut into one consecutive range per torch thread. ctypes releases the GIL
-    during each C call, so the ranges run in parallel; each kernel's result for an item does not depend on the
-    cut, so any thread count gives the same numbers."""
-    threads = min(torch.get_num_threads(), count)
-    if threads <= 1:
-        run(0, count)
-        return
-    cuts = [count * i // threads for i in range(threads + 1)]
-    list(_executor(threads, os.getpid()).map(run, cuts[:-1], cuts[1:]))
-
-
-@functools.cache
-def _executor(threads: int, process: int) -> ThreadPoolExecutor:
-    """A pool of `threads` threads for this process (keyed by its id: a forked child gets its own, the parent's
-    threads do not exist there)."""
-    return ThreadPoolExecutor(threads, thread_name_prefix="textgan-pooled-conv")
 
 
 class MaxPooledConv(torch.autograd.Function):
@@ -173,7 +151,7 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weig
             lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
                             stop - first, width, sums[first].data_ptr(), out[first].data_ptr())
 
-        _in_parallel(channels, channel_range)
+        kernels.in_parallel(channels, channel_range)
     if grad_x is not None:
         filters = _transposed(weight.detach(), scratch("filters", weight.numel()))  # (C, w, E)
 
@@ -181,7 +159,7 @@ def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weig
             lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),
                            scale[first].data_ptr(), ld, channels, width, grad_x[first].data_ptr())
 
-        _in_parallel(rows, row_range)
+        kernels.in_parallel(rows, row_range)
     return out
 
 
