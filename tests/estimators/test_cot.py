@@ -123,7 +123,8 @@ def test_class_labels_are_refused_in_one_line(name: str, loss: str) -> None:
 
 
 def test_cot_trains_from_scratch_without_mle(tiny_oracle_args: list[str], tmp_path: Path) -> None:
-    before, after = textgan.train("oracle_cot", [*tiny_oracle_args, f"run.dir={tmp_path}", "pretrain.epochs=0"])
+    before, after = textgan.train("oracle_cot", [*tiny_oracle_args, f"run.dir={tmp_path}", "pretrain.epochs=0",
+                                                       "d_pretrain.rounds=0"])  # as oracle_cot.yaml
     payload = textgan.load(tmp_path).payload
     assert payload["progress"]["adversarial"]["round"] == 2 and set(payload["models"]) == {"generator",
                                                                                           "discriminator"}

@@ -176,7 +176,7 @@ def optimizer_tensors(run: Path, name: str) -> dict[str, torch.Tensor]:
 # (estimator overrides, checkpoint writes before the kill, landing in adversarial round 2): MLE epoch, MLE end
 # (+mle.pt), [D round, D end | D phase end without D pretraining], adversarial round 1
 @pytest.mark.parametrize("overrides, saves", [
-    (["adversarial.estimator=cot"], 5),
+    (["adversarial.estimator=cot", "d_pretrain.rounds=0"], 5),
     (["adversarial.estimator=feature_matching", "feature_matching.distance=mmd"], 6),
     (["adversarial.estimator=feature_matching", "feature_matching.distance=fmd",
       "feature_matching.mode=straight_through"], 6),

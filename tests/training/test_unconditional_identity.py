@@ -29,7 +29,7 @@ CASES = {
     "gumbel": ("coco_gumbel", ["adversarial.rounds=3"]),
     "professor": ("coco_professor", ["adversarial.g_steps=1"]),
     "dense_reinforce": ("coco", ["adversarial.estimator=dense_reinforce"]),
-    "cot": ("coco_cot", ["cot.mediator_embedding_size=8", "cot.mediator_hidden_size=8"]),
+    "cot": ("coco_cot", ["cot.mediator_embedding_size=8", "cot.mediator_hidden_size=8", "d_pretrain.rounds=0"]),
     "feature_matching": ("coco_fm", ["feature_matching.ot_iterations=5"]),
 }
 
