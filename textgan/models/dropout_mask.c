@@ -20,12 +20,10 @@ static inline float pick(uint32_t u, uint32_t drop, float keep_scale) { return u
 void dropout_mask(float *out, int64_t rows, int64_t cols, const uint64_t *seeds, uint32_t drop, float keep_scale) {
     const uint64_t gamma = 0x9e3779b97f4a7c15ULL;
     for (int64_t r = 0; r < rows; r++, out += cols) {
-        int64_t i = 0;
-        for (; i + 1 < cols; i += 2) {
+        for (int64_t i = 0; i < cols; i += 2) {  /* an odd row's last word gives its high half only */
             const uint64_t word = mix64(seeds[r] + (uint64_t)(i / 2 + 1) * gamma);
             out[i] = pick((uint32_t)(word >> 32), drop, keep_scale);
-            out[i + 1] = pick((uint32_t)word, drop, keep_scale);
+            if (i + 1 < cols) out[i + 1] = pick((uint32_t)word, drop, keep_scale);
         }
-        if (i < cols) out[i] = pick((uint32_t)(mix64(seeds[r] + (uint64_t)(i / 2 + 1) * gamma) >> 32), drop, keep_scale);
     }
 }
