@@ -31,11 +31,12 @@ padding, the achieved rate against a square fp32 GEMM timed in the same round, a
 beside the peer's figures quoted in issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
-64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. For the
-first of fp32+step, fp32+window and fp32+pool timed, it splits the unit into its layers alone on the unit's own
-groups, the work any implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and
-prints the unit's ceiling: the highway's three products at the rates torch gets for their shapes alone, every
-other FLOP at the square GEMM's rate, the required work as measured, nothing else.
+64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. Beside
+them, one update's dropout mask by the compiled generator against torch's. For the first of fp32+step, fp32+window
+and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups, the work any
+implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints the unit's
+ceiling: the highway's three products at the rates torch gets for their shapes alone, every other FLOP at the
+square GEMM's rate, the required work as measured, nothing else.
 
 With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
 one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
@@ -69,7 +70,7 @@ from textgan.config import DISCRIMINATOR_PRESETS, Config
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.estimators import losses
 from textgan.estimators.common import accuracy_logs
-from textgan.models import kernels, pooled_conv
+from textgan.models import dropout, kernels, pooled_conv
 from textgan.models.wrapping import unwrap
 from textgan.training.context import Models, Runtime
 from textgan.training.mle import train_mle
@@ -514,6 +515,8 @@ def kernel_ceiling(repeats: int = 20) -> None:
         conv.load_state_dict(own.state_dict())
     print(f"\n[kernels] SeqGAN's CNN layers alone, forward + backward, 64 rows, {torch.get_num_threads()} thread(s)")
     highway_products(pooled)
+    if kernels.available():
+        dropout_masks(pooled)
     for width in (20, 37):
         x = torch.randn(64, 64, width)
 
@@ -559,6 +562,16 @@ def highway_products(features: int, rows: int = 64, repeats: int = 20) -> None:
     shares = highway_shares(features, rows, repeats)
     print(f"  highway products at {rows} rows, F = {features} (each {2 * rows * features * 2 * features / 1e6:.0f} "
           "MFLOP): " + ", ".join(f"{name} {share:.0%}" for name, share in shares.items()) + " of the square GEMM")
+
+
+def dropout_masks(features: int, rows: int = 64, repeats: int = 50) -> None:
+    """Print the time of one update's dropout mask (`rows` x `features`, p = SeqGAN's) by the compiled generator
+    (``models/dropout.py``) against torch's own (bernoulli_ on the CPU)."""
+    p, shape = SEQGAN["dropout"], torch.Size([rows, features])
+    ours = timed(lambda: dropout.mask(shape, p), repeats)
+    torchs = timed(lambda: torch.empty(shape).bernoulli_(1 - p), repeats)
+    print(f"  dropout mask {rows} x {features}: compiled {ours * 1e3:.3f} ms, torch's bernoulli_ {torchs * 1e3:.3f} ms "
+          f"({torchs / ours:.1f}x)")
 
 
 def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str, float]:

@@ -16,14 +16,21 @@ static inline uint64_t mix64(uint64_t z) {
 
 static inline float pick(uint32_t u, uint32_t drop, float keep_scale) { return u < drop ? 0.0f : keep_scale; }
 
-/* out (rows, cols): row r the mask of seeds[r] */
+/* word j of the stream of `seed`: the finaliser of seed + (j + 1) x the golden gamma */
+static inline uint64_t word_of(uint64_t seed, int64_t j) {
+    return mix64(seed + (uint64_t)(j + 1) * 0x9e3779b97f4a7c15ULL);
+}
+
+/* out (rows, cols): row r the mask of seeds[r]. The loop over whole words has no branch, so the compiler
+   vectorises it (a test for the odd tail inside it made the mask ~4.5x slower); an odd row's last word gives its
+   high half only. */
 void dropout_mask(float *out, int64_t rows, int64_t cols, const uint64_t *seeds, uint32_t drop, float keep_scale) {
-    const uint64_t gamma = 0x9e3779b97f4a7c15ULL;
     for (int64_t r = 0; r < rows; r++, out += cols) {
-        for (int64_t i = 0; i < cols; i += 2) {  /* an odd row's last word gives its high half only */
-            const uint64_t word = mix64(seeds[r] + (uint64_t)(i / 2 + 1) * gamma);
-            out[i] = pick((uint32_t)(word >> 32), drop, keep_scale);
-            if (i + 1 < cols) out[i + 1] = pick((uint32_t)word, drop, keep_scale);
+        for (int64_t j = 0; j < cols / 2; j++) {
+            const uint64_t word = word_of(seeds[r], j);
+            out[2 * j] = pick((uint32_t)(word >> 32), drop, keep_scale);
+            out[2 * j + 1] = pick((uint32_t)word, drop, keep_scale);
         }
+        if (cols % 2) out[cols - 1] = pick((uint32_t)(word_of(seeds[r], cols / 2) >> 32), drop, keep_scale);
     }
 }
