@@ -24,11 +24,12 @@ same real batches and the same random state, and scales them to 626 updates:
                `training/fused_step.py`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
-counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads
-x1 plus 2 x 2 x w x E per winning window; plus highway and head), the share of the old code's FLOPs spent on
-padding, the achieved rate against a square fp32 GEMM timed in the same round, and the full SeqGAN COCO protocol
-(120 MLE epochs, D pretraining 5 x 3 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units,
-beside the peer's figures quoted in issue 20.
+counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads x1
+plus 2 x 2 x w x E per winning window; plus highway and head), the share of the old code's FLOPs spent on padding,
+the achieved rate against a square fp32 GEMM timed in the same round (for the variant analysed below, also each
+round's unit against that round's GEMM), and the full SeqGAN COCO protocol (120 MLE epochs, D pretraining 5 x 3
+epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units, beside the peer's figures quoted in
+issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
 64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. Beside
@@ -441,6 +442,11 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         reference = g16 if variant.startswith("bf16") else g32
         print(f"  {variant:<12} {unit:>8.1f} {ratio:>11.2f}x {per_seq / 1e6:>10.0f} {rate / 1e9:>8.1f} "
               f"{rate / reference:>7.0%}")
+    if analysed is not None:
+        per_round = [flops[analysed][k] * 2 * BATCH * UPDATES_PER_UNIT / times[analysed][k] / gemm[k]
+                     for k in range(rounds)]
+        print(f"  {analysed}, each round's unit against that round's GEMM: "
+              f"{', '.join(f'{share:.0%}' for share in per_round)} of the GEMM")
     if "fp32+pool" in VARIANTS and "fp32+window" in VARIANTS:
         dense = statistics.median(flops["fp32+pool"])
         rate = dense * 2 * BATCH * UPDATES_PER_UNIT / medians["fp32+window"][0]
