@@ -80,6 +80,7 @@ from textgan.training.schedules import MLEProgress, MLESchedule
 BASELINE = "60ac689"
 UPDATES_PER_UNIT = 626  # 2 epochs of 10,000 real at batch 32 (313 batches each)
 BATCH = 32
+SEQUENCES_PER_UNIT = 2 * BATCH * UPDATES_PER_UNIT  # real and fake rows through D in one unit
 PEER = {"mle_epoch": 24.7, "g_step": 231.0, "d_unit": 267.0, "metric_pass": 563.0}  # issue 20, seconds
 TEXTGAN_60AC689 = {"mle_epoch": 4.4, "g_step": 5.8, "d_unit": 169.0, "metric_pass": 5.9}  # issue 20, seconds
 SEQGAN = dict(DISCRIMINATOR_PRESETS["seqgan"].__dict__)
@@ -427,7 +428,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     print(f"  D training FLOPs per sequence, old code: {old_flops / 1e6:.0f} M; each row as if alone, windows on "
           f"its tokens only: {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
           f"{1 - statistics.median(useful) / old_flops:.1%}")
-    floor = statistics.median(useful) * 2 * BATCH * UPDATES_PER_UNIT / g32
+    floor = statistics.median(useful) * SEQUENCES_PER_UNIT / g32
     print(f"  fp32 floor of a dense backward (x3 the forward): those FLOPs at the GEMM rate, sampling free: "
           f"{floor:.1f} s a unit, so old / variant can be at most {statistics.median(times['old']) / floor:.2f}x "
           f"without the winning-window backward")
@@ -438,18 +439,17 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         ratio = statistics.median(o / t for o, t in zip(times["old"], times[variant]))
         medians[variant] = unit, ratio
         per_seq = statistics.median(flops[variant])
-        rate = per_seq * 2 * BATCH * UPDATES_PER_UNIT / unit
+        rate = per_seq * SEQUENCES_PER_UNIT / unit
         reference = g16 if variant.startswith("bf16") else g32
         print(f"  {variant:<12} {unit:>8.1f} {ratio:>11.2f}x {per_seq / 1e6:>10.0f} {rate / 1e9:>8.1f} "
               f"{rate / reference:>7.0%}")
     if analysed is not None:
-        per_round = [flops[analysed][k] * 2 * BATCH * UPDATES_PER_UNIT / times[analysed][k] / gemm[k]
-                     for k in range(rounds)]
+        per_round = [flops[analysed][k] * SEQUENCES_PER_UNIT / times[analysed][k] / gemm[k] for k in range(rounds)]
         print(f"  {analysed}, each round's unit against that round's GEMM: "
               f"{', '.join(f'{share:.0%}' for share in per_round)} of the GEMM")
     if "fp32+pool" in VARIANTS and "fp32+window" in VARIANTS:
         dense = statistics.median(flops["fp32+pool"])
-        rate = dense * 2 * BATCH * UPDATES_PER_UNIT / medians["fp32+window"][0]
+        rate = dense * SEQUENCES_PER_UNIT / medians["fp32+window"][0]
         print(f"  fp32+window counted at fp32+pool's FLOPs ({dense / 1e6:.0f} MFLOP/seq, the dense backward's): "
               f"{rate / 1e9:.1f} GFLOP/s, {rate / g32:.0%} of the GEMM (a speed figure: it counts FLOPs not done)")
     if alone:
@@ -480,11 +480,10 @@ def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tup
     """(seconds, share of the GEMM) of a unit doing `per_seq` FLOPs a sequence in which the highway's three products
     run at `shares` of a `gemm` FLOP/s square GEMM, all its other FLOPs at the GEMM's rate, plus the `required`
     (sampling, optimizer) seconds and no other work."""
-    sequences = 2 * BATCH * UPDATES_PER_UNIT
     product = 2 * sum(SEQGAN["num_filters"]) * 2 * sum(SEQGAN["num_filters"])  # one product, FLOPs a sequence
-    seconds = sequences * (sum(product / (share * gemm) for share in shares.values())
-                           + (per_seq - len(shares) * product) / gemm) + sum(required)
-    return seconds, per_seq * sequences / seconds / gemm
+    seconds = SEQUENCES_PER_UNIT * (sum(product / (share * gemm) for share in shares.values())
+                                    + (per_seq - len(shares) * product) / gemm) + sum(required)
+    return seconds, per_seq * SEQUENCES_PER_UNIT / seconds / gemm
 
 
 def machine() -> str:
