@@ -373,7 +373,9 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     for _ in range(steps):
         clip_and_step(d, optimizer, 5.0)
         if deferred is not None:
-            fused_step.adam_blocks(deferred, optimizer, lambda first, stop: block[:stop - first])
+            group = fused_step.param_group(deferred, optimizer)
+            assert group is not None
+            fused_step.adam_blocks(deferred, optimizer.state[deferred], group, lambda first, stop: block[:stop - first])
     return sampling, (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
 
 

@@ -135,3 +135,87 @@ def test_state_dicts_and_scores_do_not_depend_on_the_option(options: dict[str, o
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fused.state_dict().values()))
     plain.eval(), fused.eval()
     assert torch.equal(plain(tokens(0)), fused(tokens(0)))
+
+
+def deferred_steps(d: CNNDiscriminator, opt: torch.optim.Optimizer, count: int) -> None:
+    """`count` clipped updates of `d` (each forward but the first applies the step the last update left)."""
+    for step in range(count):
+        opt.zero_grad(set_to_none=True)
+        torch.manual_seed(100 + step)  # dropout
+        with armed(d):
+            d(tokens(step)).square().mean().backward()
+        clip_and_step(d, opt, 1e-3)
+
+
+def score(d: CNNDiscriminator) -> torch.Tensor:
+    with torch.no_grad():
+        return d(tokens(9))
+
+
+# what reads D while a step is pending, inside `deferring`: each must see the model as if the step had run
+READERS = {
+    "leaving the context": lambda d, opt: None,
+    "a scoring forward": lambda d, opt: score(d),
+    "the model's state dict": lambda d, opt: d.state_dict(),
+    "the optimizer's state dict": lambda d, opt: opt.state_dict(),
+    "a training forward": lambda d, opt: d(tokens(8)).sum(),
+}
+
+
+@pytest.mark.parametrize("reader", list(READERS))
+def test_a_deferred_step_is_the_step_whoever_reads_first(reader: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(fused_step, "BLOCK_ROWS", 8)  # the highway's 30 rows in 4 blocks
+    runs = []
+    for defer in (False, True):
+        torch.manual_seed(0)
+        d = CNNDiscriminator(**CNN, fused_highway_step=True)
+        opt = optimizer(d, "fused")
+        with fused_step.deferring(d, opt, enabled=defer):
+            deferred_steps(d, opt, 3)
+            assert (d.highway.proj.deferred.step is not None) == defer
+            torch.manual_seed(7)
+            seen = READERS[reader](d, opt)
+            assert d.highway.proj.deferred.step is None or reader == "leaving the context"
+        assert d.highway.proj.deferred.step is None
+        runs.append((d, opt, seen))
+    (plain, plain_opt, want), (lazy, lazy_opt, got) = runs
+    if isinstance(want, torch.Tensor):
+        torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-7)
+    for (name, p), q in zip(plain.named_parameters(), lazy.parameters()):
+        torch.testing.assert_close(q, p, rtol=1e-5, atol=1e-7, msg=name)
+    for key, value in plain_opt.state[plain.highway.proj.weight].items():
+        torch.testing.assert_close(lazy_opt.state[lazy.highway.proj.weight][key], value, rtol=1e-5, atol=1e-7)
+
+
+def test_a_pending_step_is_applied_before_a_load_and_on_an_error() -> None:
+    torch.manual_seed(0)
+    d = CNNDiscriminator(**CNN, fused_highway_step=True)
+    opt = optimizer(d, "fused")
+    initial = {k: v.clone() for k, v in d.state_dict().items()}
+    with fused_step.deferring(d, opt):
+        deferred_steps(d, opt, 2)
+        d.load_state_dict(initial)  # the pending step runs first, then the load replaces the weight
+    assert all(torch.equal(v, initial[k]) for k, v in d.state_dict().items())
+    assert int(opt.state[d.highway.proj.weight]["step"]) == 2  # and it did run
+    before = d.highway.proj.weight.clone()
+    with pytest.raises(RuntimeError, match="stop"), fused_step.deferring(d, opt):
+        deferred_steps(d, opt, 1)
+        raise RuntimeError("stop")
+    assert d.highway.proj.deferred.step is None and not d.highway.proj.deferred.defer_step
+    assert not torch.equal(d.highway.proj.weight, before)
+
+
+def test_a_deferred_step_keeps_the_learning_rate_of_its_update() -> None:
+    """A scheduler may change the rate between the update that leaves a step and the forward that runs it."""
+    runs = []
+    for defer in (False, True):
+        torch.manual_seed(0)
+        d = CNNDiscriminator(**CNN, fused_highway_step=True)
+        opt = optimizer(d, "fused")
+        with fused_step.deferring(d, opt, enabled=defer):
+            deferred_steps(d, opt, 1)
+            for group in opt.param_groups:
+                group["lr"] = 0.5
+            score(d)
+        runs.append(d.highway.proj.weight)
+    torch.testing.assert_close(runs[1], runs[0], rtol=1e-5, atol=1e-7)

@@ -10,11 +10,16 @@ rows at a time into cache and updates those rows at once (``training/fused_step.
 The layer defers only in a backward the training loop has armed (``armed``): any other backward (an estimator's
 ``autograd.grad``, a gradient penalty's, one that is differentiated again) gets dW written out as torch's linear
 layer gives it.
+
+The step itself may be left pending too (``training/fused_step.py``'s `deferring`, D's training loop): the next
+forward then updates the weight a block of rows at a time and multiplies each block as soon as it is updated,
+while it is in cache, so the weight comes from memory once for both. Anything else that reads the layer first
+(a forward without autograd, its state dict, loading one) applies the pending step alone (`flush`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -22,14 +27,20 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+Blocks = Callable[[int, int], None]  # after(start, stop): called once rows start..stop - 1 of the weight are updated
+PendingStep = Callable[[Blocks | None], None]  # runs an optimizer step of the weight, calling `after` per block
+
 
 class DeferredGrad:
     """The factors (dy (B, out), x (B, in)) of a weight's gradient, one pair per armed backward since the last
-    step; `armed` says whether the next backward may add to them."""
+    step; `armed` says whether the next backward may add to them, `defer_step` whether the optimizer step may be
+    left in `step` for the next forward."""
 
     def __init__(self) -> None:
         self.parts: list[tuple[Tensor, Tensor]] = []
         self.armed = False
+        self.defer_step = False
+        self.step: PendingStep | None = None
 
     def factors(self) -> tuple[Tensor, Tensor]:
         """(dy, x), every part's rows stacked: sum_i dy_i^T x_i = dy^T x (one part: its own tensors, not copies)."""
@@ -46,12 +57,21 @@ class DeferredLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__(in_features, out_features)
         self.deferred = DeferredGrad()
+        self.register_state_dict_pre_hook(_flush_before_saving)
+        self.register_load_state_dict_pre_hook(_flush_before_loading)
+
+    def flush(self) -> None:
+        """Apply the weight's pending optimizer step, if there is one."""
+        step, self.deferred.step = self.deferred.step, None
+        if step is not None:
+            step(None)
 
     def forward(self, x: Tensor) -> Tensor:
         weight = self.weight  # read once: under spectral norm each read runs a power iteration
         if not (torch.is_grad_enabled() and weight.requires_grad and weight.is_leaf
                 and not torch.is_autocast_enabled(x.device.type)):
             # scoring, a weight computed per access, or reduced precision: torch's layer, nothing to defer
+            self.flush()
             return F.linear(x, weight, self.bias)
         flat = x.reshape(-1, x.shape[-1])  # (N, in)
         return _Linear.apply(flat, weight, self.bias, self.deferred).view(*x.shape[:-1], -1)
@@ -60,9 +80,19 @@ class DeferredLinear(nn.Linear):
 class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor, deferred: DeferredGrad) -> Tensor:  # type: ignore[override]
+        step, deferred.step = deferred.step, None
+        if step is None:
+            out = torch.addmm(bias, x, weight.t())  # (N, out)
+        else:  # the pending step's blocks, each multiplied while its rows are in cache: the same sums per column
+            out = x.new_empty(x.shape[0], weight.shape[0])  # (N, out)
+
+            def product(start: int, stop: int) -> None:
+                torch.addmm(bias[start:stop], x, weight[start:stop].t(), out=out[:, start:stop])  # (N, stop - start)
+
+            step(product)
         ctx.deferred = deferred
-        ctx.save_for_backward(x, weight)
-        return torch.addmm(bias, x, weight.t())  # (N, out)
+        ctx.save_for_backward(x, weight)  # after the step: the weight this forward used
+        return out
 
     @staticmethod
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
@@ -91,3 +121,14 @@ def armed(model: nn.Module, enabled: bool = True) -> Iterator[None]:
         for holder in holders:
             holder.armed = False
 
+
+def _flush_before_saving(module: nn.Module, prefix: str, keep_vars: bool) -> None:
+    """State-dict pre-hook: the saved weight includes a pending step."""
+    assert isinstance(module, DeferredLinear)
+    module.flush()
+
+
+def _flush_before_loading(module: nn.Module, *args: Any) -> None:
+    """Load-state-dict pre-hook: a pending step is applied before the weight is replaced, not after."""
+    assert isinstance(module, DeferredLinear)
+    module.flush()

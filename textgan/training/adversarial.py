@@ -32,6 +32,7 @@ from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.wrapping import evaluating, unwrap
 from textgan.training.context import Hooks, Models, Runtime
 from textgan.training.distributed import per_rank_batches
+from textgan.training.fused_step import deferring
 from textgan.training.mle import check_finite, clip_and_step, mle_loss
 from textgan.training.schedules import AdversarialSchedule, DiscriminatorSchedule, RoundProgress
 
@@ -96,7 +97,7 @@ def train_discriminator(estimator: Estimator, models: Models, real: TokenData, *
     logs = []
     with fake_pools.serving(unwrap(models.generator), fake_pool, fake_reuse,
                             budget=epochs * batches_per_epoch * batch_size, buckets=length_buckets,
-                            batch_rows=batch_size):
+                            batch_rows=batch_size), deferring(discriminator, optimizer, enabled=world_size == 1):
         for epoch in range(epochs):
             logs += _discriminator_epoch(estimator, models, real.batches(
                 batch_size, shuffle=True, seed=seed, epoch=epoch_base + epoch, rank=rank, world_size=world_size,

@@ -6,17 +6,22 @@ matrices, clipping scales dy (B rows) instead of dW, and the step computes dW `B
 buffer that stays in cache, updating those rows of the weight and of Adam's moments at once with torch's own fused
 kernel. The update is Adam's; only float round-off differs from writing dW out. Any other optimizer or setting
 gets dW written into `.grad` first (``materialize``) and steps as usual.
+
+Within `deferring` (D's training loop), the step is left pending on the layer: its next forward runs it and
+multiplies each block of rows as soon as it is updated (``models/deferred_linear.py``), so the weight is read
+from memory once for the step and the forward instead of twice. The updates are the same, in the same order.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from textgan.models.deferred_linear import DeferredLinear
+from textgan.models.deferred_linear import Blocks, DeferredLinear
 from textgan.models.scratch import scratch
 
 BLOCK_ROWS = 512  # rows of dW per block: 512 x 1720 floats for SeqGAN's highway, in the last-level cache
@@ -43,7 +48,7 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
     maximize, decoupled decay or capturable), on the CPU, float32, the weight in the optimizer and no other
     gradient for it."""
     weight = layer.weight
-    group = _group(weight, optimizer)
+    group = param_group(weight, optimizer)
     return (type(optimizer) is torch.optim.Adam and group is not None and bool(group["fused"])
             and not any(group.get(key, False) for key in ("amsgrad", "maximize", "decoupled_weight_decay",
                                                           "capturable", "differentiable"))
@@ -53,40 +58,80 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
 @torch.no_grad()
 def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: Tensor | None) -> None:
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
-    tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache."""
+    tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache; left for
+    the layer's next forward when `layer.deferred.defer_step` (`deferring`)."""
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
     layer.deferred.parts.clear()
     if scale is not None:
         dy = dy * scale  # (B, out): clipping dW = dy^T x scales dy
-    rows, columns = min(BLOCK_ROWS, layer.weight.shape[0]), layer.weight.shape[1]
-    buffer = scratch("fused_step", rows * columns).view(rows, columns)  # (rows of a block, in)
-    adam_blocks(layer.weight, optimizer, lambda start, stop: torch.mm(dy[:, start:stop].t(), x,
-                                                                       out=buffer[:stop - start]))
+    layer.flush()  # a step still pending goes first
+    weight = layer.weight
+    group = param_group(weight, optimizer)
+    assert group is not None, "step_fused steps a weight of the optimizer's (fusable says so)"
+    settings = dict(group)  # the group's lr etc. now, should a scheduler change them before a deferred step runs
+    rows, columns = min(BLOCK_ROWS, weight.shape[0]), weight.shape[1]
+
+    @torch.no_grad()
+    def run(after: Blocks | None) -> None:
+        buffer = scratch("fused_step", rows * columns).view(rows, columns)  # (rows of a block, in)
+        adam_blocks(weight, optimizer.state[weight], settings, lambda start, stop: torch.mm(
+            dy[:, start:stop].t(), x, out=buffer[:stop - start]), after)
+
+    if layer.deferred.defer_step:
+        layer.deferred.step = run
+    else:
+        run(None)
 
 
-@torch.no_grad()
-def adam_blocks(weight: Tensor, optimizer: torch.optim.Optimizer, grad: Callable[[int, int], Tensor]) -> None:
-    """One step of `optimizer` (fused Adam, `fusable`) for `weight`, `BLOCK_ROWS` rows at a time: grad(start, stop)
-    gives the gradient of rows start..stop - 1, which are updated before the next block is asked for; Adam's state
-    is created as torch's Adam creates it for a fused step."""
-    group = _group(weight, optimizer)
-    assert group is not None, "adam_blocks steps a weight of the optimizer's (fusable says so)"
-    state = optimizer.state[weight]
+def adam_blocks(weight: Tensor, state: dict[str, Any], settings: dict[str, Any], grad: Callable[[int, int], Tensor],
+                after: Blocks | None = None) -> None:
+    """One step of fused Adam (`fusable`) with the group `settings` for `weight`, `BLOCK_ROWS` rows at a time:
+    grad(start, stop) gives the gradient of rows start..stop - 1, which are updated (then `after(start, stop)`
+    runs) before the next block is asked for; Adam's `state` is created as torch's Adam creates it for a fused
+    step."""
     if not state:
         state["step"] = torch.zeros((), dtype=torch.float32)
         state["exp_avg"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
         state["exp_avg_sq"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
     state["step"] += 1
-    beta1, beta2 = group["betas"]
+    beta1, beta2 = settings["betas"]
     for start in range(0, weight.shape[0], BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, weight.shape[0])
         torch._fused_adam_([weight[start:stop]], [grad(start, stop)], [state["exp_avg"][start:stop]],
-                           [state["exp_avg_sq"][start:stop]], [], [state["step"]], amsgrad=False, lr=group["lr"],
-                           beta1=beta1, beta2=beta2, weight_decay=group["weight_decay"], eps=group["eps"],
-                           maximize=False)
+                           [state["exp_avg_sq"][start:stop]], [], [state["step"]], amsgrad=False,
+                           lr=settings["lr"], beta1=beta1, beta2=beta2, weight_decay=settings["weight_decay"],
+                           eps=settings["eps"], maximize=False)
+        if after is not None:
+            after(start, stop)
 
 
-def _group(weight: Tensor, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
+@contextmanager
+def deferring(model: nn.Module, optimizer: torch.optim.Optimizer, enabled: bool = True) -> Iterator[None]:
+    """Within: the fused steps of `model`'s deferring layers are left for their next forward (when `enabled`);
+    any still pending are applied on leaving, and before the optimizer's state dict is read or loaded."""
+    layers = [m for m in model.modules() if isinstance(m, DeferredLinear)] if enabled else []
+    if not layers:
+        yield
+        return
+
+    def flush(*_: Any) -> None:
+        for layer in layers:
+            layer.flush()
+
+    hooks = [optimizer.register_state_dict_pre_hook(flush), optimizer.register_load_state_dict_pre_hook(flush)]
+    for layer in layers:
+        layer.deferred.defer_step = True
+    try:
+        yield
+    finally:
+        for layer in layers:
+            layer.deferred.defer_step = False
+        flush()
+        for hook in hooks:
+            hook.remove()
+
+
+def param_group(weight: Tensor, optimizer: torch.optim.Optimizer) -> dict[str, Any] | None:
     """The optimizer's parameter group holding `weight`, or None."""
     return next((g for g in optimizer.param_groups if any(p is weight for p in g["params"])), None)
 
