@@ -41,6 +41,15 @@ class DeferredGrad:
         self.armed = False
         self.defer_step = False
         self.step: PendingStep | None = None
+        self._buffer: Tensor | None = None
+
+    def buffer(self, like: Tensor) -> Tensor:
+        """A tensor shaped as `like`, this holder's own and reused from step to step for the scaled factor (a fresh
+        (B, out) tensor each step costs its page faults: ~0.3 ms for SeqGAN's highway); undefined contents."""
+        if self._buffer is None or self._buffer.shape != like.shape or self._buffer.dtype != like.dtype \
+                or self._buffer.device != like.device:
+            self._buffer = torch.empty_like(like, memory_format=torch.contiguous_format)
+        return self._buffer
 
     def factors(self) -> tuple[Tensor, Tensor]:
         """(dy, x), every part's rows stacked: sum_i dy_i^T x_i = dy^T x (one part: its own tensors, not copies)."""

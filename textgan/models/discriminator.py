@@ -54,7 +54,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from textgan.models import kernels, pooled_conv
+from textgan.models import highway_gate, kernels, pooled_conv
 from textgan.models.deferred_linear import DeferredLinear
 from textgan.models.dropout import Dropout
 
@@ -77,9 +77,7 @@ class Highway(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         """Apply the gated transform to ``x`` of shape (B, D); returns (B, D)."""
-        h, t = self.proj(x).chunk(2, dim=-1)  # (B, D), (B, D)
-        # x + t (relu(h) - x): the same function in four kernels (and fewer in the backward) instead of six
-        return torch.addcmul(x, torch.sigmoid(t), F.relu(h) - x)
+        return highway_gate.gate(self.proj(x), x)  # proj: (B, 2D) = [h | t]
 
 
 class CNNDiscriminator(nn.Module):

@@ -1,7 +1,7 @@
-"""The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``): built once per machine with the system's
-C compiler into a cache directory and loaded with ctypes (no torch headers, no build step at install, well under a
-second to build). Without a compiler, ``library()`` warns once and returns None, and callers keep torch's kernels
-(``available()``)."""
+"""The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``, ``highway_gate.c``): built once per
+machine with the system's C compiler into a cache directory and loaded with ctypes (no torch headers, no build
+step at install, well under a second to build). Without a compiler, ``library()`` warns once and returns None, and
+callers keep torch's kernels (``available()``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c"))
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c"))
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
 # functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
@@ -110,6 +110,10 @@ def _bind(lib: Any) -> Any:
     lib.conv_max.restype = None
     lib.dropout_mask.argtypes = [pointer, size, size, pointer, ctypes.c_uint32, ctypes.c_float]
     lib.dropout_mask.restype = None
+    lib.highway_gate.argtypes = [pointer, pointer, pointer, pointer, size, size]
+    lib.highway_gate_backward.argtypes = [pointer, pointer, pointer, pointer, pointer, pointer, size, size]
+    for fn in (lib.highway_gate, lib.highway_gate_backward):
+        fn.restype = None
     return lib
 
 

@@ -60,11 +60,11 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
     tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache; left for
     the layer's next forward when `layer.deferred.defer_step` (`deferring`)."""
+    layer.flush()  # a step still pending goes first (its scaled factor may be in the buffer used below)
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
     layer.deferred.parts.clear()
-    if scale is not None:
-        dy = dy * scale  # (B, out): clipping dW = dy^T x scales dy
-    layer.flush()  # a step still pending goes first
+    if scale is not None:  # clipping dW = dy^T x scales dy
+        dy = torch.mul(dy, scale, out=layer.deferred.buffer(dy))  # (B, out)
     weight = layer.weight
     group = param_group(weight, optimizer)
     assert group is not None, "step_fused steps a weight of the optimizer's (fusable says so)"
