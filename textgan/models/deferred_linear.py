@@ -44,8 +44,8 @@ class DeferredGrad:
         self._buffer: Tensor | None = None
 
     def buffer(self, like: Tensor) -> Tensor:
-        """A tensor shaped as `like`, this holder's own and reused from step to step for the scaled factor (a fresh
-        (B, out) tensor each step costs its page faults: ~0.3 ms for SeqGAN's highway); undefined contents."""
+        """A tensor shaped as `like`, this holder's own and reused from step to step (a fresh one each step costs
+        its page faults: ~0.3 ms for the scaled factor of SeqGAN's highway); undefined contents."""
         if self._buffer is None or self._buffer.shape != like.shape or self._buffer.dtype != like.dtype \
                 or self._buffer.device != like.device:
             self._buffer = torch.empty_like(like, memory_format=torch.contiguous_format)
@@ -119,9 +119,11 @@ class _Linear(torch.autograd.Function):
 
 @contextmanager
 def armed(model: nn.Module, enabled: bool = True) -> Iterator[None]:
-    """Within: a backward leaves the weight gradients of `model`'s deferring layers as factors (when `enabled`;
-    off where something else must see every gradient, e.g. a distributed wrapper's all-reduce)."""
-    holders = [m.deferred for m in model.modules() if isinstance(m, DeferredLinear)] if enabled else []
+    """Within: a backward leaves the weight gradients of `model`'s deferring layers as factors, and its armed
+    embeddings' in their own buffers (``armed_embedding.py``) (when `enabled`; off where something else must see
+    every gradient, e.g. a distributed wrapper's all-reduce)."""
+    modules = model.modules() if enabled else ()
+    holders = [m.deferred for m in modules if isinstance(getattr(m, "deferred", None), DeferredGrad)]
     for holder in holders:
         holder.armed = True
     try:

@@ -55,6 +55,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from textgan.models import highway_gate, kernels, pooled_conv
+from textgan.models.armed_embedding import ArmedEmbedding
 from textgan.models.deferred_linear import DeferredLinear
 from textgan.models.dropout import Dropout
 
@@ -164,7 +165,7 @@ class CNNDiscriminator(nn.Module):
                 raise ValueError(f"pad_id must be in [0, vocab_size={vocab_size}), got {pad_id}")
             self.vocab_size = vocab_size
             self.embedding_size = embedding_size
-            self.embedding = nn.Embedding(vocab_size, embedding_size, padding_idx=pad_id)
+            self.embedding = ArmedEmbedding(vocab_size, embedding_size, padding_idx=pad_id)
         else:
             if feature_size <= 0:
                 raise ValueError(f"feature_size must be > 0 for input_mode='features', got {feature_size}")
