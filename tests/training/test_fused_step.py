@@ -137,6 +137,13 @@ def test_state_dicts_and_scores_do_not_depend_on_the_option(options: dict[str, o
     assert torch.equal(plain(tokens(0)), fused(tokens(0)))
 
 
+def fresh() -> tuple[CNNDiscriminator, torch.optim.Optimizer]:
+    """The same D with fused Adam each call."""
+    torch.manual_seed(0)
+    d = CNNDiscriminator(**CNN, fused_highway_step=True)
+    return d, optimizer(d, "fused")
+
+
 def deferred_steps(d: CNNDiscriminator, opt: torch.optim.Optimizer, count: int) -> None:
     """`count` clipped updates of `d` (each forward but the first applies the step the last update left)."""
     for step in range(count):
@@ -167,9 +174,7 @@ def test_a_deferred_step_is_the_step_whoever_reads_first(reader: str, monkeypatc
     monkeypatch.setattr(fused_step, "BLOCK_ROWS", 8)  # the highway's 30 rows in 4 blocks
     runs = []
     for defer in (False, True):
-        torch.manual_seed(0)
-        d = CNNDiscriminator(**CNN, fused_highway_step=True)
-        opt = optimizer(d, "fused")
+        d, opt = fresh()
         with fused_step.deferring(d, opt, enabled=defer):
             deferred_steps(d, opt, 3)
             assert (d.highway.proj.deferred.step is not None) == defer
@@ -188,9 +193,7 @@ def test_a_deferred_step_is_the_step_whoever_reads_first(reader: str, monkeypatc
 
 
 def test_a_pending_step_is_applied_before_a_load_and_on_an_error() -> None:
-    torch.manual_seed(0)
-    d = CNNDiscriminator(**CNN, fused_highway_step=True)
-    opt = optimizer(d, "fused")
+    d, opt = fresh()
     initial = {k: v.clone() for k, v in d.state_dict().items()}
     with fused_step.deferring(d, opt):
         deferred_steps(d, opt, 2)
@@ -209,9 +212,7 @@ def test_a_deferred_step_keeps_the_learning_rate_of_its_update() -> None:
     """A scheduler may change the rate between the update that leaves a step and the forward that runs it."""
     runs = []
     for defer in (False, True):
-        torch.manual_seed(0)
-        d = CNNDiscriminator(**CNN, fused_highway_step=True)
-        opt = optimizer(d, "fused")
+        d, opt = fresh()
         with fused_step.deferring(d, opt, enabled=defer):
             deferred_steps(d, opt, 1)
             for group in opt.param_groups:

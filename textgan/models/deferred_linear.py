@@ -66,8 +66,8 @@ class DeferredLinear(nn.Linear):
     def __init__(self, in_features: int, out_features: int) -> None:
         super().__init__(in_features, out_features)
         self.deferred = DeferredGrad()
-        self.register_state_dict_pre_hook(_flush_before_saving)
-        self.register_load_state_dict_pre_hook(_flush_before_loading)
+        self.register_state_dict_pre_hook(_flush_first)  # the saved weight includes a pending step
+        self.register_load_state_dict_pre_hook(_flush_first)  # applied before the weight is replaced, not after
 
     def flush(self) -> None:
         """Apply the weight's pending optimizer step, if there is one."""
@@ -133,13 +133,7 @@ def armed(model: nn.Module, enabled: bool = True) -> Iterator[None]:
             holder.armed = False
 
 
-def _flush_before_saving(module: nn.Module, prefix: str, keep_vars: bool) -> None:
-    """State-dict pre-hook: the saved weight includes a pending step."""
-    assert isinstance(module, DeferredLinear)
-    module.flush()
-
-
-def _flush_before_loading(module: nn.Module, *args: Any) -> None:
-    """Load-state-dict pre-hook: a pending step is applied before the weight is replaced, not after."""
+def _flush_first(module: nn.Module, *args: Any) -> None:
+    """State-dict and load-state-dict pre-hook: apply the layer's pending step first."""
     assert isinstance(module, DeferredLinear)
     module.flush()

@@ -1,9 +1,11 @@
 """The highway's gate, y = x + sigmoid(t) (relu(h) - x) for the projection's output p = [h | t], as one compiled
 pass forward and one backward (``highway_gate.c``) instead of torch's eight element-wise kernels, their autograd
-nodes and the concatenation of the two halves' gradients (~0.5 ms of a SeqGAN discriminator update at 64 x 1720).
+nodes and the concatenation of the two halves' gradients (0.54 against 0.98 ms forward and backward at SeqGAN's
+64 x 1720).
 
-The sigmoid is torch's, and the kernels apply torch's operations in torch's order without contracting multiply-adds,
-so values and gradients are bit-identical to the expression in torch. A backward that builds a graph (a gradient
+The sigmoid is torch's, and the kernels apply torch's operations in torch's order (addcmul as one fused
+multiply-add, as torch's vectorised kernel computes it; no other multiply-add contracted), so values and gradients
+are bit-identical to the expression in torch. A backward that builds a graph (a gradient
 penalty differentiated again) runs torch's expression on the saved inputs instead. Off the CPU, for other dtypes,
 under autocast or without the compiled kernels, torch's expression is used throughout.
 """
@@ -30,7 +32,8 @@ def gate(p: Tensor, x: Tensor) -> Tensor:
 
 
 def expression(p: Tensor, x: Tensor) -> Tensor:
-    """The gate in torch's operations: x + t (relu(h) - x), the same function in four kernels instead of six."""
+    """The gate in torch's operations: x + sigmoid(t) (relu(h) - x), the same function in four kernels instead of
+    six."""
     h, t = p.chunk(2, dim=-1)  # (..., D), (..., D)
     return torch.addcmul(x, torch.sigmoid(t), F.relu(h) - x)
 
