@@ -188,6 +188,39 @@ def test_same_values_and_gradients_for_any_thread_count() -> None:
     assert all(torch.equal(a, b) for result in results[1:] for a, b in zip(result, results[0]))
 
 
+def _conv_and_gradients(seed: int = 0) -> list[torch.Tensor]:
+    """Values and gradients of the compiled kernels on ragged rows: channel counts that fill no, part of and
+    several lane groups, one filter as wide as the rows and rows with a bias-only window."""
+    g = torch.Generator().manual_seed(seed)
+    shapes = [(33, 24, 16), (20, 16, 3), (9, 16, 20), (100, 16, 1), (20,), (9,), (100,)]
+    inputs = [torch.randn(*shape, generator=g).requires_grad_() for shape in shapes]
+    seen = torch.randint(1, 25, (33,), generator=g)
+    out = pooled_conv.pooled(inputs[0], seen, None, (3, 20, 1), inputs[1:4], inputs[4:])
+    (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
+    return [out.detach()] + [t.grad for t in inputs]
+
+
+@needs_kernels
+def test_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Built for AVX-512's 16-lane registers or for 8 lanes (the same compiler with AVX-512 off), the kernels give
+    bit-identical values and gradients: each sum is the same sequence of operations at either width."""
+    import shutil
+
+    if kernels.library().pack_lanes() != 16:
+        pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
+    wide = _conv_and_gradients()
+    real = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    monkeypatch.setenv("CC", f"{real} -mno-avx512f")
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
+    kernels.library.cache_clear()
+    try:
+        assert kernels.library().pack_lanes() == 8
+        narrow = _conv_and_gradients()
+    finally:
+        kernels.library.cache_clear()
+    assert all(torch.equal(a, b) for a, b in zip(wide, narrow))
+
+
 @needs_kernels
 def test_results_do_not_share_memory_with_later_calls() -> None:
     """The kernels reuse scratch memory from call to call: values and gradients already returned must not change

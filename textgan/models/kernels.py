@@ -108,6 +108,8 @@ def _bind(lib: Any) -> Any:
     lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, pointer, pointer,
                              pointer, size]
     lib.conv_max.restype = None
+    lib.pack_lanes.argtypes = []
+    lib.pack_lanes.restype = ctypes.c_int64
     lib.dropout_mask.argtypes = [pointer, size, size, pointer, ctypes.c_uint32, ctypes.c_float]
     lib.dropout_mask.restype = None
     lib.highway_gate.argtypes = [pointer, pointer, pointer, pointer, size, size]

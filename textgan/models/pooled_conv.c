@@ -21,11 +21,21 @@
 #include <math.h>
 #include <string.h>
 
-/* GCC/clang vector extension: 8 floats, lowered to the machine's SIMD (AVX2, AVX-512, NEON) or to scalars */
-typedef float v8 __attribute__((vector_size(32)));
-typedef int32_t v8i __attribute__((vector_size(32)));
-static inline v8 load8(const float *p) { v8 v; memcpy(&v, p, sizeof v); return v; }
+/* GCC/clang vector extension: LANES floats, lowered to the machine's SIMD or to scalars. 16 where AVX-512 has
+   16-lane registers (in a compiler-vectorised 8-lane build the forward reached ~44% of such a machine's GEMM, whose
+   kernels use all 16 lanes), else 8 (AVX2, NEON, scalars). Each sum is the same sequence of operations at either
+   width, so the numbers do not depend on it. */
+#if defined(__AVX512F__)
+#define LANES 16
+#else
 #define LANES 8
+#endif
+typedef float vf __attribute__((vector_size(LANES * 4)));
+typedef int32_t vi __attribute__((vector_size(LANES * 4)));
+static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+
+/* the lane width the packed filters (pack_filters) are laid out for */
+int64_t pack_lanes(void) { return LANES; }
 #define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows: 12
                             independent accumulators (an add's latency is hidden) */
 #define ROW_LIST 256  /* rows of a block the weight gradient lists on the stack */
@@ -41,17 +51,17 @@ static inline void put(float *out, int64_t c, int64_t dim, int64_t width, int64_
     out[(c * dim + i % dim) * width + i / dim] = value;
 }
 
-/* Elements i0 .. i0 + nv x 8 - 1 of channel c's weight gradient: `sums` (or 0 with `first`) plus the sum over
+/* Elements i0 .. i0 + nv x LANES - 1 of channel c's weight gradient: `sums` (or 0 with `first`) plus the sum over
    m rows of scale[r] times the row's window (at x + at[r]), held in nv vector registers; written back to `sums`,
    or with `last` scattered into out (C, E, w). Inlined with a constant nv. */
 static inline __attribute__((always_inline)) void weight_grad_tile(
         const float *x, const int64_t *at, const float *scale, int64_t m, int64_t i0, const int nv, int64_t c,
         int64_t dim, int64_t width, float *sums, int first, int last, float *out) {
-    v8 acc[TILE_VECTORS];
-    for (int k = 0; k < nv; k++) acc[k] = first ? (v8){0} : load8(sums + i0 + k * LANES);
+    vf acc[TILE_VECTORS];
+    for (int k = 0; k < nv; k++) acc[k] = first ? (vf){0} : loadv(sums + i0 + k * LANES);
     for (int64_t r = 0; r < m; r++) {
         const float *window = x + at[r] + i0;
-        for (int k = 0; k < nv; k++) acc[k] += scale[r] * load8(window + k * LANES);
+        for (int k = 0; k < nv; k++) acc[k] += scale[r] * loadv(window + k * LANES);
     }
     for (int k = 0; k < nv; k++) {
         const int64_t i = i0 + k * LANES;
@@ -69,7 +79,7 @@ static inline __attribute__((always_inline)) void weight_grad_tile(
 /* out (C, E, w) = sum over b of g[b, c] * x[b, s[b, c] : s[b, c] + w, :], each element summed over b in order.
    Channels go in groups whose running sums stay in L2, and rows in blocks whose x stays there too: for each channel of
    a group, the block's rows whose window was convolved are listed (offset, scale), then each run of up to
-   TILE_VECTORS x 8 elements is carried in registers over them (a load and a multiply-add per element and row)
+   TILE_VECTORS x LANES elements is carried in registers over them (a load and a multiply-add per element and row)
    between the group's running sums. The same additions in the same order as one pass over all rows.
    sums: room for the running sums, C x w x E floats (the caller's reused buffer; unread when one block holds
    every row). */
@@ -144,24 +154,27 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
 /* c + a * b in every tile shape alike, so identical windows get identical sums and the first of them wins: an
    explicit fused multiply-add where the machine has one (the compiler contracts a * b + c in some inlined shapes
    and not in others), else a multiply and an add, which it then cannot contract */
-#if defined(__FMA__) && defined(__AVX__)
+#if defined(__AVX512F__)
 #include <immintrin.h>
-static inline v8 fma8(float a, v8 b, v8 c) { return (v8)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
+static inline vf fmav(float a, vf b, vf c) { return (vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+static inline vf fmav(float a, vf b, vf c) { return (vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
 #elif defined(__ARM_FEATURE_FMA)
-static inline v8 fma8(float a, v8 b, v8 c) {
-    v8 r;
+static inline vf fmav(float a, vf b, vf c) {
+    vf r;
     for (int i = 0; i < LANES; i++) r[i] = __builtin_fmaf(a, b[i], c[i]);
     return r;
 }
 #else
-static inline v8 fma8(float a, v8 b, v8 c) { return a * b + c; }
+static inline vf fmav(float a, vf b, vf c) { return a * b + c; }
 #endif
 
-/* packed (ceil(C / 8), w x E, 8) = filters (C, E, w) with window offsets k x E + e, channels in lanes of 8, the
+/* packed (ceil(C / LANES), w x E, LANES) = filters (C, E, w) with window offsets k x E + e, channels in lanes, the
    missing channels of the last lane group zero */
 void pack_filters(const float *filters, int64_t channels, int64_t dim, int64_t width, float *packed) {
     const int64_t groups = (channels + LANES - 1) / LANES;
-    for (int64_t g = 0; g < groups; g++)  /* written in order; a lane group's filters (8 x E x w) stay in cache */
+    for (int64_t g = 0; g < groups; g++)  /* written in order; a lane group's filters (LANES x E x w) stay in cache */
         for (int64_t k = 0; k < width; k++)
             for (int64_t e = 0; e < dim; e++)
                 for (int64_t lane = 0; lane < LANES; lane++) {
@@ -181,20 +194,20 @@ void transpose_each(const float *in, int64_t count, int64_t rows, int64_t cols, 
 /* sums[p][v] = the windows at a[p] (mr of them, each `depth` floats) dotted with the nv lane groups of filters at
    f0 and f1; inlined with constant mr and nv, so the sums stay in registers */
 static inline __attribute__((always_inline)) void window_tile(const float *const a[TILE], const float *f0,
-        const float *f1, int64_t depth, const int mr, const int nv, v8 sums[TILE][2]) {
+        const float *f1, int64_t depth, const int mr, const int nv, vf sums[TILE][2]) {
     for (int p = 0; p < mr; p++)
-        for (int v = 0; v < nv; v++) sums[p][v] = (v8){0};
+        for (int v = 0; v < nv; v++) sums[p][v] = (vf){0};
     for (int64_t j = 0; j < depth; j++) {
-        const v8 b0 = load8(f0 + j * LANES), b1 = nv > 1 ? load8(f1 + j * LANES) : b0;
+        const vf b0 = loadv(f0 + j * LANES), b1 = nv > 1 ? loadv(f1 + j * LANES) : b0;
         for (int p = 0; p < mr; p++) {
             const float in = a[p][j];
-            sums[p][0] = fma8(in, b0, sums[p][0]);
-            if (nv > 1) sums[p][1] = fma8(in, b1, sums[p][1]);
+            sums[p][0] = fmav(in, b0, sums[p][0]);
+            if (nv > 1) sums[p][1] = fmav(in, b1, sums[p][1]);
         }
     }
 }
 
-static inline v8 select8(v8i mask, v8 yes, v8 no) { return (v8)(((v8i)yes & mask) | ((v8i)no & ~mask)); }
+static inline vf selectv(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
 
 #define TILE_CASE(MR, NV) case (MR) * 2 + (NV) - 1: window_tile(tile, f0, f1, depth, MR, NV, sums); break;
 #define BLOCK 64      /* rows whose running maxima the forward keeps at once (on the stack) */
@@ -202,17 +215,17 @@ static inline v8 select8(v8i mask, v8 yes, v8 no) { return (v8)(((v8i)yes & mask
 /* Sums the mr windows of a tile and folds each into its row's running maxima: window p starts at position pos[p]
    of row row[p] (an index into best and at, the maxima and their first positions), in tile order */
 static inline void keep_max(const float *const tile[TILE], const int *row, const int64_t *pos, int mr, int nv,
-                            const float *f0, const float *f1, int64_t depth, v8 best[][2], v8 at[][2]) {
-    v8 sums[TILE][2];
+                            const float *f0, const float *f1, int64_t depth, vf best[][2], vf at[][2]) {
+    vf sums[TILE][2];
     switch (mr * 2 + nv - 1) {
         TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(3, 1) TILE_CASE(3, 2)
         TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(6, 1) TILE_CASE(6, 2)
     }
     for (int p = 0; p < mr; p++)
         for (int v = 0; v < nv; v++) {  /* strictly greater: the first maximum keeps its position */
-            const v8i more = sums[p][v] > best[row[p]][v];
-            best[row[p]][v] = select8(more, sums[p][v], best[row[p]][v]);
-            at[row[p]][v] = select8(more, (v8){0} + (float)pos[p], at[row[p]][v]);
+            const vi more = sums[p][v] > best[row[p]][v];
+            best[row[p]][v] = selectv(more, sums[p][v], best[row[p]][v]);
+            at[row[p]][v] = selectv(more, (vf){0} + (float)pos[p], at[row[p]][v]);
         }
 }
 
@@ -226,7 +239,7 @@ void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const fl
               int64_t channels, int64_t width, const int64_t *valid, const int64_t *open, float *values,
               int64_t *starts, int64_t ld) {
     const int64_t depth = width * dim, groups = (channels + LANES - 1) / LANES;
-    v8 best[BLOCK][2], at[BLOCK][2];
+    vf best[BLOCK][2], at[BLOCK][2];
     for (int64_t g0 = 0; g0 < groups; g0 += 2) {
         const int nv = g0 + 1 < groups ? 2 : 1;
         const float *f0 = packed + g0 * depth * LANES, *f1 = f0 + depth * LANES;
@@ -237,8 +250,8 @@ void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const fl
             int64_t pos[TILE];
             for (int64_t b = b0; b < b1; b++) {
                 for (int v = 0; v < 2; v++) {
-                    best[b - b0][v] = (v8){0} - INFINITY;
-                    at[b - b0][v] = (v8){0};
+                    best[b - b0][v] = (vf){0} - INFINITY;
+                    at[b - b0][v] = (vf){0};
                 }
                 for (int64_t t = 0; t < valid[b]; t++) {
                     tile[mr] = x + (b * steps + t) * dim;

@@ -71,8 +71,9 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
     total = sum(w.shape[0] for w in weights)
     values = torch.empty(rows, total)  # (B, sum C)
     starts = torch.empty(rows, total, dtype=torch.long)  # (B, sum C)
-    sizes = [-(-w.shape[0] // 8) * w.shape[2] * dim * 8 for w in weights]
-    packed = scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / 8), w x E, 8), flat
+    lanes = lib.pack_lanes()  # 16 where the kernels were built for AVX-512, else 8
+    sizes = [-(-w.shape[0] // lanes) * w.shape[2] * dim * lanes for w in weights]
+    packed = scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / lanes), w x E, lanes), flat
     for weight, out in zip(weights, packed):
         channels, _, width = weight.shape
         filters = weight.detach().contiguous()  # (C, E, w)
