@@ -34,6 +34,29 @@ typedef float vf __attribute__((vector_size(LANES * 4)));
 typedef int32_t vi __attribute__((vector_size(LANES * 4)));
 static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 
+/* c + a * b in every tile shape alike, so identical windows get identical sums and the first of them wins: an
+   explicit fused multiply-add where the machine has one (the compiler contracts a * b + c in some inlined shapes
+   and not in others), else a multiply and an add, which it then cannot contract; fmas the same for one float */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf fmav(float a, vf b, vf c) { return (vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
+static inline float fmas(float a, float b, float c) { return fmaf(a, b, c); }
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+static inline vf fmav(float a, vf b, vf c) { return (vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
+static inline float fmas(float a, float b, float c) { return fmaf(a, b, c); }
+#elif defined(__ARM_FEATURE_FMA)
+static inline vf fmav(float a, vf b, vf c) {
+    vf r;
+    for (int i = 0; i < LANES; i++) r[i] = __builtin_fmaf(a, b[i], c[i]);
+    return r;
+}
+static inline float fmas(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+#else
+static inline vf fmav(float a, vf b, vf c) { return a * b + c; }
+static inline float fmas(float a, float b, float c) { return a * b + c; }
+#endif
+
 /* the lane width the packed filters (pack_filters) are laid out for */
 int64_t pack_lanes(void) { return LANES; }
 #define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows: 12
@@ -142,7 +165,13 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
                     if (at < 0) continue;
                     const float scale = g[b * ld + c];
                     float *restrict window = out + (b * steps + at) * dim;
-                    for (int64_t i = 0; i < n; i++) window[i] += scale * filter[i];
+                    int64_t i = 0;
+                    for (; i + LANES <= n; i += LANES) {  /* explicit vectors: compilers tuned for AVX-512 machines
+                                                             vectorise this loop at 8 lanes (~30% slower here) */
+                        const vf sum = fmav(scale, loadv(filter + i), loadv(window + i));
+                        memcpy(window + i, &sum, sizeof sum);
+                    }
+                    for (; i < n; i++) window[i] = fmas(scale, filter[i], window[i]);
                 }
             }
         }
@@ -151,24 +180,6 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
 
 #define TILE 6        /* window positions of the forward's register tile (x 2 vectors of channels: 12 sums) */
 
-/* c + a * b in every tile shape alike, so identical windows get identical sums and the first of them wins: an
-   explicit fused multiply-add where the machine has one (the compiler contracts a * b + c in some inlined shapes
-   and not in others), else a multiply and an add, which it then cannot contract */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-static inline vf fmav(float a, vf b, vf c) { return (vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
-#elif defined(__FMA__) && defined(__AVX__)
-#include <immintrin.h>
-static inline vf fmav(float a, vf b, vf c) { return (vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
-#elif defined(__ARM_FEATURE_FMA)
-static inline vf fmav(float a, vf b, vf c) {
-    vf r;
-    for (int i = 0; i < LANES; i++) r[i] = __builtin_fmaf(a, b[i], c[i]);
-    return r;
-}
-#else
-static inline vf fmav(float a, vf b, vf c) { return a * b + c; }
-#endif
 
 /* packed (ceil(C / LANES), w x E, LANES) = filters (C, E, w) with window offsets k x E + e, channels in lanes, the
    missing channels of the last lane group zero */
