@@ -68,6 +68,26 @@ def test_layer_masks_in_training_and_passes_gradients_through_the_mask() -> None
     torch.testing.assert_close(x.grad, expected / x.detach(), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_reduced_precision_takes_the_float32_masks_and_draws(dtype: torch.dtype) -> None:
+    """A bf16 or fp16 input (autocast's activations) gets the masks an fp32 input gets at the same seed, the
+    product rounded to its dtype, and leaves the generator where the fp32 call leaves it: runs at the two
+    precisions stay comparable at one seed."""
+    layer = Dropout(0.25)
+    x = torch.randn(16, 40).to(dtype).requires_grad_()
+    torch.manual_seed(3)
+    y = layer(x)
+    after = torch.rand(3)
+    torch.manual_seed(3)
+    expected = layer(x.detach().float()).to(dtype)
+    assert y.dtype == dtype and torch.equal(y, expected)
+    assert torch.equal(after, torch.rand(3))
+    y.float().sum().backward()
+    torch.manual_seed(3)
+    dropped = mask(x.shape, 0.25) == 0
+    assert x.grad is not None and x.grad.dtype == dtype and torch.equal(x.grad == 0, dropped)
+
+
 @pytest.mark.parametrize("case", ["eval", "p=0", "float64", "inplace"])
 def test_layer_is_nn_dropout_where_the_masks_do_not_apply(case: str) -> None:
     x = torch.randn(16, 24, dtype=torch.float64 if case == "float64" else torch.float32)

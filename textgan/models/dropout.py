@@ -8,8 +8,9 @@ seed alone (SplitMix64). So it does not depend on how rows are split over thread
 gets the masks it would get in several calls of consecutive rows, as with torch's dropout.
 
 The layer is ``nn.Dropout`` otherwise (scaling by 1 / (1 - p), nothing in eval mode, no state), and keeps torch's
-own off the CPU, for other dtypes, and where the kernels could not be built. The masks differ from torch's: a run
-draws other masks than ``nn.Dropout`` would, from the same distribution.
+own off the CPU, for float64, and where the kernels could not be built. bf16 and fp16 inputs (autocast) get the
+float32 masks, the product rounded once to their dtype: the same masks and random draws as the run at fp32. The
+masks differ from torch's: a run draws other masks than ``nn.Dropout`` would, from the same distribution.
 """
 
 from __future__ import annotations
@@ -20,6 +21,9 @@ from torch import Tensor, nn
 from textgan.models import kernels
 
 SEED_RANGE = 2**63 - 1  # one int64 from torch's generator per row
+# dtypes masked as float32 is (bf16 autocast's activations): a run at reduced precision draws the masks and random
+# numbers of the same run at fp32, so the two can be compared at one seed (bench_discriminator.py --precision-check)
+REDUCED = (torch.bfloat16, torch.float16)
 
 
 def mask(shape: torch.Size, p: float) -> Tensor:
@@ -43,6 +47,8 @@ class Dropout(nn.Dropout):
 
     def forward(self, x: Tensor) -> Tensor:
         if (not self.training or not 0.0 < self.p < 1.0 or self.inplace or x.device.type != "cpu"
-                or x.dtype != torch.float32 or not kernels.available()):
+                or x.dtype not in REDUCED + (torch.float32,) or not kernels.available()):
             return super().forward(x)
+        if x.dtype != torch.float32:  # the fp32 path's masks and random draws, the product rounded to x's dtype
+            return (x.float() * mask(x.shape, self.p)).to(x.dtype)
         return x * mask(x.shape, self.p)
