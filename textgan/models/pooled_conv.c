@@ -22,9 +22,9 @@
 #include <string.h>
 
 /* GCC/clang vector extension: LANES floats, lowered to the machine's SIMD or to scalars. 16 where AVX-512 has
-   16-lane registers (in a compiler-vectorised 8-lane build the forward reached ~44% of such a machine's GEMM, whose
-   kernels use all 16 lanes), else 8 (AVX2, NEON, scalars). Each sum is the same sequence of operations at either
-   width, so the numbers do not depend on it. */
+   16-lane registers (at 8 lanes, half of each register, the forward took ~1.4x as long on such a machine), else 8
+   (AVX2, NEON, scalars). Each sum is the same sequence of operations at either width, so the numbers do not
+   depend on it. */
 #if defined(__AVX512F__)
 #define LANES 16
 #else
@@ -179,7 +179,6 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
 }
 
 #define TILE 6        /* window positions of the forward's register tile (x 2 vectors of channels: 12 sums) */
-
 
 /* packed (ceil(C / LANES), w x E, LANES) = filters (C, E, w) with window offsets k x E + e, channels in lanes, the
    missing channels of the last lane group zero */
