@@ -178,7 +178,12 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
     }
 }
 
+#if LANES == 16
+#define TILE 12       /* window positions of the forward's register tile (x 2 vectors of channels: 24 of
+                         AVX-512's 32 registers) */
+#else
 #define TILE 6        /* window positions of the forward's register tile (x 2 vectors of channels: 12 sums) */
+#endif
 
 /* packed (ceil(C / LANES), w x E, LANES) = filters (C, E, w) with window offsets k x E + e, channels in lanes, the
    missing channels of the last lane group zero */
@@ -230,6 +235,10 @@ static inline void keep_max(const float *const tile[TILE], const int *row, const
     switch (mr * 2 + nv - 1) {
         TILE_CASE(1, 1) TILE_CASE(1, 2) TILE_CASE(2, 1) TILE_CASE(2, 2) TILE_CASE(3, 1) TILE_CASE(3, 2)
         TILE_CASE(4, 1) TILE_CASE(4, 2) TILE_CASE(5, 1) TILE_CASE(5, 2) TILE_CASE(6, 1) TILE_CASE(6, 2)
+#if TILE > 6
+        TILE_CASE(7, 1) TILE_CASE(7, 2) TILE_CASE(8, 1) TILE_CASE(8, 2) TILE_CASE(9, 1) TILE_CASE(9, 2)
+        TILE_CASE(10, 1) TILE_CASE(10, 2) TILE_CASE(11, 1) TILE_CASE(11, 2) TILE_CASE(12, 1) TILE_CASE(12, 2)
+#endif
     }
     for (int p = 0; p < mr; p++)
         for (int v = 0; v < nv; v++) {  /* strictly greater: the first maximum keeps its position */
