@@ -1,0 +1,106 @@
+"""Benchmark: the compiled convolutions (``textgan/models/pooled_conv.c``) built for the machine's full vector width
+against the same source built for 8 lanes, inside SeqGAN's D unit.
+
+On a CPU with AVX-512 the kernels are built with 16-float vectors (and a 12-window forward tile); the baseline is
+the same source built with `-mno-avx512f` (8 lanes, 6-window tile), as on an AVX2 machine. Both builds give
+bit-identical numbers (tests/models/test_pooled_conv.py), so one D is trained throughout, and the two builds take
+alternate epochs of `--updates` fp32+step updates at the peer's COCO sizes (bench_discriminator.py's setup), each
+pair on the same batches, the order flipped every pair. Prints each build's median ms an update and the median of
+the pairwise ratios. Needs a C compiler and a CPU with AVX-512 (else it says so and exits).
+
+    python scripts/bench_kernel_width.py [--pairs 8] [--updates 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
+
+from textgan.api.builders import build_cnn, build_estimator, discriminator_optimizer  # noqa: E402
+from textgan.models import kernels  # noqa: E402
+from textgan.models.wrapping import unwrap  # noqa: E402
+from textgan.training.adversarial import train_discriminator  # noqa: E402
+from textgan.training.context import Models, Runtime  # noqa: E402
+
+
+def narrow_build(cache: str) -> Any:
+    """The kernels built for 8 lanes (AVX-512 off) into `cache`; the process's own build is left as it was."""
+    saved = {name: os.environ.get(name) for name in ("CC", "TEXTGAN_CACHE")}
+    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    os.environ["CC"], os.environ["TEXTGAN_CACHE"] = f"{compiler} -mno-avx512f", cache
+    kernels.library.cache_clear()
+    try:
+        return kernels.library()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        kernels.library.cache_clear()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs (default 8)")
+    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
+    args = parser.parse_args()
+    wide = kernels.library()
+    if wide is None or wide.pack_lanes() != 16:
+        sys.exit("bench_kernel_width.py: the kernels here are not built for 16 lanes (no AVX-512 or no C compiler); "
+                 "nothing to compare")
+    with tempfile.TemporaryDirectory() as cache:
+        narrow = narrow_build(cache)
+        if narrow is None or narrow.pack_lanes() != 8:
+            sys.exit("bench_kernel_width.py: the 8-lane build failed; nothing to compare")
+        builds = {"16 lanes": wide, "8 lanes": narrow}
+        current = [wide]
+        kernels.library = lambda: current[0]  # type: ignore[assignment]  # pooled_conv asks for it at each call
+        torch.manual_seed(0)
+        cfg, real, generator, max_len = unit.setup("coco")
+        run_cfg = unit.variant_config(cfg, unit.VARIANTS["fp32+step"])
+        d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
+        optimizer = discriminator_optimizer(run_cfg, d)
+        estimator = build_estimator(cfg, max_len)
+
+        def epoch(updates: int, index: int) -> float:
+            """ms an update of one epoch of `updates` D updates on epoch `index`'s batches."""
+            torch.manual_seed(index)
+            start = time.perf_counter()
+            train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,
+                                num_samples=updates * unit.BATCH, batch_size=unit.BATCH, clip=5.0, seed=0,
+                                epoch_base=index, step=0, runtime=Runtime(progress=False), length_buckets=8,
+                                fake_pool=10000, fake_reuse=2)
+            return (time.perf_counter() - start) / updates * 1e3
+
+        for index in range(2):  # warm-up, not counted
+            epoch(30, index)
+        times: dict[str, list[float]] = {name: [] for name in builds}
+        for pair in range(args.pairs):
+            for name in list(builds) if pair % 2 == 0 else list(builds)[::-1]:
+                current[0] = builds[name]
+                times[name].append(epoch(args.updates, 100 + pair))
+    ratios = [slow / fast for fast, slow in zip(times["16 lanes"], times["8 lanes"])]
+    print(f"[kernel width] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
+          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
+    for name, values in times.items():
+        each = ", ".join(f"{v:.1f}" for v in values)
+        print(f"  {name}: median {statistics.median(values):.1f} ms an update ({each})")
+    print(f"  8 lanes / 16 lanes, pairwise: median {statistics.median(ratios):.3f}; "
+          f"{sum(r > 1 for r in ratios)} of {len(ratios)} pairs faster at 16 lanes")
+
+
+if __name__ == "__main__":
+    main()
