@@ -718,6 +718,8 @@ def main() -> None:
     parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), help="a subset of the variants ('old' is "
                         "always timed: the ratios are against it)")
     args = parser.parse_args()
+    if args.rounds < 1 or args.updates < 1:
+        parser.error("--rounds and --updates must be at least 1")
     if args.variants:
         for name in [v for v in VARIANTS if v != "old" and v not in args.variants]:
             del VARIANTS[name]

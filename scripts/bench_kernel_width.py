@@ -57,6 +57,8 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs (default 8)")
     parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
     args = parser.parse_args()
+    if args.pairs < 1 or args.updates < 1:
+        parser.error("--pairs and --updates must be at least 1")
     wide = kernels.library()
     if wide is None or wide.pack_lanes() != 16:
         sys.exit("bench_kernel_width.py: the kernels here are not built for 16 lanes (no AVX-512 or no C compiler); "
