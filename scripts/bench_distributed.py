@@ -111,6 +111,8 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=64, help=argparse.SUPPRESS)
     parser.add_argument("--out", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if min(args.repeats, args.epochs, args.batch_size) < 1:
+        parser.error("--repeats, --epochs and --batch-size must be at least 1")
     if args.worker:
         import torch
 

@@ -329,6 +329,17 @@ def gradient_quality(k: int, reference_sequences: int, d_steps: int, window: flo
           "mixes bias and variance.")
 
 
+def counts(parser: argparse.ArgumentParser, option: str, text: str) -> list[int]:
+    """The comma-separated positive integers of `option`, or a usage error naming it."""
+    try:
+        values = [int(t) for t in text.split(",")]
+    except ValueError:
+        values = []
+    if not values or min(values) < 1:
+        parser.error(f"{option} takes comma-separated positive integers, e.g. 1,2; got {text!r}")
+    return values
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="T=20, one round, 1 thread, small quality check")
@@ -338,10 +349,14 @@ def main() -> None:
                         help="lengths at which rollout REINFORCE is timed too (dense: always 20, 40, 80)")
     parser.add_argument("--parts", default="1,2,3,4", help="which measurements to run (see above)")
     args = parser.parse_args()
+    if args.rounds < 1:
+        parser.error("--rounds must be at least 1")
     lengths, rounds = ([20], 1) if args.quick else ([20, 40, 80], args.rounds)
-    rollout_lengths = [20] if args.quick else [int(t) for t in args.rollout_lengths.split(",")]
-    threads = [1] if args.quick else [int(t) for t in args.threads.split(",")]
-    parts = {int(p) for p in args.parts.split(",")}
+    rollout_lengths = [20] if args.quick else counts(parser, "--rollout-lengths", args.rollout_lengths)
+    threads = [1] if args.quick else counts(parser, "--threads", args.threads)
+    parts = set(counts(parser, "--parts", args.parts))
+    if not parts <= {1, 2, 3, 4}:
+        parser.error(f"--parts takes 1, 2, 3 and 4, got {args.parts}")
     started = time.perf_counter()
     for count in threads:
         if 1 in parts:

@@ -63,6 +63,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="timed epochs per side (default 3)")
     parser.add_argument("--batch-size", type=int, default=64, help="batch size (default 64, SeqGAN)")
     args = parser.parse_args()
+    if args.repeats < 1 or args.batch_size < 1:
+        parser.error("--repeats and --batch-size must be at least 1")
     torch.manual_seed(0)
     cfg = load_config("oracle", [])
     data = build_data(cfg, None)

@@ -36,12 +36,20 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=2000, help="stand-in samples (default 2000)")
     parser.add_argument("--reference", action="store_true", help="also train the reference LM (minutes)")
     args = parser.parse_args()
+    if args.samples < 1:
+        parser.error("--samples must be at least 1")
+    missing = [name for name in ("image_coco.txt", "test_coco.txt") if not (args.data_dir / name).is_file()]
+    if missing:
+        sys.exit(f"bench_reverse_lm.py: {', '.join(missing)} not found in {args.data_dir}; pass --data-dir with "
+                 "the COCO captions (see shared/data/coco/SOURCE.md)")
     torch.set_num_threads(1)
     train_lines = (args.data_dir / "image_coco.txt").read_text(encoding="utf-8").splitlines()
     test_lines = (args.data_dir / "test_coco.txt").read_text(encoding="utf-8").splitlines()
     tokenizer = WordTokenizer.fit(train_lines)
     train = encode_lines(train_lines, tokenizer.encode, max_len=40)
     test = encode_lines(test_lines, tokenizer.encode, max_len=40)
+    if args.samples > len(train):
+        sys.exit(f"bench_reverse_lm.py: --samples {args.samples} is more than the {len(train)} training captions")
     samples = train.subset(torch.arange(args.samples))
     print(f"vocabulary {tokenizer.vocab_size}, {len(samples)} samples of {samples.num_tokens() / len(samples):.1f} "
           f"tokens (EOS included), test {len(test)} captions, torch threads {torch.get_num_threads()}")
