@@ -111,6 +111,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed for evaluation")
     parser.add_argument("overrides", nargs="*", help="config overrides KEY=VALUE for every stage")
     args = parser.parse_args()
+    if args.samples < 2:
+        parser.error("--samples must be at least 2 (self-BLEU scores each sample against the others)")
     root, data_dir = Path(args.run), Path(args.data_dir)
     common = [f"data.train={data_dir / 'image_coco.txt'}", "data.test=", "run.progress=false", *args.overrides]
     cfg = textgan.config("coco_professor", common)

@@ -51,6 +51,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=0, help="sampling seed for evaluation")
     parser.add_argument("overrides", nargs="*", help="extra config overrides KEY=VALUE (e.g. run.dir=...)")
     args = parser.parse_args()
+    if args.samples < 2:
+        parser.error("--samples must be at least 2 (self-BLEU scores each sample against the others)")
     data_dir = Path(args.data_dir)
     overrides = [f"data.train={data_dir / 'image_coco.txt'}", f"data.test={data_dir / 'test_coco.txt'}",
                  *args.overrides]

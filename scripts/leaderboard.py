@@ -379,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--arms", nargs="+", help="arms of the config to run (default: all)")
     parser.add_argument("--workers", type=int, default=2, help="runs side by side (default 2, at most 2)")
     args = parser.parse_args(argv)
+    if not 1 <= args.workers <= 2:
+        parser.error(f"--workers takes 1 or 2 (the machine's cores), got {args.workers}")
+    if not args.config.is_file():
+        parser.error(f"--config: no file {args.config}")
     settings = yaml.safe_load(args.config.read_text(encoding="utf-8"))
     cal_path = args.calibration or args.config.with_name(f"{args.config.stem}_calibration.yaml")
     calibration = (yaml.safe_load(cal_path.read_text(encoding="utf-8")) if cal_path.is_file() else None) or {}

@@ -53,6 +53,8 @@ def main() -> int:
                         help="torch threads (0: torch's default; 1 is faster for these small models on a busy CPU)")
     parser.add_argument("overrides", nargs="*", help="extra config overrides KEY=VALUE for every step")
     args = parser.parse_args()
+    if args.threads < 0:
+        parser.error("--threads must be 0 (torch's default) or more")
     if args.threads:
         torch.set_num_threads(args.threads)
     root = Path(args.run_dir)

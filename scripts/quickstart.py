@@ -79,6 +79,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2, help="CPU threads per run (default 2)")
     parser.add_argument("--seed", type=int, default=0, help="run and sampling seed (default 0)")
     args = parser.parse_args(argv)
+    if not args.minutes > 0 or args.threads < 1:
+        parser.error("--minutes must be above 0 and --threads at least 1")
     started = time.perf_counter()
     settings = yaml.safe_load((ROOT / "scripts" / "leaderboard.yaml").read_text(encoding="utf-8"))
     calibration = yaml.safe_load((ROOT / "scripts" / "leaderboard_calibration.yaml").read_text(encoding="utf-8"))

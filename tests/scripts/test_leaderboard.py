@@ -322,3 +322,19 @@ def test_a_run_of_another_config_starts_again_and_any_other_error_leaves_the_dir
     board.open_or_restart(other, None, adversarial=False).close()  # another config: started again from nothing
     assert yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8"))["run"]["seed"] == 5
     assert not (run_dir / "checkpoints" / "last.pt").exists()
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--workers", "0"], "--workers takes 1 or 2"),
+    (["--workers", "3"], "--workers takes 1 or 2"),
+    (["--config", "no-such.yaml"], "--config: no file"),
+])
+def test_bad_options_are_a_usage_error_before_any_run(argv: list[str], message: str, tmp_path: Path,
+                                                      capsys: pytest.CaptureFixture) -> None:
+    results = tmp_path / "results.md"
+    results.write_text("kept\n")
+    with pytest.raises(SystemExit) as exit_info:
+        script_module("leaderboard").main([*argv, "--runs-dir", str(tmp_path / "runs"), "--results", str(results)])
+    assert exit_info.value.code == 2
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists() and results.read_text() == "kept\n"

@@ -46,3 +46,13 @@ def test_no_oracle_arm_is_a_one_line_error() -> None:
 def test_scaled_rounds_fit_the_budget(d_pretrain: float, round_s: float, minutes: float, rounds: int) -> None:
     calibration = {"d_pretrain_cpu_s": d_pretrain, "round_cpu_s": round_s}
     assert quickstart().scaled_rounds(calibration, minutes) == rounds
+
+
+@pytest.mark.parametrize("argv", [["--minutes", "0"], ["--minutes", "-1"], ["--threads", "0"]])
+def test_a_bad_budget_or_thread_count_is_a_usage_error_before_any_run(argv: list[str], tmp_path: Path,
+                                                                         capsys: pytest.CaptureFixture) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        quickstart().main([*argv, "--run-dir", str(tmp_path / "runs")])
+    assert exit_info.value.code == 2
+    assert "--minutes must be above 0 and --threads at least 1" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
