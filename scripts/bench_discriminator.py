@@ -204,8 +204,8 @@ def useful_flops(lengths: torch.Tensor, max_width: int = 20) -> float:
 
 def gemm_rate(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int = 10, batches: int = 5) -> float:
     """Achieved FLOP/s of a square matrix product: the median of `batches` timings of `repeats` products each,
-    after three unmeasured ones. (One timing of a process's first products read ~125 GFLOP/s on a machine whose
-    GEMM runs at ~208, so the shares against it came out above 100%.)"""
+    after three unmeasured ones. (One timing of a process's first products read ~105 GFLOP/s on a machine whose
+    GEMM runs at ~200, so the shares against it came out above 100%.)"""
     a, b = torch.randn(size, size).to(dtype), torch.randn(size, size).to(dtype)
     for _ in range(3):
         a @ b

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -38,8 +37,7 @@ from textgan.training.context import Models, Runtime  # noqa: E402
 def narrow_build(cache: str) -> Any:
     """The kernels built for 8 lanes (AVX-512 off) into `cache`; the process's own build is left as it was."""
     saved = {name: os.environ.get(name) for name in ("CC", "TEXTGAN_CACHE")}
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    os.environ["CC"], os.environ["TEXTGAN_CACHE"] = f"{compiler} -mno-avx512f", cache
+    os.environ["CC"], os.environ["TEXTGAN_CACHE"] = f"{kernels.compiler()} -mno-avx512f", cache
     kernels.library.cache_clear()
     try:
         return kernels.library()

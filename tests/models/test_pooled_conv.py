@@ -204,12 +204,10 @@ def _conv_and_gradients(seed: int = 0) -> list[torch.Tensor]:
 def test_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     """Built for AVX-512's 16-lane registers or for 8 lanes (the same compiler with AVX-512 off), the kernels give
     bit-identical values and gradients: each sum is the same sequence of operations at either width."""
-    import shutil
-
     if kernels.library().pack_lanes() != 16:
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
     wide = _conv_and_gradients()
-    real = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    real = kernels.compiler()
     monkeypatch.setenv("CC", f"{real} -mno-avx512f")
     monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
     kernels.library.cache_clear()
@@ -354,10 +352,9 @@ def test_built_once_into_the_cache(monkeypatch: pytest.MonkeyPatch, tmp_path: An
 def test_built_by_a_compiler_that_rejects_optional_flags(rejected: str, monkeypatch: pytest.MonkeyPatch,
                                                          tmp_path: Any) -> None:
     """The alignment and native-vector flags are tried first, then dropped: a compiler without them still builds."""
-    import shutil
     import stat
 
-    real = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+    real = kernels.compiler()
     picky = tmp_path / "picky-cc"
     picky.write_text(f'#!/bin/sh\nfor a in "$@"; do case "$a" in {rejected}*) exit 1;; esac; done\nexec {real} "$@"\n')
     picky.chmod(picky.stat().st_mode | stat.S_IEXEC)

@@ -24,6 +24,7 @@ SEED_RANGE = 2**63 - 1  # one int64 from torch's generator per row
 # dtypes masked as float32 is (bf16 autocast's activations): a run at reduced precision draws the masks and random
 # numbers of the same run at fp32, so the two can be compared at one seed (bench_discriminator.py --precision-check)
 REDUCED = (torch.bfloat16, torch.float16)
+MASKED = (torch.float32, *REDUCED)  # the dtypes the compiled masks serve
 
 
 def mask(shape: torch.Size, p: float) -> Tensor:
@@ -47,7 +48,7 @@ class Dropout(nn.Dropout):
 
     def forward(self, x: Tensor) -> Tensor:
         if (not self.training or not 0.0 < self.p < 1.0 or self.inplace or x.device.type != "cpu"
-                or x.dtype not in REDUCED + (torch.float32,) or not kernels.available()):
+                or x.dtype not in MASKED or not kernels.available()):
             return super().forward(x)
         if x.dtype != torch.float32:  # the fp32 path's masks and random draws, the product rounded to x's dtype
             return (x.float() * mask(x.shape, self.p)).to(x.dtype)

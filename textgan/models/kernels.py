@@ -66,19 +66,25 @@ def _compile(compiler: str, target: Path) -> bool:
     return False
 
 
+def compiler() -> str | None:
+    """The C compiler the kernels are built with: $CC (a command line, options allowed), else cc, gcc or clang on
+    the PATH; None without one."""
+    return os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
+
+
 @functools.cache
 def library() -> Any:
     """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
-    compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc") or shutil.which("clang")
-    parts = [*(source.read_text() for source in SOURCES), str(compiler), *FLAGS, *ALIGNED, _machine()]
+    cc = compiler()
+    parts = [*(source.read_text() for source in SOURCES), str(cc), *FLAGS, *ALIGNED, _machine()]
     key = hashlib.sha256(b"\0".join(s.encode() for s in parts))
     reason = "no C compiler found (set CC)"
-    if compiler is not None:
-        reason = f"{compiler} could not build {', '.join(source.name for source in SOURCES)}"
+    if cc is not None:
+        reason = f"{cc} could not build {', '.join(source.name for source in SOURCES)}"
         for directory in (_cache_dir(), Path(tempfile.gettempdir()) / f"textgan-{_user()}"):
             target = directory / f"kernels-{key.hexdigest()[:16]}.so"
             try:
-                if target.exists() or _compile(compiler, target):
+                if target.exists() or _compile(cc, target):
                     return _bind(ctypes.CDLL(str(target)))
             except OSError:
                 continue
