@@ -51,8 +51,9 @@ from textgan.config import DISCRIMINATOR_PRESETS
 from textgan.data.batching import TokenBatch
 from textgan.data.oracle import Oracle
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID, SPECIALS, UNK_ID
-from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
+from textgan.models.discriminator import CNNDiscriminator
 from textgan.models.generator import RNNGenerator
+from textgan.models.prefix_discriminator import PrefixCNNDiscriminator
 from textgan.models.recurrent_discriminator import RecurrentDiscriminator
 from textgan.training.adversarial import train_adversarial
 from textgan.training.context import Models

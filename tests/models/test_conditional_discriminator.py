@@ -14,7 +14,8 @@ from textgan.config_io import load_config
 from textgan.errors import UserError
 from textgan.estimators.class_head import check_class_head_loss
 from textgan.models.conv_tables import TokenConvTables
-from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
+from textgan.models.discriminator import CNNDiscriminator
+from textgan.models.prefix_discriminator import PrefixCNNDiscriminator
 
 V, K = 12, 3
 

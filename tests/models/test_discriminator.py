@@ -11,7 +11,8 @@ import torch.nn.functional as F
 from tests.helpers import preset_cnn
 from textgan.config import DISCRIMINATOR_PRESETS, DiscriminatorConfig
 from textgan.models.behaviour_discriminator import GRUBehaviourDiscriminator
-from textgan.models.discriminator import GROUP_ROWS, CNNDiscriminator, length_groups
+from textgan.models.discriminator import CNNDiscriminator
+from textgan.models.length_groups import GROUP_ROWS, length_groups
 
 V = 12  # PAD, BOS, EOS, UNK + 8 real tokens
 

@@ -8,7 +8,7 @@ import torch
 
 from tests.helpers import preset_cnn
 from textgan.data.tokenizers import EOS_ID, PAD_ID
-from textgan.models.discriminator import PrefixCNNDiscriminator
+from textgan.models.prefix_discriminator import PrefixCNNDiscriminator
 from textgan.models.recurrent_discriminator import RecurrentDiscriminator
 
 V = 30
@@ -35,7 +35,7 @@ def test_prefix_logit_equals_the_prefix_alone(filters: tuple[list[int], list[int
     torch.manual_seed(1)
     d = preset_cnn("small", vocab_size=V, embedding_size=8, filter_sizes=filters[0], num_filters=filters[1]).eval()
     tokens = batch(steps)
-    prefix = d.prefix_logits(tokens)  # (B, T)
+    prefix = PrefixCNNDiscriminator.like(d).eval()(tokens)  # (B, T)
     assert prefix.shape == tokens.shape
     for b in range(tokens.size(0)):
         for t in range(1, steps + 1):
@@ -51,7 +51,9 @@ def test_prefix_mode_is_differentiable_and_loads_the_cnn_weights() -> None:
     cnn = preset_cnn("small", vocab_size=V, embedding_size=8, filter_sizes=[2, 5], num_filters=[4, 4])
     prefix = PrefixCNNDiscriminator.like(cnn).eval()
     tokens = batch(8)
-    torch.testing.assert_close(prefix(tokens), cnn.eval().prefix_logits(tokens))
+    assert prefix.state_dict().keys() == cnn.state_dict().keys()
+    assert all(torch.equal(a, b) for a, b in zip(prefix.state_dict().values(), cnn.state_dict().values()))
+    torch.testing.assert_close(prefix(tokens)[:2, -1], cnn.eval()(tokens[:2]), atol=1e-5, rtol=0)  # full rows
     prefix(tokens).sum().backward()
     assert all(p.grad is not None and bool(p.grad.abs().sum() > 0) for p in prefix.convs.parameters())
 

@@ -31,7 +31,8 @@ from textgan.estimators.class_head import check_conditioning, discriminator_labe
 from textgan.estimators.common import accuracy_logs, gan_discriminator_loss, sequence_log_probs
 from textgan.estimators.interface import DiscriminatorShelf, EstimatorContext, Logs
 from textgan.estimators.policy_gradient import Baseline, BaselineKind, Weighting, discounted_returns, surrogate_loss
-from textgan.models.discriminator import CNNDiscriminator, PrefixCNNDiscriminator
+from textgan.models.discriminator import CNNDiscriminator
+from textgan.models.prefix_discriminator import PrefixCNNDiscriminator
 from textgan.models.recurrent_discriminator import RecurrentDiscriminator
 from textgan.models.wrapping import evaluating, unwrap
 
