@@ -1,9 +1,11 @@
-"""Benchmark: the compiled convolutions (``textgan/models/pooled_conv.c``) built for the machine's full vector width
-against the same source built for 8 lanes, inside SeqGAN's D unit.
+"""Benchmark: the compiled kernels (the convolutions of ``textgan/models/pooled_conv.c``, and the highway's Adam step
+of ``factored_adam.c``) built for the machine's full vector width against the same sources built for 8 lanes,
+inside SeqGAN's D unit.
 
-On a CPU with AVX-512 the kernels are built with 16-float vectors (and a 12-window forward tile); the baseline is
-the same source built with `-mno-avx512f` (8 lanes, 6-window tile), as on an AVX2 machine. Both builds give
-bit-identical numbers (tests/models/test_pooled_conv.py), so one D is trained throughout, and the two builds take
+On a CPU with AVX-512 the kernels are built with 16-float vectors (a 12-window forward tile, 4 x 64-column Adam
+tiles); the baseline is the same sources built with `-mno-avx512f` (8 lanes, 6-window tile, 4 x 16 columns), as
+on an AVX2 machine. Both builds give bit-identical numbers (tests/models/test_pooled_conv.py,
+tests/training/test_factored_adam.py), so one D is trained throughout, and the two builds take
 alternate epochs of `--updates` fp32+step updates at the peer's COCO sizes (bench_discriminator.py's setup), each
 pair on the same batches, the order flipped every pair. Prints each build's median ms an update and the median of
 the pairwise ratios. Needs a C compiler and a CPU with AVX-512 (else it says so and exits).

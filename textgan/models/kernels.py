@@ -1,7 +1,7 @@
-"""The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``, ``highway_gate.c``): built once per
-machine with the system's C compiler into a cache directory and loaded with ctypes (no torch headers, no build
-step at install, well under a second to build). Without a compiler, ``library()`` warns once and returns None, and
-callers keep torch's kernels (``available()``)."""
+"""The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``, ``highway_gate.c``,
+``factored_adam.c``): built once per machine with the system's C compiler into a cache directory and loaded with
+ctypes (no torch headers, no build step at install, well under a second to build). Without a compiler,
+``library()`` warns once and returns None, and callers keep torch's kernels (``available()``)."""
 
 from __future__ import annotations
 
@@ -23,7 +23,8 @@ from typing import Any
 
 import torch
 
-SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c"))
+SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c",
+                                                                  "factored_adam.c"))
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
 # functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
@@ -89,7 +90,8 @@ def library() -> Any:
             except OSError:
                 continue
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
-                  f"(the same values and gradients, slower), and its dropout is torch's (other masks, slower)",
+                  f"(the same values and gradients, slower), its dropout is torch's (other masks, slower), and its "
+                  f"highway's fused Adam step forms each block of the gradient first (the same to round-off, slower)",
                   RuntimeWarning, stacklevel=2)
     return None
 
@@ -122,6 +124,11 @@ def _bind(lib: Any) -> Any:
     lib.highway_gate_backward.argtypes = [pointer, pointer, pointer, pointer, pointer, pointer, size, size]
     for fn in (lib.highway_gate, lib.highway_gate_backward):
         fn.restype = None
+    single = ctypes.c_float
+    lib.factored_adam.argtypes = [pointer] * 5 + [size] * 5 + [single] * 7
+    lib.factored_adam.restype = None
+    lib.factored_adam_span.argtypes = []
+    lib.factored_adam_span.restype = ctypes.c_int64
     return lib
 
 

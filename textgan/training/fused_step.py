@@ -2,10 +2,12 @@
 (``models/deferred_linear.py``).
 
 With torch's fused Adam, such a weight's gradient dW = dy^T x is never written out: its norm comes from two Gram
-matrices, clipping scales dy (B rows) instead of dW, and the step computes dW `BLOCK_ROWS` rows at a time into a
-buffer that stays in cache, updating those rows of the weight and of Adam's moments at once with torch's own fused
-kernel. The update is Adam's; only float round-off differs from writing dW out. Any other optimizer or setting
-gets dW written into `.grad` first (``materialize``) and steps as usual.
+matrices, clipping scales dy (B rows) instead of dW, and the step runs `BLOCK_ROWS` rows at a time. Where the
+compiled kernels are built (``models/factored_adam.c``), each register tile of dW is summed from the factors and
+its parameters stepped at once, Adam in torch's operations; without them, each block of dW is formed in a buffer
+that stays in cache and stepped by torch's own fused kernel. The update is Adam's; only float round-off differs
+from writing dW out. Any other optimizer or setting gets dW written into `.grad` first (``materialize``) and steps
+as usual.
 
 Within `deferring` (D's training loop), the step is left pending on the layer: its next forward runs it and
 multiplies each block of rows as soon as it is updated (``models/deferred_linear.py``), so the weight is read
@@ -14,6 +16,7 @@ from memory once for the step and the forward instead of twice. The updates are 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -21,6 +24,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from textgan.models import kernels
 from textgan.models.deferred_linear import Blocks, DeferredLinear
 from textgan.models.scratch import scratch
 
@@ -60,27 +64,92 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
     tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache; left for
     the layer's next forward when `layer.deferred.defer_step` (`deferring`)."""
-    layer.flush()  # a step still pending goes first (its scaled factor may be in the buffer used below)
+    layer.flush()  # a step still pending goes first (its scaled factor may be in the buffers used below)
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
     layer.deferred.parts.clear()
-    if scale is not None:  # clipping dW = dy^T x scales dy
-        dy = torch.mul(dy, scale, out=layer.deferred.buffer(dy))  # (B, out)
     weight = layer.weight
     group = param_group(weight, optimizer)
     assert group is not None, "step_fused steps a weight of the optimizer's (fusable says so)"
     settings = dict(group)  # the group's lr etc. now, should a scheduler change them before a deferred step runs
-    rows, columns = min(BLOCK_ROWS, weight.shape[0]), weight.shape[1]
+    lib = kernels.library() if weight.is_contiguous() else None
+    if lib is not None:  # each tile of dW summed in registers and stepped at once
+        dyt, x = _kernel_factors(layer, dy, x, scale, lib.factored_adam_span())
 
-    @torch.no_grad()
-    def run(after: Blocks | None) -> None:
-        buffer = scratch("fused_step", rows * columns).view(rows, columns)  # (rows of a block, in)
-        adam_blocks(weight, optimizer.state[weight], settings, lambda start, stop: torch.mm(
-            dy[:, start:stop].t(), x, out=buffer[:stop - start]), after)
+        @torch.no_grad()
+        def run(after: Blocks | None) -> None:
+            adam_factored(weight, optimizer.state[weight], settings, dyt, x, after)
+    else:  # each block of dW formed in a buffer, stepped by torch's fused Adam
+        if scale is not None:  # clipping dW = dy^T x scales dy
+            dy = torch.mul(dy, scale, out=layer.deferred.buffer(dy))  # (B, out)
+        rows, columns = min(BLOCK_ROWS, weight.shape[0]), weight.shape[1]
+
+        @torch.no_grad()
+        def run(after: Blocks | None) -> None:
+            buffer = scratch("fused_step", rows * columns).view(rows, columns)  # (rows of a block, in)
+            adam_blocks(weight, optimizer.state[weight], settings, lambda start, stop: torch.mm(
+                dy[:, start:stop].t(), x, out=buffer[:stop - start]), after)
 
     if layer.deferred.defer_step:
         layer.deferred.step = run
     else:
         run(None)
+
+
+TILE_ROWS = 4  # rows of W in one register tile of ``factored_adam.c``: dy^T's rows are padded to a multiple
+
+
+def _kernel_factors(layer: DeferredLinear, dy: Tensor, x: Tensor, scale: Tensor | None,
+                    span: int) -> tuple[Tensor, Tensor]:
+    """The factors as ``factored_adam.c`` reads them, in the layer's own buffers: dy (B, out) times `scale`,
+    transposed, its rows zero-padded to a multiple of TILE_ROWS (rows, B); x (B, in), its columns zero-padded to a
+    multiple of `span` (B, columns)."""
+    (batch, out), columns = dy.shape, -(-x.shape[1] // span) * span
+    dyt = layer.deferred.buffer(dy, "dy_t", (-(-out // TILE_ROWS) * TILE_ROWS, batch))
+    dyt[out:].zero_()
+    if scale is None:
+        dyt[:out].copy_(dy.t())
+    else:  # clipping dW = dy^T x scales dy
+        torch.mul(dy.t(), scale, out=dyt[:out])
+    padded = layer.deferred.buffer(x, "x", (batch, columns))
+    padded[:, x.shape[1]:].zero_()
+    padded[:, :x.shape[1]].copy_(x)
+    return dyt, padded
+
+
+def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any], dyt: Tensor, x: Tensor,
+                  after: Blocks | None = None) -> None:
+    """One step of fused Adam (`fusable`) with the group `settings` for `weight` (out, in) on dW = dyt^T x
+    (`_kernel_factors`' layouts) by ``factored_adam.c``, `BLOCK_ROWS` rows at a time, `after(start, stop)` run
+    after each block; the rows of a block split over torch's threads (the same numbers whatever the split)."""
+    step = _advance(weight, state)
+    beta1, beta2 = settings["betas"]
+    lr, decay, eps = float(settings["lr"]), settings["weight_decay"], settings["eps"]  # lr may be a 0-dim tensor
+    corrections = (1 - beta1 ** step, math.sqrt(1 - beta2 ** step))  # in double, then rounded, as torch's kernel
+    lib = kernels.library()
+    out, batch, columns = weight.shape[0], x.shape[0], x.shape[1]
+    pointers = [t.data_ptr() for t in (weight, state["exp_avg"], state["exp_avg_sq"], dyt, x)]
+    numbers = (1 - beta1, beta2, 1 - beta2, corrections[1], eps, -lr / corrections[0], decay)
+    for start in range(0, out, BLOCK_ROWS):
+        stop = min(start + BLOCK_ROWS, out)
+
+        def rows(first: int, last: int, start: int = start, stop: int = stop) -> None:  # tiles first..last - 1
+            lib.factored_adam(*pointers, batch, weight.shape[1], columns, start + first * TILE_ROWS,
+                              min(stop, start + last * TILE_ROWS), *numbers)
+
+        kernels.in_parallel(-(-(stop - start) // TILE_ROWS), rows)
+        if after is not None:
+            after(start, stop)
+
+
+def _advance(weight: Tensor, state: dict[str, Any]) -> float:
+    """Adam's `state` for `weight` created as torch's Adam creates it for a fused step, its step count advanced;
+    the new count."""
+    if not state:
+        state["step"] = torch.zeros((), dtype=torch.float32)
+        state["exp_avg"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
+        state["exp_avg_sq"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
+    state["step"] += 1
+    return float(state["step"])
 
 
 def adam_blocks(weight: Tensor, state: dict[str, Any], settings: dict[str, Any], grad: Callable[[int, int], Tensor],
@@ -89,11 +158,7 @@ def adam_blocks(weight: Tensor, state: dict[str, Any], settings: dict[str, Any],
     grad(start, stop) gives the gradient of rows start..stop - 1, which are updated (then `after(start, stop)`
     runs) before the next block is asked for; Adam's `state` is created as torch's Adam creates it for a fused
     step."""
-    if not state:
-        state["step"] = torch.zeros((), dtype=torch.float32)
-        state["exp_avg"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
-        state["exp_avg_sq"] = torch.zeros_like(weight, memory_format=torch.preserve_format)
-    state["step"] += 1
+    _advance(weight, state)
     beta1, beta2 = settings["betas"]
     for start in range(0, weight.shape[0], BLOCK_ROWS):
         stop = min(start + BLOCK_ROWS, weight.shape[0])

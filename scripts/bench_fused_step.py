@@ -1,0 +1,117 @@
+"""Benchmark: the highway's Adam step on its factored gradient by the compiled kernel (``textgan/models/
+factored_adam.c``: each register tile of dW summed from the factors and stepped at once) against torch's blocks
+(each 512-row block of dW formed by torch's product in a buffer, then torch's fused Adam), in the same process.
+
+1. The step alone at SeqGAN's highway (a 3,440 x 1,720 weight, factors of 64 rows), `--repeats` steps of each in
+   turn: median ms a step, and the ratio.
+2. Inside SeqGAN's D unit: COCO fp32+step at the peer's sizes (bench_discriminator.py's setup), one D trained
+   throughout, the two steps taking alternate epochs of `--updates` updates on the same batches, the order flipped
+   every pair: each one's median ms an update and the median pairwise ratio. The two steps differ by round-off
+   only, so the epochs see the same work.
+
+    python scripts/bench_fused_step.py [--pairs 8] [--updates 60] [--repeats 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+import types
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
+
+from textgan.api.builders import build_cnn, build_estimator, discriminator_optimizer  # noqa: E402
+from textgan.models import kernels  # noqa: E402
+from textgan.models.deferred_linear import DeferredLinear  # noqa: E402
+from textgan.models.wrapping import unwrap  # noqa: E402
+from textgan.training import fused_step  # noqa: E402
+from textgan.training.adversarial import train_discriminator  # noqa: E402
+from textgan.training.context import Models, Runtime  # noqa: E402
+
+# fused_step reads the kernels through its module attribute: these switch the step alone (the convolutions keep
+# their compiled kernels)
+STEPS = {"compiled": kernels, "torch's blocks": types.SimpleNamespace(library=lambda: None)}
+
+
+def step_alone(repeats: int) -> dict[str, list[float]]:
+    """ms of one step of each kind at the highway's size, `repeats` each, in turn."""
+    torch.manual_seed(0)
+    layer = DeferredLinear(1720, 3440)
+    optimizer = torch.optim.Adam([layer.weight], lr=1e-4, fused=True)
+    dy, x = torch.randn(64, 3440) * 1e-3, torch.randn(64, 1720).relu()
+    times: dict[str, list[float]] = {name: [] for name in STEPS}
+    for repeat in range(repeats + 2):
+        for name, module in STEPS.items():
+            fused_step.kernels = module  # type: ignore[assignment]
+            layer.deferred.parts.append((dy, x))
+            start = time.perf_counter()
+            fused_step.step_fused(layer, optimizer, torch.tensor(0.5))
+            if repeat >= 2:  # two warm-up steps each
+                times[name].append((time.perf_counter() - start) * 1e3)
+    fused_step.kernels = kernels
+    return times
+
+
+def in_unit(pairs: int, updates: int) -> dict[str, list[float]]:
+    """ms an update of alternate fp32+step epochs with each kind of step."""
+    torch.manual_seed(0)
+    cfg, real, generator, max_len = unit.setup("coco")
+    run_cfg = unit.variant_config(cfg, unit.VARIANTS["fp32+step"])
+    d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
+    optimizer = discriminator_optimizer(run_cfg, d)
+    estimator = build_estimator(cfg, max_len)
+
+    def epoch(count: int, index: int) -> float:
+        torch.manual_seed(index)
+        start = time.perf_counter()
+        train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,
+                            num_samples=count * unit.BATCH, batch_size=unit.BATCH, clip=5.0, seed=0,
+                            epoch_base=index, step=0, runtime=Runtime(progress=False), length_buckets=8,
+                            fake_pool=10000, fake_reuse=2)
+        return (time.perf_counter() - start) / count * 1e3
+
+    for index in range(2):  # warm-up, not counted
+        epoch(30, index)
+    times: dict[str, list[float]] = {name: [] for name in STEPS}
+    for pair in range(pairs):
+        for name in list(STEPS) if pair % 2 == 0 else list(STEPS)[::-1]:
+            fused_step.kernels = STEPS[name]  # type: ignore[assignment]
+            times[name].append(epoch(updates, 100 + pair))
+    fused_step.kernels = kernels
+    return times
+
+
+def report(title: str, unit_name: str, times: dict[str, list[float]]) -> None:
+    print(title)
+    for name, values in times.items():
+        print(f"  {name}: median {statistics.median(values):.2f} {unit_name}")
+    ratios = [slow / fast for fast, slow in zip(times["compiled"], times["torch's blocks"])]
+    print(f"  torch's blocks / compiled, pairwise: median {statistics.median(ratios):.3f}; "
+          f"{sum(r > 1 for r in ratios)} of {len(ratios)} faster compiled")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs in the unit (default 8)")
+    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
+    parser.add_argument("--repeats", type=int, default=15, help="steps of each kind alone (default 15)")
+    args = parser.parse_args()
+    if min(args.pairs, args.updates, args.repeats) < 1:
+        parser.error("--pairs, --updates and --repeats must be at least 1")
+    if not kernels.available():
+        sys.exit("bench_fused_step.py: the compiled kernels are not built here (no C compiler); nothing to compare")
+    threads = torch.get_num_threads()
+    report(f"[fused step alone] the highway's 3440 x 1720 weight, factors of 64 rows, {args.repeats} steps each, "
+           f"{threads} thread(s), torch {torch.__version__}", "ms a step", step_alone(args.repeats))
+    report(f"[in the unit] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, {threads} thread(s)",
+           "ms an update", in_unit(args.pairs, args.updates))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,141 @@
+/* One Adam step of a weight W (out, in) whose gradient is left as two thin factors, dW = dy^T x
+   (textgan/training/fused_step.py, the highway layer of textgan/models/deferred_linear.py).
+
+   A register tile of ROWS rows x VECS vectors of W's columns sums its gradient over the B rows of the factors,
+   then steps those parameters and Adam's moments while the sums are still in registers, so dW is never written
+   to memory nor read back, and W, m and v are each read and written once.
+
+   Adam takes the operations of torch's fused CPU kernel (ATen/native/cpu/FusedAdamKernel.cpp) in its order,
+   plain Adam only (no amsgrad, maximize or decoupled decay: fused_step.fusable):
+     with weight decay, g += decay * w (one fused multiply-add);
+     m = lerp(m, g, 1 - beta1) as torch's vectorised lerp (one fused multiply-add);
+     v = ((1 - beta2) g) g + v beta2 (one fused multiply-add);
+     w += (-lr / (1 - beta1^t)) m / (sqrt(v) / sqrt(1 - beta2^t) + eps);
+   no other multiply-add is contracted. On the same gradient the results equal those of torch's vectorised loop
+   bit for bit (tested; its scalar loop for a tensor's last few elements rounds otherwise). Each
+   sum of the gradient runs over b = 0..B-1 in order with a fused multiply-add per term, whatever the lane width or
+   the tile, so the numbers do not depend on either (they differ from a BLAS product's by round-off).
+
+   Layouts (row-major, float32): dyt (rows_padded, B), the scaled dy transposed, its rows past `out` zero; x
+   (B, in_padded), its columns past `in` zero, in_padded a multiple of VECS x LANES; w, m, v (out, in). The
+   caller splits rows over threads. */
+#include <stdint.h>
+#include <math.h>
+#include <string.h>
+
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
+#if defined(__AVX512F__)
+#define LANES 16
+#define VECS 4  /* 16 sums + 4 columns + 1 factor in AVX-512's 32 registers */
+#else
+#define LANES 8
+#define VECS 2  /* 8 sums + 2 columns + 1 factor in AVX2's 16 registers */
+#endif
+#define ROWS 4
+#define SPAN (VECS * LANES)  /* columns a tile covers */
+typedef float vf __attribute__((vector_size(LANES * 4)));
+static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
+static inline void storev(float *p, vf v) { memcpy(p, &v, sizeof v); }
+static inline vf splat(float a) { return (vf){0} + a; }
+
+/* c + a * b, one rounding (see pooled_conv.c); fmas for a scalar a */
+#if defined(__AVX512F__)
+#include <immintrin.h>
+static inline vf fmaw(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
+static inline vf sqrtv(vf a) { return (vf)_mm512_sqrt_ps((__m512)a); }
+#elif defined(__FMA__) && defined(__AVX__)
+#include <immintrin.h>
+static inline vf fmaw(vf a, vf b, vf c) { return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
+static inline vf sqrtv(vf a) { return (vf)_mm256_sqrt_ps((__m256)a); }
+#else
+static inline vf fmaw(vf a, vf b, vf c) {
+    vf r;
+    for (int i = 0; i < LANES; i++) r[i] = fmaf(a[i], b[i], c[i]);
+    return r;
+}
+static inline vf sqrtv(vf a) {
+    vf r;
+    for (int i = 0; i < LANES; i++) r[i] = sqrtf(a[i]);
+    return r;
+}
+#endif
+static inline vf fmav(float a, vf b, vf c) { return fmaw(splat(a), b, c); }
+
+typedef struct {
+    float lerp, beta2, rest2, root2, eps, step, decay;  /* 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps,
+                                                           -lr / (1 - beta1^t), weight decay */
+    float coeff;  /* torch's lerp(a, b, t) is a + t (b - a) for |t| < 0.5, else b + (t - 1) (b - a) */
+} Settings;
+
+/* Adam on LANES parameters at w, m, v with gradient g */
+static inline __attribute__((always_inline)) void adam(float *w, float *m, float *v, vf g, const Settings *s) {
+    vf wv = loadv(w), mv = loadv(m), vv = loadv(v);
+    if (s->decay != 0.0f) g = fmav(s->decay, wv, g);
+    mv = fmav(s->coeff, g - mv, fabsf(s->lerp) < 0.5f ? mv : g);
+    vv = fmaw(s->rest2 * g, g, vv * s->beta2);
+    wv = wv + (s->step * mv) / (sqrtv(vv) / s->root2 + s->eps);
+    storev(w, wv);
+    storev(m, mv);
+    storev(v, vv);
+}
+
+/* Adam on the first `count` (< LANES) parameters at w, m, v, through copies padded to a vector (a row's last
+   columns: not inlined) */
+static __attribute__((noinline)) void adam_part(float *w, float *m, float *v, vf g, int64_t count, const Settings *s) {
+    float wl[LANES] = {0}, ml[LANES] = {0}, vl[LANES] = {0};
+    memcpy(wl, w, count * 4);
+    memcpy(ml, m, count * 4);
+    memcpy(vl, v, count * 4);
+    adam(wl, ml, vl, g, s);
+    memcpy(w, wl, count * 4);
+    memcpy(m, ml, count * 4);
+    memcpy(v, vl, count * 4);
+}
+
+/* rows start..stop-1 of w, m, v stepped on dW = dyt^T x (layouts above) */
+void factored_adam(float *w, float *m, float *v, const float *dyt, const float *x, int64_t batch, int64_t in,
+                   int64_t in_padded, int64_t start, int64_t stop, float lerp, float beta2, float rest2, float root2,
+                   float eps, float step, float decay) {
+    const Settings s = {lerp, beta2, rest2, root2, eps, step, decay, fabsf(lerp) < 0.5f ? lerp : lerp - 1.0f};
+    for (int64_t j = start; j < stop; j += ROWS) {
+        const float *d = dyt + j * batch;
+        for (int64_t c = 0; c < in; c += SPAN) {
+            vf sum[ROWS][VECS];
+#pragma GCC unroll 4
+            for (int r = 0; r < ROWS; r++)
+#pragma GCC unroll 4
+                for (int q = 0; q < VECS; q++) sum[r][q] = (vf){0};
+            const float *xb = x + c;
+            for (int64_t b = 0; b < batch; b++, xb += in_padded) {
+                vf col[VECS];
+#pragma GCC unroll 4
+                for (int q = 0; q < VECS; q++) col[q] = loadv(xb + q * LANES);
+#pragma GCC unroll 4
+                for (int r = 0; r < ROWS; r++) {
+                    const float f = d[r * batch + b];
+#pragma GCC unroll 4
+                    for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
+                }
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < ROWS; r++)  /* constant bounds, unrolled: the sums stay in registers */
+#pragma GCC unroll 4
+                for (int q = 0; q < VECS; q++) {
+                    const int64_t first = c + q * LANES, o = (j + r) * in + first;
+                    if (j + r >= stop || first >= in) continue;
+                    if (first + LANES <= in)
+                        adam(w + o, m + o, v + o, sum[r][q], &s);
+                    else
+                        adam_part(w + o, m + o, v + o, sum[r][q], in - first, &s);
+                }
+        }
+    }
+}
+
+/* columns a register tile covers: the caller pads x's columns to a multiple of it */
+int64_t factored_adam_span(void) { return SPAN; }
