@@ -253,6 +253,32 @@ def variant_config(cfg: Config, options: dict[str, Any]) -> Config:
     return run_cfg
 
 
+def step_epochs() -> Callable[[int, int], float]:
+    """epoch(updates, index): ms an update of `updates` fp32+step D updates at the peer's COCO sizes on epoch
+    `index`'s batches, one D trained throughout (the in-unit A/B benchmarks: bench_kernel_width.py,
+    bench_fused_step.py); two warm-up epochs already run."""
+    from textgan.training.adversarial import train_discriminator
+
+    torch.manual_seed(0)
+    cfg, real, generator, max_len = setup("coco")
+    run_cfg = variant_config(cfg, VARIANTS["fp32+step"])
+    d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
+    optimizer = discriminator_optimizer(run_cfg, d)
+    estimator = build_estimator(cfg, max_len)
+
+    def epoch(updates: int, index: int) -> float:
+        torch.manual_seed(index)
+        start = time.perf_counter()
+        train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
+                            num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0, epoch_base=index,
+                            step=0, runtime=Runtime(progress=False), length_buckets=8, fake_pool=10000, fake_reuse=2)
+        return (time.perf_counter() - start) / updates * 1e3
+
+    for index in range(2):  # warm-up, not counted
+        epoch(30, index)
+    return epoch
+
+
 def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],
                 generator: torch.nn.Module, real: TokenData, max_len: int, updates: int,
                 epoch: int, record: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]] | None = None,

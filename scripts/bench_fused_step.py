@@ -26,13 +26,9 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
 
-from textgan.api.builders import build_cnn, build_estimator, discriminator_optimizer  # noqa: E402
 from textgan.models import kernels  # noqa: E402
 from textgan.models.deferred_linear import DeferredLinear  # noqa: E402
-from textgan.models.wrapping import unwrap  # noqa: E402
 from textgan.training import fused_step  # noqa: E402
-from textgan.training.adversarial import train_discriminator  # noqa: E402
-from textgan.training.context import Models, Runtime  # noqa: E402
 
 # fused_step reads the kernels through its module attribute: these switch the step alone (the convolutions keep
 # their compiled kernels)
@@ -60,24 +56,7 @@ def step_alone(repeats: int) -> dict[str, list[float]]:
 
 def in_unit(pairs: int, updates: int) -> dict[str, list[float]]:
     """ms an update of alternate fp32+step epochs with each kind of step."""
-    torch.manual_seed(0)
-    cfg, real, generator, max_len = unit.setup("coco")
-    run_cfg = unit.variant_config(cfg, unit.VARIANTS["fp32+step"])
-    d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
-    optimizer = discriminator_optimizer(run_cfg, d)
-    estimator = build_estimator(cfg, max_len)
-
-    def epoch(count: int, index: int) -> float:
-        torch.manual_seed(index)
-        start = time.perf_counter()
-        train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,
-                            num_samples=count * unit.BATCH, batch_size=unit.BATCH, clip=5.0, seed=0,
-                            epoch_base=index, step=0, runtime=Runtime(progress=False), length_buckets=8,
-                            fake_pool=10000, fake_reuse=2)
-        return (time.perf_counter() - start) / count * 1e3
-
-    for index in range(2):  # warm-up, not counted
-        epoch(30, index)
+    epoch = unit.step_epochs()
     times: dict[str, list[float]] = {name: [] for name in STEPS}
     for pair in range(pairs):
         for name in list(STEPS) if pair % 2 == 0 else list(STEPS)[::-1]:

@@ -20,7 +20,6 @@ import os
 import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -29,11 +28,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
 
-from textgan.api.builders import build_cnn, build_estimator, discriminator_optimizer  # noqa: E402
 from textgan.models import kernels  # noqa: E402
-from textgan.models.wrapping import unwrap  # noqa: E402
-from textgan.training.adversarial import train_discriminator  # noqa: E402
-from textgan.training.context import Models, Runtime  # noqa: E402
 
 
 def narrow_build(cache: str) -> Any:
@@ -70,25 +65,7 @@ def main() -> None:
         builds = {"16 lanes": wide, "8 lanes": narrow}
         current = [wide]
         kernels.library = lambda: current[0]  # type: ignore[assignment]  # pooled_conv asks for it at each call
-        torch.manual_seed(0)
-        cfg, real, generator, max_len = unit.setup("coco")
-        run_cfg = unit.variant_config(cfg, unit.VARIANTS["fp32+step"])
-        d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
-        optimizer = discriminator_optimizer(run_cfg, d)
-        estimator = build_estimator(cfg, max_len)
-
-        def epoch(updates: int, index: int) -> float:
-            """ms an update of one epoch of `updates` D updates on epoch `index`'s batches."""
-            torch.manual_seed(index)
-            start = time.perf_counter()
-            train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,
-                                num_samples=updates * unit.BATCH, batch_size=unit.BATCH, clip=5.0, seed=0,
-                                epoch_base=index, step=0, runtime=Runtime(progress=False), length_buckets=8,
-                                fake_pool=10000, fake_reuse=2)
-            return (time.perf_counter() - start) / updates * 1e3
-
-        for index in range(2):  # warm-up, not counted
-            epoch(30, index)
+        epoch = unit.step_epochs()
         times: dict[str, list[float]] = {name: [] for name in builds}
         for pair in range(args.pairs):
             for name in list(builds) if pair % 2 == 0 else list(builds)[::-1]:
