@@ -115,3 +115,23 @@ def test_without_the_kernels_torchs_blocks_give_the_step(monkeypatch: pytest.Mon
     if compiled is not None:
         torch.testing.assert_close(blocks[0], compiled[0], rtol=1e-5, atol=1e-6)
         torch.testing.assert_close(blocks[1]["exp_avg_sq"], compiled[1]["exp_avg_sq"], rtol=1e-4, atol=1e-9)
+
+
+@needs_kernels
+def test_a_loaded_strided_state_and_tensor_settings_step_as_torchs() -> None:
+    """Adam's moments loaded in another layout and a learning rate given as a tensor: the same step as torch's."""
+    torch.manual_seed(0)
+    layer, plain = DeferredLinear(16, 8), torch.nn.Linear(16, 8)
+    plain.weight.data.copy_(layer.weight.data)
+    ours = torch.optim.Adam([layer.weight], lr=torch.tensor(0.05), fused=True)
+    theirs = torch.optim.Adam([plain.weight], lr=torch.tensor(0.05), fused=True)
+    moments = {"step": torch.tensor(3.0), "exp_avg": torch.rand(16, 8).t(), "exp_avg_sq": torch.rand(16, 8).t()}
+    ours.state[layer.weight] = dict(moments)
+    theirs.state[plain.weight] = {k: v.clone(memory_format=torch.contiguous_format) for k, v in moments.items()}
+    dy = torch.randn(16, 8)
+    layer.deferred.parts.append((dy, torch.eye(16)))
+    fused_step.step_fused(layer, ours, None)
+    plain.weight.grad = dy.t().contiguous()
+    theirs.step()
+    assert torch.equal(layer.weight, plain.weight)
+    assert torch.equal(ours.state[layer.weight]["exp_avg_sq"], theirs.state[plain.weight]["exp_avg_sq"])

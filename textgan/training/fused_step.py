@@ -122,8 +122,11 @@ def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any
     (`_kernel_factors`' layouts) by ``factored_adam.c``, `BLOCK_ROWS` rows at a time, `after(start, stop)` run
     after each block; the rows of a block split over torch's threads (the same numbers whatever the split)."""
     step = _advance(weight, state)
-    beta1, beta2 = settings["betas"]
-    lr, decay, eps = float(settings["lr"]), settings["weight_decay"], settings["eps"]  # lr may be a 0-dim tensor
+    for key in ("exp_avg", "exp_avg_sq"):  # the kernel reads them row-major (a loaded state may be strided)
+        if not state[key].is_contiguous():
+            state[key] = state[key].contiguous()
+    beta1, beta2 = (float(beta) for beta in settings["betas"])  # the settings may hold 0-dim tensors
+    lr, decay, eps = (float(settings[key]) for key in ("lr", "weight_decay", "eps"))
     corrections = (1 - beta1 ** step, math.sqrt(1 - beta2 ** step))  # in double, then rounded, as torch's kernel
     lib = kernels.library()
     out, batch, columns = weight.shape[0], x.shape[0], x.shape[1]
