@@ -36,8 +36,9 @@ It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the hi
 them, one update's dropout mask by the compiled generator against torch's. For the first of fp32+step, fp32+window
 and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups, the work any
 implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints the unit's
-ceiling: the highway's three products at the rates torch gets for their shapes alone, every other FLOP at the
-square GEMM's rate, the required work as measured, nothing else.
+ceiling: the highway's three products at the rates torch gets for their shapes alone (for fp32+step with the
+compiled kernels, the weight gradient's product and its Adam step as the fused step takes alone), every other FLOP
+at the square GEMM's rate, the required work as measured, nothing else.
 
 With --precision-check it instead trains two copies of the same D on the same batches and fakes, one at fp32 and
 one under bf16 autocast, and prints their loss and accuracy curves and the rollout rewards each gives the same
@@ -359,12 +360,16 @@ def layers_alone(state: dict[str, torch.Tensor], vocab: int,
     """(seconds, FLOPs) of the CNN's layers alone on recorded forwards: every group's convolutions, masks and
     max-pool, then the highway and output layer over the whole batch, forward and backward, and nothing else (no
     sampling, embedding lookup or its gradient, dropout, loss, clipping or optimizer); the convolutions' backward
-    as the variant's `options` say."""
+    as the variant's `options` say. Where the variant's highway step is compiled (`compiled_step`), the highway's
+    weight gradient is not formed here (the fused step forms it, timed by `required_work`), but its FLOPs are
+    counted."""
     preset = dataclasses.replace(DISCRIMINATOR_PRESETS["seqgan"],
                                  winning_window_grad=options.get("winning_window_grad", False))
     d = build_cnn(preset, "tokens", vocab_size=vocab)
     d.load_state_dict(state)
     d.eval()  # dropout off: it is not one of the layers
+    if compiled_step(options):
+        d.highway.proj.weight.requires_grad_(False)
     counter = FlopCounter(d)
     inputs = [[(e.requires_grad_(), lengths, longest) for e, lengths, longest in groups] for groups in forwards]
     with counter.counting_windows():
@@ -377,12 +382,20 @@ def layers_alone(state: dict[str, torch.Tensor], vocab: int,
     return seconds, counter.total
 
 
+def compiled_step(options: dict[str, Any]) -> bool:
+    """Whether a variant's highway weight takes the compiled factored step (``models/factored_adam.c``): its
+    gradient product and Adam step in one pass."""
+    return bool(options.get("fused_highway_step")) and kernels.available()
+
+
 def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.nn.Module,
-                  max_len: int, options: dict[str, Any]) -> tuple[float, float]:
-    """(seconds, seconds) a unit must spend outside the CNN's layers whatever its kernels: drawing its 10,000 fakes
-    (in the fake pool's 2,048-row passes), and 626 optimizer steps with gradient clipping over D's parameters
-    (with `fused_highway_step`, the highway weight's Adam a block of rows at a time on a gradient block already in
-    cache: its product is layer work)."""
+                  max_len: int, options: dict[str, Any]) -> tuple[float, float, float]:
+    """(seconds, seconds, seconds) a unit spends outside the CNN's layers: drawing its 10,000 fakes (in the fake
+    pool's 2,048-row passes), which any kernels must do; 626 optimizer steps with gradient clipping over D's
+    parameters (with `fused_highway_step`, the highway weight's Adam a block of rows at a time on a gradient block
+    already in cache: its product is layer work); and, where that step is compiled (`compiled_step`), 626 of its
+    fused steps (the weight gradient's product and the weight's Adam, on factors of 64 rows), which the optimizer
+    steps then leave out."""
     from textgan.models.fake_pool import DRAW_ROWS
     from textgan.training import fused_step
     from textgan.training.mle import clip_and_step
@@ -400,15 +413,26 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
         if p is not deferred:
             p.grad = torch.randn_like(p) * 1e-3
     block = torch.randn(fused_step.BLOCK_ROWS, d.highway.proj.in_features) * 1e-3
+    compiled = compiled_step(options)
     steps = 60
     start = time.perf_counter()
     for _ in range(steps):
         clip_and_step(d, optimizer, 5.0)
-        if deferred is not None:
+        if deferred is not None and not compiled:
             group = fused_step.param_group(deferred, optimizer)
             assert group is not None
             fused_step.adam_blocks(deferred, optimizer.state[deferred], group, lambda first, stop: block[:stop - first])
-    return sampling, (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
+    stepping = (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
+    fused = 0.0
+    if compiled:
+        layer = d.highway.proj
+        dy, x = torch.randn(2 * BATCH, layer.out_features) * 1e-3, torch.randn(2 * BATCH, layer.in_features).relu()
+        start = time.perf_counter()
+        for _ in range(steps):
+            layer.deferred.parts.append((dy, x))
+            fused_step.step_fused(layer, optimizer, torch.tensor(0.5))
+        fused = (time.perf_counter() - start) * UPDATES_PER_UNIT / steps
+    return sampling, stepping, fused
 
 
 def bench_d_unit(name: str, rounds: int, updates: int,
@@ -425,7 +449,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     gemm_bf16: list[float] = []
     stream: list[float] = []
     alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
-    required: list[tuple[float, float]] = []  # (sampling, optimizer) seconds per unit
+    required: list[tuple[float, float, float]] = []  # (sampling, optimizer, compiled step) seconds per unit
     shares: list[dict[str, float]] = []  # the highway's products at their own shapes, as shares of the GEMM
     analysed = next((v for v in ANALYSED if v in VARIANTS), None)
     for r in range(rounds + 1):  # round 0 warms up and is not counted
@@ -440,8 +464,10 @@ def bench_d_unit(name: str, rounds: int, updates: int,
             if record is not None:
                 layer_s, layer_flops = layers_alone(state, unwrap(generator).vocab_size, record, VARIANTS[variant])
                 if r:
+                    work = required_work(cfg, state, generator, max_len, VARIANTS[variant])
+                    layer_s += work[2] * updates / UPDATES_PER_UNIT  # the weight gradient, in the fused step
                     alone.append((layer_s * UPDATES_PER_UNIT / updates, layer_flops / layer_s))
-                    required.append(required_work(cfg, state, generator, max_len, VARIANTS[variant]))
+                    required.append(work)
                     shares.append(highway_shares(sum(SEQGAN["num_filters"])))
             if r:
                 times[variant].append(seconds * UPDATES_PER_UNIT / updates)
@@ -490,32 +516,41 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         layer_unit = statistics.median(a for a, _ in alone)
         layer_rate = statistics.median(b for _, b in alone)
         unit = medians[analysed][0]
+        fused = statistics.median(c for _, _, c in required)
+        with_step = f" (the highway's weight gradient in the compiled fused step with its Adam, {fused:.1f} s)" \
+            if fused else ""
         print(f"  {analysed}, its CNN layers alone on its own groups (convolutions, masks, max-pool, highway, output "
-              f"layer; forward and backward): {layer_unit:.1f} s a unit at {layer_rate / g32:.0%} of the GEMM, the "
-              f"most the unit's rate can be with these kernels; the rest of the unit (sampling, embedding, dropout, "
-              f"loss, clipping, optimizer) {unit - layer_unit:.1f} s, {1 - layer_unit / unit:.0%} of it")
-        sampling = statistics.median(a for a, _ in required)
-        stepping = statistics.median(b for _, b in required)
+              f"layer; forward and backward{with_step}): {layer_unit:.1f} s a unit at {layer_rate / g32:.0%} of the "
+              f"GEMM, the most the unit's rate can be with these kernels; the rest of the unit (sampling, embedding, "
+              f"dropout, loss, clipping, optimizer) {unit - layer_unit:.1f} s, {1 - layer_unit / unit:.0%} of it")
+        sampling = statistics.median(a for a, _, _ in required)
+        stepping = statistics.median(b for _, b, _ in required)
         bound = layer_rate * layer_unit / (layer_unit + sampling + stepping)
+        others = " of the other parameters" if fused else ""
         print(f"  of that rest, required whatever the kernels: drawing the 10,000 fakes {sampling:.1f} s, 626 clipped "
-              f"Adam steps {stepping:.1f} s; with nothing else the unit would run at {bound / g32:.0%} of the GEMM")
+              f"Adam steps{others} {stepping:.1f} s; with nothing else the unit would run at {bound / g32:.0%} of the "
+              f"GEMM")
         ceilings = [ceiling(flops[analysed][k], gemm[k], shares[k], required[k]) for k in range(rounds)]
-        print(f"  ceiling of {analysed} with torch's kernels: the highway's products at the rates their shapes get "
-              f"alone ({', '.join(f'{statistics.median(s[n] for s in shares):.0%}' for n in shares[0])} of the GEMM), "
-              f"every other FLOP at the square GEMM's rate, the required work above and nothing else: "
+        products = [n for n in shares[0] if not (fused and n.startswith("weight gradient"))]
+        print(f"  ceiling of {analysed} with its kernels: the highway's products at the rates torch's kernels get for "
+              f"their shapes alone ({', '.join(f'{n} {statistics.median(s[n] for s in shares):.0%}' for n in products)}"
+              f" of the GEMM){with_step}, every other FLOP at the square GEMM's rate, the required work above and "
+              f"nothing else: "
               f"{statistics.median(c for c, _ in ceilings):.1f} s a unit, "
               f"{statistics.median(share for _, share in ceilings):.0%} of the GEMM (per round: "
               f"{', '.join(f'{share:.0%}' for _, share in ceilings)})")
     return medians
 
 
-def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float]
+def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float, float]
             ) -> tuple[float, float]:
     """(seconds, share of the GEMM) of a unit doing `per_seq` FLOPs a sequence in which the highway's three products
-    run at `shares` of a `gemm` FLOP/s square GEMM, all its other FLOPs at the GEMM's rate, plus the `required`
-    (sampling, optimizer) seconds and no other work."""
+    run at `shares` of a `gemm` FLOP/s square GEMM (the weight gradient's in the compiled fused step instead, when
+    `required` times one), all its other FLOPs at the GEMM's rate, plus the `required` (sampling, optimizer,
+    compiled step) seconds and no other work."""
     product = 2 * sum(SEQGAN["num_filters"]) * 2 * sum(SEQGAN["num_filters"])  # one product, FLOPs a sequence
-    seconds = SEQUENCES_PER_UNIT * (sum(product / (share * gemm) for share in shares.values())
+    rates = [share for name, share in shares.items() if not (required[2] and name.startswith("weight gradient"))]
+    seconds = SEQUENCES_PER_UNIT * (sum(product / (share * gemm) for share in rates)
                                     + (per_seq - len(shares) * product) / gemm) + sum(required)
     return seconds, per_seq * SEQUENCES_PER_UNIT / seconds / gemm
 
