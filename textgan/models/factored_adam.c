@@ -139,3 +139,6 @@ void factored_adam(float *w, float *m, float *v, const float *dyt, const float *
 
 /* columns a register tile covers: the caller pads x's columns to a multiple of it */
 int64_t factored_adam_span(void) { return SPAN; }
+
+/* rows a register tile covers: the caller pads dyt's rows to a multiple of it and starts each call on one */
+int64_t factored_adam_rows(void) { return ROWS; }

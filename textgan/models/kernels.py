@@ -127,8 +127,9 @@ def _bind(lib: Any) -> Any:
     single = ctypes.c_float
     lib.factored_adam.argtypes = [pointer] * 5 + [size] * 5 + [single] * 7
     lib.factored_adam.restype = None
-    lib.factored_adam_span.argtypes = []
-    lib.factored_adam_span.restype = ctypes.c_int64
+    for fn in (lib.factored_adam_span, lib.factored_adam_rows):
+        fn.argtypes = []
+        fn.restype = ctypes.c_int64
     return lib
 
 

@@ -62,8 +62,10 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
 @torch.no_grad()
 def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: Tensor | None) -> None:
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
-    tensor; None: not clipped), dW formed a block of rows at a time into a buffer that stays in cache; left for
-    the layer's next forward when `layer.deferred.defer_step` (`deferring`)."""
+    tensor; None: not clipped), `BLOCK_ROWS` rows at a time: by the compiled kernel, each register tile of dW summed
+    from the factors and stepped at once (``models/factored_adam.c``); without it, each block of dW formed in a
+    buffer that stays in cache and stepped by torch's fused Adam. Left for the layer's next forward when
+    `layer.deferred.defer_step` (`deferring`)."""
     layer.flush()  # a step still pending goes first (its scaled factor may be in the buffers used below)
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
     layer.deferred.parts.clear()
@@ -73,7 +75,7 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
     settings = dict(group)  # the group's lr etc. now, should a scheduler change them before a deferred step runs
     lib = kernels.library() if weight.is_contiguous() else None
     if lib is not None:  # each tile of dW summed in registers and stepped at once
-        dyt, x = _kernel_factors(layer, dy, x, scale, lib.factored_adam_span())
+        dyt, x = _kernel_factors(layer, dy, x, scale, lib.factored_adam_rows(), lib.factored_adam_span())
 
         @torch.no_grad()
         def run(after: Blocks | None) -> None:
@@ -95,16 +97,13 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
         run(None)
 
 
-TILE_ROWS = 4  # rows of W in one register tile of ``factored_adam.c``: dy^T's rows are padded to a multiple
-
-
-def _kernel_factors(layer: DeferredLinear, dy: Tensor, x: Tensor, scale: Tensor | None,
+def _kernel_factors(layer: DeferredLinear, dy: Tensor, x: Tensor, scale: Tensor | None, tile_rows: int,
                     span: int) -> tuple[Tensor, Tensor]:
     """The factors as ``factored_adam.c`` reads them, in the layer's own buffers: dy (B, out) times `scale`,
-    transposed, its rows zero-padded to a multiple of TILE_ROWS (rows, B); x (B, in), its columns zero-padded to a
-    multiple of `span` (B, columns)."""
+    transposed, its rows zero-padded to a multiple of the kernel's `tile_rows` (rows, B); x (B, in), its columns
+    zero-padded to a multiple of its tiles' `span` (B, columns)."""
     (batch, out), columns = dy.shape, -(-x.shape[1] // span) * span
-    dyt = layer.deferred.buffer(dy, "dy_t", (-(-out // TILE_ROWS) * TILE_ROWS, batch))
+    dyt = layer.deferred.buffer(dy, "dy_t", (-(-out // tile_rows) * tile_rows, batch))
     dyt[out:].zero_()
     if scale is None:
         dyt[:out].copy_(dy.t())
@@ -129,6 +128,8 @@ def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any
     lr, decay, eps = (float(settings[key]) for key in ("lr", "weight_decay", "eps"))
     corrections = (1 - beta1 ** step, math.sqrt(1 - beta2 ** step))  # in double, then rounded, as torch's kernel
     lib = kernels.library()
+    tile = lib.factored_adam_rows()
+    assert BLOCK_ROWS % tile == 0, "each block starts on a tile of the padded dy^T"
     out, batch, columns = weight.shape[0], x.shape[0], x.shape[1]
     pointers = [t.data_ptr() for t in (weight, state["exp_avg"], state["exp_avg_sq"], dyt, x)]
     numbers = (1 - beta1, beta2, 1 - beta2, corrections[1], eps, -lr / corrections[0], decay)
@@ -136,10 +137,10 @@ def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any
         stop = min(start + BLOCK_ROWS, out)
 
         def rows(first: int, last: int, start: int = start, stop: int = stop) -> None:  # tiles first..last - 1
-            lib.factored_adam(*pointers, batch, weight.shape[1], columns, start + first * TILE_ROWS,
-                              min(stop, start + last * TILE_ROWS), *numbers)
+            lib.factored_adam(*pointers, batch, weight.shape[1], columns, start + first * tile,
+                              min(stop, start + last * tile), *numbers)
 
-        kernels.in_parallel(-(-(stop - start) // TILE_ROWS), rows)
+        kernels.in_parallel(-(-(stop - start) // tile), rows)
         if after is not None:
             after(start, stop)
 
