@@ -4,7 +4,7 @@ factored_adam.c``: each register tile of dW summed from the factors and stepped 
 
 1. The step alone at SeqGAN's highway (a 3,440 x 1,720 weight, factors of 64 rows), `--repeats` steps of each in
    turn: median ms a step, and the ratio.
-2. Inside SeqGAN's D unit: COCO fp32+step at the peer's sizes (bench_discriminator.py's setup), one D trained
+2. Inside SeqGAN's D unit: COCO fp32+step at the peer's sizes (discriminator_unit.py's setup), one D trained
    throughout, the two steps taking alternate epochs of `--updates` updates on the same batches, the order flipped
    every pair: each one's median ms an update and the median pairwise ratio. The two steps differ by round-off
    only, so the epochs see the same work.
@@ -24,7 +24,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
+import discriminator_unit as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
 
 from textgan.models import kernels  # noqa: E402
 from textgan.models.deferred_linear import DeferredLinear  # noqa: E402

@@ -6,7 +6,7 @@ On a CPU with AVX-512 the kernels are built with 16-float vectors (a 12-window f
 tiles); the baseline is the same sources built with `-mno-avx512f` (8 lanes, 6-window tile, 4 x 16 columns), as
 on an AVX2 machine. Both builds give bit-identical numbers (tests/models/test_pooled_conv.py,
 tests/training/test_factored_adam.py), so one D is trained throughout, and the two builds take
-alternate epochs of `--updates` fp32+step updates at the peer's COCO sizes (bench_discriminator.py's setup), each
+alternate epochs of `--updates` fp32+step updates at the peer's COCO sizes (discriminator_unit.py's setup), each
 pair on the same batches, the order flipped every pair. Prints each build's median ms an update and the median of
 the pairwise ratios. Needs a C compiler and a CPU with AVX-512 (else it says so and exits).
 
@@ -26,7 +26,7 @@ from typing import Any
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import bench_discriminator as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
+import discriminator_unit as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
 
 from textgan.models import kernels  # noqa: E402
 
