@@ -4,8 +4,9 @@ A linear layer y = x W^T + b has the weight gradient dW = dy^T x: an (out, in) m
 and (B, in), when the batch B is small. Written out, dW is one pass of memory writes; gradient clipping reads it
 for the norm and again to scale it, and Adam reads it once more. For SeqGAN's highway at batch 64 (a 3440 x 1720
 weight against factors of 64 rows) these passes cost about as much as the product itself. Kept as factors, the
-norm is ||dy^T x||_F^2 = sum((dy dy^T) * (x x^T)) from two B x B Gram matrices, and the step computes dW a block of
-rows at a time into cache and updates those rows at once (``training/fused_step.py``).
+norm is ||dy^T x||_F^2 = sum((dy dy^T) * (x x^T)) from two B x B Gram matrices, and the step sums dW a register
+tile at a time and steps those parameters at once (``factored_adam.c``; without the compiled kernels, a block of
+rows at a time in cache: ``training/fused_step.py``).
 
 The layer defers only in a backward the training loop has armed (``armed``): any other backward (an estimator's
 ``autograd.grad``, a gradient penalty's, one that is differentiated again) gets dW written out as torch's linear
