@@ -44,7 +44,6 @@ def torch_adam(out: int, columns: int, betas: tuple[float, float], decay: float,
     opt = torch.optim.Adam([layer.weight], lr=0.05, betas=betas, weight_decay=decay, fused=True)
     for step in range(steps):
         g = torch.Generator().manual_seed(step)
-        torch.eye(columns)  # the same draws as `stepped`'s
         dy = torch.randn(columns, out, generator=g)
         if scale is not None:
             dy = dy * torch.tensor(scale)
