@@ -19,52 +19,21 @@
    Layouts (row-major, float32): dyt (rows_padded, B), the scaled dy transposed, its rows past `out` zero; x
    (B, in_padded), its columns past `in` zero, in_padded a multiple of VECS x LANES; w, m, v (out, in). The
    caller splits rows over threads. */
-#include <stdint.h>
-#include <math.h>
-#include <string.h>
-
 #if defined(__clang__)
 #pragma clang fp contract(off)
 #elif defined(__GNUC__)
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#if defined(__AVX512F__)
-#define LANES 16
+#include "vectors.h"
+
+#if LANES == 16
 #define VECS 4  /* 16 sums + 4 columns + 1 factor in AVX-512's 32 registers */
 #else
-#define LANES 8
 #define VECS 2  /* 8 sums + 2 columns + 1 factor in AVX2's 16 registers */
 #endif
 #define ROWS 4
 #define SPAN (VECS * LANES)  /* columns a tile covers */
-typedef float vf __attribute__((vector_size(LANES * 4)));
-static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-static inline void storev(float *p, vf v) { memcpy(p, &v, sizeof v); }
-static inline vf splat(float a) { return (vf){0} + a; }
-
-/* c + a * b, one rounding (see pooled_conv.c); fmas for a scalar a */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-static inline vf fmaw(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
-static inline vf sqrtv(vf a) { return (vf)_mm512_sqrt_ps((__m512)a); }
-#elif defined(__FMA__) && defined(__AVX__)
-#include <immintrin.h>
-static inline vf fmaw(vf a, vf b, vf c) { return (vf)_mm256_fmadd_ps((__m256)a, (__m256)b, (__m256)c); }
-static inline vf sqrtv(vf a) { return (vf)_mm256_sqrt_ps((__m256)a); }
-#else
-static inline vf fmaw(vf a, vf b, vf c) {
-    vf r;
-    for (int i = 0; i < LANES; i++) r[i] = fmaf(a[i], b[i], c[i]);
-    return r;
-}
-static inline vf sqrtv(vf a) {
-    vf r;
-    for (int i = 0; i < LANES; i++) r[i] = sqrtf(a[i]);
-    return r;
-}
-#endif
-static inline vf fmav(float a, vf b, vf c) { return fmaw(splat(a), b, c); }
 
 typedef struct {
     float lerp, beta2, rest2, root2, eps, step, decay;  /* 1 - beta1, beta2, 1 - beta2, sqrt(1 - beta2^t), eps,

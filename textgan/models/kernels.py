@@ -25,6 +25,7 @@ import torch
 
 SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c",
                                                                   "factored_adam.c"))
+HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources: part of the build's cache key
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
 # functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
@@ -77,7 +78,7 @@ def compiler() -> str | None:
 def library() -> Any:
     """The compiled kernels (ctypes library), or None when no C compiler can build them (warned once)."""
     cc = compiler()
-    parts = [*(source.read_text() for source in SOURCES), str(cc), *FLAGS, *ALIGNED, _machine()]
+    parts = [*(source.read_text() for source in SOURCES + HEADERS), str(cc), *FLAGS, *ALIGNED, _machine()]
     key = hashlib.sha256(b"\0".join(s.encode() for s in parts))
     reason = "no C compiler found (set CC)"
     if cc is not None:

@@ -17,45 +17,10 @@
    (C, E, w) as torch's Conv1d weight. A start s < 0 marks the bias column that stands in for a row's windows over
    padding alone: no weight or input gradient. Each function is single-threaded: the caller splits rows (or the
    weight gradient's channels) over threads. */
-#include <stdint.h>
-#include <math.h>
-#include <string.h>
+#include "vectors.h"  /* LANES floats a vector; fmav alike in every tile shape, so identical windows get identical
+                          sums and the first of them wins */
 
-/* GCC/clang vector extension: LANES floats, lowered to the machine's SIMD or to scalars. 16 where AVX-512 has
-   16-lane registers (at 8 lanes, half of each register, the forward took ~1.4x as long on such a machine), else 8
-   (AVX2, NEON, scalars). Each sum is the same sequence of operations at either width, so the numbers do not
-   depend on it. */
-#if defined(__AVX512F__)
-#define LANES 16
-#else
-#define LANES 8
-#endif
-typedef float vf __attribute__((vector_size(LANES * 4)));
 typedef int32_t vi __attribute__((vector_size(LANES * 4)));
-static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
-
-/* c + a * b in every tile shape alike, so identical windows get identical sums and the first of them wins: an
-   explicit fused multiply-add where the machine has one (the compiler contracts a * b + c in some inlined shapes
-   and not in others), else a multiply and an add, which it then cannot contract; fmas the same for one float */
-#if defined(__AVX512F__)
-#include <immintrin.h>
-static inline vf fmav(float a, vf b, vf c) { return (vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
-static inline float fmas(float a, float b, float c) { return fmaf(a, b, c); }
-#elif defined(__FMA__) && defined(__AVX__)
-#include <immintrin.h>
-static inline vf fmav(float a, vf b, vf c) { return (vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
-static inline float fmas(float a, float b, float c) { return fmaf(a, b, c); }
-#elif defined(__ARM_FEATURE_FMA)
-static inline vf fmav(float a, vf b, vf c) {
-    vf r;
-    for (int i = 0; i < LANES; i++) r[i] = __builtin_fmaf(a, b[i], c[i]);
-    return r;
-}
-static inline float fmas(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
-#else
-static inline vf fmav(float a, vf b, vf c) { return a * b + c; }
-static inline float fmas(float a, float b, float c) { return a * b + c; }
-#endif
 
 /* the lane width the packed filters (pack_filters) are laid out for */
 int64_t pack_lanes(void) { return LANES; }
