@@ -79,7 +79,7 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
 
         @torch.no_grad()
         def run(after: Blocks | None) -> None:
-            adam_factored(weight, optimizer.state[weight], settings, dyt, x, after)
+            adam_factored(lib, weight, optimizer.state[weight], settings, dyt, x, after)
     else:  # each block of dW formed in a buffer, stepped by torch's fused Adam
         if scale is not None:  # clipping dW = dy^T x scales dy
             dy = torch.mul(dy, scale, out=layer.deferred.buffer(dy))  # (B, out)
@@ -115,11 +115,12 @@ def _kernel_factors(layer: DeferredLinear, dy: Tensor, x: Tensor, scale: Tensor 
     return dyt, padded
 
 
-def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any], dyt: Tensor, x: Tensor,
+def adam_factored(lib: Any, weight: Tensor, state: dict[str, Any], settings: dict[str, Any], dyt: Tensor, x: Tensor,
                   after: Blocks | None = None) -> None:
     """One step of fused Adam (`fusable`) with the group `settings` for `weight` (out, in) on dW = dyt^T x
-    (`_kernel_factors`' layouts) by ``factored_adam.c``, `BLOCK_ROWS` rows at a time, `after(start, stop)` run
-    after each block; the rows of a block split over torch's threads (the same numbers whatever the split)."""
+    (`_kernel_factors`' layouts, padded for the same build `lib` of ``factored_adam.c``), `BLOCK_ROWS` rows at a
+    time, `after(start, stop)` run after each block; the rows of a block split over torch's threads (the same
+    numbers whatever the split)."""
     step = _advance(weight, state)
     for key in ("exp_avg", "exp_avg_sq"):  # the kernel reads them row-major (a loaded state may be strided)
         if not state[key].is_contiguous():
@@ -127,7 +128,6 @@ def adam_factored(weight: Tensor, state: dict[str, Any], settings: dict[str, Any
     beta1, beta2 = (float(beta) for beta in settings["betas"])  # the settings may hold 0-dim tensors
     lr, decay, eps = (float(settings[key]) for key in ("lr", "weight_decay", "eps"))
     corrections = (1 - beta1 ** step, math.sqrt(1 - beta2 ** step))  # in double, then rounded, as torch's kernel
-    lib = kernels.library()
     tile = lib.factored_adam_rows()
     assert BLOCK_ROWS % tile == 0, "each block starts on a tile of the padded dy^T"
     out, batch, columns = weight.shape[0], x.shape[0], x.shape[1]
