@@ -19,6 +19,7 @@ import statistics
 import sys
 import time
 import types
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -56,12 +57,10 @@ def step_alone(repeats: int) -> dict[str, list[float]]:
 
 def in_unit(pairs: int, updates: int) -> dict[str, list[float]]:
     """ms an update of alternate fp32+step epochs with each kind of step."""
-    epoch = unit.step_epochs()
-    times: dict[str, list[float]] = {name: [] for name in STEPS}
-    for pair in range(pairs):
-        for name in list(STEPS) if pair % 2 == 0 else list(STEPS)[::-1]:
-            fused_step.kernels = STEPS[name]  # type: ignore[assignment]
-            times[name].append(epoch(updates, 100 + pair))
+    def switch(module: object) -> Callable[[], None]:
+        return lambda: setattr(fused_step, "kernels", module)
+
+    times = unit.alternating_epochs({name: switch(module) for name, module in STEPS.items()}, pairs, updates)
     fused_step.kernels = kernels
     return times
 
@@ -70,9 +69,9 @@ def report(title: str, unit_name: str, times: dict[str, list[float]]) -> None:
     print(title)
     for name, values in times.items():
         print(f"  {name}: median {statistics.median(values):.2f} {unit_name}")
-    ratios = [slow / fast for fast, slow in zip(times["compiled"], times["torch's blocks"])]
-    print(f"  torch's blocks / compiled, pairwise: median {statistics.median(ratios):.3f}; "
-          f"{sum(r > 1 for r in ratios)} of {len(ratios)} faster compiled")
+    ratio, faster = unit.pairwise(times["compiled"], times["torch's blocks"])
+    print(f"  torch's blocks / compiled, pairwise: median {ratio:.3f}; {faster} of {len(times['compiled'])} faster "
+          f"compiled")
 
 
 def main() -> None:

@@ -62,23 +62,17 @@ def main() -> None:
         narrow = narrow_build(cache)
         if narrow is None or narrow.pack_lanes() != 8:
             sys.exit("bench_kernel_width.py: the 8-lane build failed; nothing to compare")
-        builds = {"16 lanes": wide, "8 lanes": narrow}
         current = [wide]
-        kernels.library = lambda: current[0]  # type: ignore[assignment]  # pooled_conv asks for it at each call
-        epoch = unit.step_epochs()
-        times: dict[str, list[float]] = {name: [] for name in builds}
-        for pair in range(args.pairs):
-            for name in list(builds) if pair % 2 == 0 else list(builds)[::-1]:
-                current[0] = builds[name]
-                times[name].append(epoch(args.updates, 100 + pair))
-    ratios = [slow / fast for fast, slow in zip(times["16 lanes"], times["8 lanes"])]
+        kernels.library = lambda: current[0]  # type: ignore[assignment]  # the kernels ask for it at each call
+        times = unit.alternating_epochs({"16 lanes": lambda: current.__setitem__(0, wide),
+                                         "8 lanes": lambda: current.__setitem__(0, narrow)}, args.pairs, args.updates)
+    ratio, faster = unit.pairwise(times["16 lanes"], times["8 lanes"])
     print(f"[kernel width] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
           f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
     for name, values in times.items():
         each = ", ".join(f"{v:.1f}" for v in values)
         print(f"  {name}: median {statistics.median(values):.1f} ms an update ({each})")
-    print(f"  8 lanes / 16 lanes, pairwise: median {statistics.median(ratios):.3f}; "
-          f"{sum(r > 1 for r in ratios)} of {len(ratios)} pairs faster at 16 lanes")
+    print(f"  8 lanes / 16 lanes, pairwise: median {ratio:.3f}; {faster} of {args.pairs} pairs faster at 16 lanes")
 
 
 if __name__ == "__main__":

@@ -238,6 +238,25 @@ def step_epochs() -> Callable[[int, int], float]:
     return epoch
 
 
+def alternating_epochs(arms: dict[str, Callable[[], None]], pairs: int, updates: int) -> dict[str, list[float]]:
+    """ms an update of each arm's `step_epochs` epochs (one D trained throughout): `pairs` pairs of `updates`-update
+    epochs, each pair on the same batches, the order flipped every pair, each arm switched on by its callable
+    before its epoch (the in-unit A/B benchmarks)."""
+    epoch = step_epochs()
+    times: dict[str, list[float]] = {name: [] for name in arms}
+    for pair in range(pairs):
+        for name in list(arms) if pair % 2 == 0 else list(arms)[::-1]:
+            arms[name]()
+            times[name].append(epoch(updates, 100 + pair))
+    return times
+
+
+def pairwise(fast: list[float], slow: list[float]) -> tuple[float, int]:
+    """(median of slow / fast over the pairs, pairs in which `fast` was faster)."""
+    ratios = [s / f for f, s in zip(fast, slow)]
+    return statistics.median(ratios), sum(r > 1 for r in ratios)
+
+
 def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],
                 generator: torch.nn.Module, real: TokenData, max_len: int, updates: int,
                 epoch: int, record: list[list[tuple[torch.Tensor, torch.Tensor, int | None]]] | None = None,
