@@ -16,12 +16,10 @@ the pairwise ratios. Needs a C compiler and a CPU with AVX-512 (else it says so 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 import torch
 
@@ -29,22 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import discriminator_unit as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
 
 from textgan.models import kernels  # noqa: E402
-
-
-def narrow_build(cache: str) -> Any:
-    """The kernels built for 8 lanes (AVX-512 off) into `cache`; the process's own build is left as it was."""
-    saved = {name: os.environ.get(name) for name in ("CC", "TEXTGAN_CACHE")}
-    os.environ["CC"], os.environ["TEXTGAN_CACHE"] = f"{kernels.compiler()} -mno-avx512f", cache
-    kernels.library.cache_clear()
-    try:
-        return kernels.library()
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        kernels.library.cache_clear()
 
 
 def main() -> None:
@@ -59,7 +41,7 @@ def main() -> None:
         sys.exit("bench_kernel_width.py: the kernels here are not built for 16 lanes (no AVX-512 or no C compiler); "
                  "nothing to compare")
     with tempfile.TemporaryDirectory() as cache:
-        narrow = narrow_build(cache)
+        narrow = unit.other_build(cache, "-mno-avx512f")  # AVX-512 off: 8 lanes
         if narrow is None or narrow.pack_lanes() != 8:
             sys.exit("bench_kernel_width.py: the 8-lane build failed; nothing to compare")
         current = [wide]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
 import statistics
 import subprocess
 import sys
@@ -23,7 +24,7 @@ from textgan.config import DISCRIMINATOR_PRESETS, Config
 from textgan.data.batching import TokenBatch, TokenData
 from textgan.estimators import losses
 from textgan.estimators.common import accuracy_logs
-from textgan.models import pooled_conv
+from textgan.models import kernels, pooled_conv
 from textgan.models.wrapping import unwrap
 from textgan.training.context import Models, Runtime
 from textgan.training.mle import train_mle
@@ -249,6 +250,29 @@ def alternating_epochs(arms: dict[str, Callable[[], None]], pairs: int, updates:
             arms[name]()
             times[name].append(epoch(updates, 100 + pair))
     return times
+
+
+def other_build(cache: str, flags: str = "", sources: dict[str, Path] | None = None) -> Any:
+    """The compiled kernels built into `cache` with `flags` added to the compiler's command line, from the files
+    in `sources` (file name -> path) where given instead of the package's own (the in-unit A/B benchmarks:
+    bench_kernel_width.py, bench_kernel_sources.py); None if that build fails. The process's own build is left as
+    it was."""
+    saved_env = {name: os.environ.get(name) for name in ("CC", "TEXTGAN_CACHE")}
+    saved_files = kernels.SOURCES, kernels.HEADERS
+    os.environ["CC"], os.environ["TEXTGAN_CACHE"] = f"{kernels.compiler()} {flags}".strip(), cache
+    if sources is not None:
+        kernels.SOURCES, kernels.HEADERS = (tuple(sources.get(f.name, f) for f in files) for files in saved_files)
+    kernels.library.cache_clear()
+    try:
+        return kernels.library()
+    finally:
+        kernels.SOURCES, kernels.HEADERS = saved_files
+        for name, value in saved_env.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        kernels.library.cache_clear()
 
 
 def pairwise(fast: list[float], slow: list[float]) -> tuple[float, int]:
