@@ -15,7 +15,6 @@ factored_adam.c``: each register tile of dW summed from the factors and stepped 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import time
 import types
@@ -65,30 +64,18 @@ def in_unit(pairs: int, updates: int) -> dict[str, list[float]]:
     return times
 
 
-def report(title: str, unit_name: str, times: dict[str, list[float]]) -> None:
-    print(title)
-    for name, values in times.items():
-        print(f"  {name}: median {statistics.median(values):.2f} {unit_name}")
-    ratio, faster = unit.pairwise(times["compiled"], times["torch's blocks"])
-    print(f"  torch's blocks / compiled, pairwise: median {ratio:.3f}; {faster} of {len(times['compiled'])} faster "
-          f"compiled")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs in the unit (default 8)")
-    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
+    unit.epoch_options(parser)
     parser.add_argument("--repeats", type=int, default=15, help="steps of each kind alone (default 15)")
-    args = parser.parse_args()
-    if min(args.pairs, args.updates, args.repeats) < 1:
-        parser.error("--pairs, --updates and --repeats must be at least 1")
+    args = unit.checked(parser)
     if not kernels.available():
         sys.exit("bench_fused_step.py: the compiled kernels are not built here (no C compiler); nothing to compare")
     threads = torch.get_num_threads()
-    report(f"[fused step alone] the highway's 3440 x 1720 weight, factors of 64 rows, {args.repeats} steps each, "
-           f"{threads} thread(s), torch {torch.__version__}", "ms a step", step_alone(args.repeats))
-    report(f"[in the unit] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, {threads} thread(s)",
-           "ms an update", in_unit(args.pairs, args.updates))
+    unit.print_arms(f"[fused step alone] the highway's 3440 x 1720 weight, factors of 64 rows, {args.repeats} steps "
+                    f"each, {threads} thread(s), torch {torch.__version__}", step_alone(args.repeats), "ms a step")
+    unit.print_arms(f"[in the unit] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, {threads} "
+                    f"thread(s)", in_unit(args.pairs, args.updates))
 
 
 if __name__ == "__main__":

@@ -15,7 +15,6 @@ tests to show (tests/models/test_pooled_conv.py, tests/training/test_factored_ad
 from __future__ import annotations
 
 import argparse
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -49,11 +48,8 @@ def baseline_sources(rev: str, into: Path) -> dict[str, Path]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--baseline", required=True, help="git revision whose kernel sources are the baseline")
-    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs (default 8)")
-    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
-    args = parser.parse_args()
-    if args.pairs < 1 or args.updates < 1:
-        parser.error("--pairs and --updates must be at least 1")
+    unit.epoch_options(parser)
+    args = unit.checked(parser)
     current = kernels.library()
     if current is None:
         sys.exit("bench_kernel_sources.py: the compiled kernels are not built here (no C compiler); nothing to "
@@ -66,19 +62,9 @@ def main() -> None:
                      f"({missing}); pick a later baseline")
         if baseline is None:
             sys.exit(f"bench_kernel_sources.py: the kernels at {args.baseline} did not build here")
-        chosen = [current]
-        kernels.library = lambda: chosen[0]  # type: ignore[assignment]  # the kernels ask for it at each call
-        times = unit.alternating_epochs({"this checkout": lambda: chosen.__setitem__(0, current),
-                                         args.baseline: lambda: chosen.__setitem__(0, baseline)},
-                                        args.pairs, args.updates)
-    ratio, faster = unit.pairwise(times["this checkout"], times[args.baseline])
-    print(f"[kernel sources] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
-          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    for name, values in times.items():
-        each = ", ".join(f"{v:.1f}" for v in values)
-        print(f"  {name}: median {statistics.median(values):.1f} ms an update ({each})")
-    print(f"  {args.baseline} / this checkout, pairwise: median {ratio:.3f}; {faster} of {args.pairs} pairs faster "
-          f"with this checkout")
+        times = unit.build_epochs({"this checkout": current, args.baseline: baseline}, args.pairs, args.updates)
+    unit.print_arms(f"[kernel sources] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
+                    f"{torch.get_num_threads()} thread(s), torch {torch.__version__}", times)
 
 
 if __name__ == "__main__":

@@ -16,7 +16,6 @@ the pairwise ratios. Needs a C compiler and a CPU with AVX-512 (else it says so 
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
 import tempfile
 from pathlib import Path
@@ -31,11 +30,8 @@ from textgan.models import kernels  # noqa: E402
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs (default 8)")
-    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
-    args = parser.parse_args()
-    if args.pairs < 1 or args.updates < 1:
-        parser.error("--pairs and --updates must be at least 1")
+    unit.epoch_options(parser)
+    args = unit.checked(parser)
     wide = kernels.library()
     if wide is None or wide.pack_lanes() != 16:
         sys.exit("bench_kernel_width.py: the kernels here are not built for 16 lanes (no AVX-512 or no C compiler); "
@@ -44,17 +40,9 @@ def main() -> None:
         narrow = unit.other_build(cache, "-mno-avx512f")  # AVX-512 off: 8 lanes
         if narrow is None or narrow.pack_lanes() != 8:
             sys.exit("bench_kernel_width.py: the 8-lane build failed; nothing to compare")
-        current = [wide]
-        kernels.library = lambda: current[0]  # type: ignore[assignment]  # the kernels ask for it at each call
-        times = unit.alternating_epochs({"16 lanes": lambda: current.__setitem__(0, wide),
-                                         "8 lanes": lambda: current.__setitem__(0, narrow)}, args.pairs, args.updates)
-    ratio, faster = unit.pairwise(times["16 lanes"], times["8 lanes"])
-    print(f"[kernel width] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
-          f"{torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    for name, values in times.items():
-        each = ", ".join(f"{v:.1f}" for v in values)
-        print(f"  {name}: median {statistics.median(values):.1f} ms an update ({each})")
-    print(f"  8 lanes / 16 lanes, pairwise: median {ratio:.3f}; {faster} of {args.pairs} pairs faster at 16 lanes")
+        times = unit.build_epochs({"16 lanes": wide, "8 lanes": narrow}, args.pairs, args.updates)
+    unit.print_arms(f"[kernel width] COCO fp32+step, {args.pairs} pairs of {args.updates}-update epochs, "
+                    f"{torch.get_num_threads()} thread(s), torch {torch.__version__}", times)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ the code at the baseline commit, the FLOP counter, the square GEMM and memory ra
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import copy
 import os
@@ -279,6 +280,41 @@ def pairwise(fast: list[float], slow: list[float]) -> tuple[float, int]:
     """(median of slow / fast over the pairs, pairs in which `fast` was faster)."""
     ratios = [s / f for f, s in zip(fast, slow)]
     return statistics.median(ratios), sum(r > 1 for r in ratios)
+
+
+def epoch_options(parser: argparse.ArgumentParser) -> None:
+    """--pairs and --updates of the in-unit A/B benchmarks (`alternating_epochs`)."""
+    parser.add_argument("--pairs", type=int, default=8, help="alternating pairs of epochs (default 8)")
+    parser.add_argument("--updates", type=int, default=60, help="D updates an epoch (default 60)")
+
+
+def checked(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """The parsed arguments, --pairs and --updates (and --repeats where there is one) at least 1."""
+    args = parser.parse_args()
+    counts = {name: value for name, value in vars(args).items() if name in ("pairs", "updates", "repeats")}
+    if min(counts.values()) < 1:
+        parser.error(f"{', '.join('--' + name for name in counts)} must be at least 1")
+    return args
+
+
+def build_epochs(builds: dict[str, Any], pairs: int, updates: int) -> dict[str, list[float]]:
+    """`alternating_epochs` with each arm's compiled kernels (name -> library): the code asks `kernels.library()`
+    at each call, so it is pointed at the arm's build before its epoch."""
+    chosen = [next(iter(builds.values()))]
+    kernels.library = lambda: chosen[0]  # type: ignore[assignment]
+    return alternating_epochs({name: lambda lib=lib: chosen.__setitem__(0, lib) for name, lib in builds.items()},
+                              pairs, updates)
+
+
+def print_arms(title: str, times: dict[str, list[float]], unit_name: str = "ms an update") -> None:
+    """`title`, each arm's median and values, and the second arm / the first, pairwise."""
+    print(title)
+    for name, values in times.items():
+        each = ", ".join(f"{v:.1f}" for v in values)
+        print(f"  {name}: median {statistics.median(values):.2f} {unit_name} ({each})")
+    (fast, fast_times), (slow, slow_times) = list(times.items())[:2]
+    ratio, faster = pairwise(fast_times, slow_times)
+    print(f"  {slow} / {fast}, pairwise: median {ratio:.3f}; {faster} of {len(fast_times)} faster with {fast}")
 
 
 def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[str, torch.Tensor],

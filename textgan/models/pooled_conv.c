@@ -40,6 +40,20 @@ static inline void put(float *out, int64_t c, int64_t dim, int64_t width, int64_
     out[(c * dim + i % dim) * width + i / dim] = value;
 }
 
+/* Channel c's winning windows in rows b0 .. b1 - 1, in row order: their offsets into the (B, T, E) rows (at) and
+   their pooled gradients (scale); a row whose column is a bias column (start < 0) has none. Returns their count. */
+static inline int64_t winning_windows(const int64_t *s, const float *g, int64_t ld, int64_t c, int64_t b0,
+                                      int64_t b1, int64_t steps, int64_t dim, int64_t *at, float *scale) {
+    int64_t m = 0;
+    for (int64_t b = b0; b < b1; b++) {
+        const int64_t start = s[b * ld + c];
+        if (start < 0) continue;
+        at[m] = (b * steps + start) * dim;
+        scale[m++] = g[b * ld + c];
+    }
+    return m;
+}
+
 /* Elements i0 .. i0 + nv x LANES - 1 of channel c's weight gradient: `sums` (or 0 with `first`) plus the sum over
    m rows of scale[r] times the row's window (at x + at[r]), held in nv vector registers; written back to `sums`,
    or with `last` scattered into out (C, E, w). Inlined with a constant nv. */
@@ -88,13 +102,7 @@ void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const
             const int first = b0 == 0, last = b1 == rows;
             for (int64_t c = c0; c < c1; c++) {
                 float *channel_sums = sums + c * n;
-                int64_t m = 0;
-                for (int64_t b = b0; b < b1; b++) {
-                    const int64_t start = s[b * ld + c];
-                    if (start < 0) continue;  /* the bias column: no window */
-                    at[m] = (b * steps + start) * dim;
-                    scale[m++] = g[b * ld + c];
-                }
+                const int64_t m = winning_windows(s, g, ld, c, b0, b1, steps, dim, at, scale);
                 int64_t i0 = 0;
                 for (; i0 + TILE_VECTORS * LANES <= vectorised; i0 += TILE_VECTORS * LANES)
                     weight_grad_tile(x, at, scale, m, i0, TILE_VECTORS, c, dim, width, channel_sums, first, last,
@@ -141,13 +149,7 @@ void input_grad(const float *filters, int64_t rows, int64_t steps, int64_t dim, 
         const int64_t b1 = b0 + ROW_BLOCK < rows ? b0 + ROW_BLOCK : rows;
         for (int64_t c = 0; c < channels; c++) {
             const float *filter = filters + c * n;
-            int64_t m = 0;
-            for (int64_t b = b0; b < b1; b++) {
-                const int64_t start = s[b * ld + c];
-                if (start < 0) continue;  /* the bias column: no window */
-                at[m] = (b * steps + start) * dim;
-                scale[m++] = g[b * ld + c];
-            }
+            const int64_t m = winning_windows(s, g, ld, c, b0, b1, steps, dim, at, scale);
             if (m == 0) continue;
             int64_t i0 = 0;
             for (; i0 + TILE_VECTORS * LANES <= vectorised; i0 += TILE_VECTORS * LANES)
