@@ -3,7 +3,8 @@ files at a baseline revision, inside SeqGAN's D unit.
 
 The baseline's sources are read with `git show REV:textgan/models/<file>` and built like the package's own (the
 machine's vector units, a temporary cache). The Python code is this checkout's for both, so the baseline must
-export the same functions with the same arguments (the script says so and exits otherwise). One D is trained
+export the same functions with the same arguments: a function it lacks is reported and the script exits, but a
+changed argument list cannot be seen from here (pick a baseline whose calls match). One D is trained
 throughout; the two builds take alternate epochs of `--updates` fp32+step updates at the peer's COCO sizes
 (discriminator_unit.py's setup), each pair on the same batches, the order flipped every pair. Prints each build's
 median ms an update and the median of the pairwise ratios. Whether the two builds give the same numbers is for the

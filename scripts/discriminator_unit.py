@@ -299,11 +299,14 @@ def checked(parser: argparse.ArgumentParser) -> argparse.Namespace:
 
 def build_epochs(builds: dict[str, Any], pairs: int, updates: int) -> dict[str, list[float]]:
     """`alternating_epochs` with each arm's compiled kernels (name -> library): the code asks `kernels.library()`
-    at each call, so it is pointed at the arm's build before its epoch."""
-    chosen = [next(iter(builds.values()))]
+    at each call, so it is pointed at the arm's build before its epoch (and back at the process's own after)."""
+    own, chosen = kernels.library, [next(iter(builds.values()))]
     kernels.library = lambda: chosen[0]  # type: ignore[assignment]
-    return alternating_epochs({name: lambda lib=lib: chosen.__setitem__(0, lib) for name, lib in builds.items()},
-                              pairs, updates)
+    try:
+        return alternating_epochs({name: lambda lib=lib: chosen.__setitem__(0, lib) for name, lib in builds.items()},
+                                  pairs, updates)
+    finally:
+        kernels.library = own  # type: ignore[method-assign]
 
 
 def print_arms(title: str, times: dict[str, list[float]], unit_name: str = "ms an update") -> None:
