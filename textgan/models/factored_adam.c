@@ -2,8 +2,12 @@
    (textgan/training/fused_step.py, the highway layer of textgan/models/deferred_linear.py).
 
    A register tile of ROWS rows x VECS vectors of W's columns sums its gradient over the B rows of the factors,
-   then steps those parameters and Adam's moments while the sums are still in registers, so dW is never written
-   to memory nor read back, and W, m and v are each read and written once.
+   then steps those parameters and Adam's moments, so dW is never written to memory nor read back, and W, m and
+   v are each read and written once. Adam's two divisions and square root per vector keep the divider busy about
+   as long as a tile's multiply-adds keep the FMA units (Adam alone runs at ~0.7 ns a parameter, torch's too), so
+   a full tile's sums wait in L1 and its Adam runs spread over the next tile's sums, one vector every CHUNK terms,
+   where the two overlap (its W, m and v prefetched when its own sums start); tiles on the edges step at once.
+   The arithmetic is the same either way.
 
    Adam takes the operations of torch's fused CPU kernel (ATen/native/cpu/FusedAdamKernel.cpp) in its order,
    plain Adam only (no amsgrad, maximize or decoupled decay: fused_step.fusable):
@@ -33,6 +37,7 @@
 #define VECS 2  /* 8 sums + 2 columns + 1 factor in AVX2's 16 registers */
 #endif
 #define ROWS 4
+#define CHUNK 2  /* terms of the sums per spread Adam vector */
 #define SPAN (VECS * LANES)  /* columns a tile covers */
 
 typedef struct {
@@ -66,30 +71,86 @@ static __attribute__((noinline)) void adam_part(float *w, float *m, float *v, vf
     memcpy(v, vl, count * 4);
 }
 
+
+/* the sums of one register tile (rows j.., columns c..) over b = 0..batch-1, with the Adam of the previous full
+   tile (its sums in `stash`, its parameters at offset `prev` of w, m, v; none when prev < 0) spread over the loop,
+   one vector every `chunk` terms, so the divisions overlap the multiply-adds */
+static inline __attribute__((always_inline)) void tile_sums(vf sum[ROWS][VECS], const float *d, const float *xb,
+        int64_t batch, int64_t in, int64_t in_padded, float *w, float *m, float *v, const vf *stash, int64_t prev,
+        const Settings *s) {
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; r++)
+#pragma GCC unroll 4
+        for (int q = 0; q < VECS; q++) sum[r][q] = (vf){0};
+    int k = prev >= 0 ? 0 : ROWS * VECS;
+    int64_t b = 0;
+    for (; b + CHUNK <= batch; b += CHUNK) {
+#pragma GCC unroll 8
+        for (int u = 0; u < CHUNK; u++) {
+            vf col[VECS];
+            const float *xr = xb + (b + u) * in_padded;
+#pragma GCC unroll 4
+            for (int q = 0; q < VECS; q++) col[q] = loadv(xr + q * LANES);
+#pragma GCC unroll 4
+            for (int r = 0; r < ROWS; r++) {
+                const float f = d[r * batch + b + u];
+#pragma GCC unroll 4
+                for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
+            }
+        }
+        if (k < ROWS * VECS) {
+            const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
+            adam(w + o, m + o, v + o, stash[k], s);
+            k++;
+        }
+    }
+    for (; b < batch; b++) {
+        vf col[VECS];
+        const float *xr = xb + b * in_padded;
+#pragma GCC unroll 4
+        for (int q = 0; q < VECS; q++) col[q] = loadv(xr + q * LANES);
+#pragma GCC unroll 4
+        for (int r = 0; r < ROWS; r++) {
+            const float f = d[r * batch + b];
+#pragma GCC unroll 4
+            for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
+        }
+    }
+    for (; k < ROWS * VECS; k++) {
+        const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
+        adam(w + o, m + o, v + o, stash[k], s);
+    }
+}
+
 /* rows start..stop-1 of w, m, v stepped on dW = dyt^T x (layouts above) */
 void factored_adam(float *w, float *m, float *v, const float *dyt, const float *x, int64_t batch, int64_t in,
                    int64_t in_padded, int64_t start, int64_t stop, float lerp, float beta2, float rest2, float root2,
                    float eps, float step, float decay) {
     const Settings s = {lerp, beta2, rest2, root2, eps, step, decay, fabsf(lerp) < 0.5f ? lerp : lerp - 1.0f};
+    vf stash[ROWS * VECS];
+    int64_t prev = -1;  /* the offset of the full tile whose Adam is pending, its sums in stash */
     for (int64_t j = start; j < stop; j += ROWS) {
         const float *d = dyt + j * batch;
         for (int64_t c = 0; c < in; c += SPAN) {
             vf sum[ROWS][VECS];
+            const int full = j + ROWS <= stop && c + SPAN <= in;
+            if (full)
 #pragma GCC unroll 4
-            for (int r = 0; r < ROWS; r++)
+                for (int r = 0; r < ROWS; r++)
 #pragma GCC unroll 4
-                for (int q = 0; q < VECS; q++) sum[r][q] = (vf){0};
-            const float *xb = x + c;
-            for (int64_t b = 0; b < batch; b++, xb += in_padded) {
-                vf col[VECS];
+                    for (int q = 0; q < VECS; q++) {
+                        const int64_t o = (j + r) * in + c + q * LANES;
+                        __builtin_prefetch(w + o, 1, 3); __builtin_prefetch(m + o, 1, 3); __builtin_prefetch(v + o, 1, 3);
+                    }
+            tile_sums(sum, d, x + c, batch, in, in_padded, w, m, v, stash, prev, &s);
+            prev = -1;
+            if (full) {
 #pragma GCC unroll 4
-                for (int q = 0; q < VECS; q++) col[q] = loadv(xb + q * LANES);
+                for (int r = 0; r < ROWS; r++)
 #pragma GCC unroll 4
-                for (int r = 0; r < ROWS; r++) {
-                    const float f = d[r * batch + b];
-#pragma GCC unroll 4
-                    for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
-                }
+                    for (int q = 0; q < VECS; q++) stash[r * VECS + q] = sum[r][q];
+                prev = j * in + c;
+                continue;
             }
 #pragma GCC unroll 4
             for (int r = 0; r < ROWS; r++)  /* constant bounds, unrolled: the sums stay in registers */
@@ -103,6 +164,10 @@ void factored_adam(float *w, float *m, float *v, const float *dyt, const float *
                         adam_part(w + o, m + o, v + o, sum[r][q], in - first, &s);
                 }
         }
+    }
+    for (int k = 0; prev >= 0 && k < ROWS * VECS; k++) {
+        const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
+        adam(w + o, m + o, v + o, stash[k], &s);
     }
 }
 
