@@ -3,11 +3,11 @@
 
    A register tile of ROWS rows x VECS vectors of W's columns sums its gradient over the B rows of the factors,
    then steps those parameters and Adam's moments, so dW is never written to memory nor read back, and W, m and
-   v are each read and written once. Adam's two divisions and square root per vector keep the divider busy about
-   as long as a tile's multiply-adds keep the FMA units (Adam alone runs at ~0.7 ns a parameter, torch's too), so
-   a full tile's sums wait in L1 and its Adam runs spread over the next tile's sums, one vector every CHUNK terms,
-   where the two overlap (its W, m and v prefetched when its own sums start); tiles on the edges step at once.
-   The arithmetic is the same either way.
+   v are each read and written once. Run after a tile's multiply-adds, Adam's two divisions per vector wait on the
+   divider with nothing to overlap them (the next tile's multiply-adds do not fit in the reorder window behind
+   them), so a full tile's sums wait in L1 and its Adam runs spread over the next tile's sums, one vector every
+   CHUNK terms (its W, m and v prefetched when its own sums start); tiles on the edges step at once. The
+   arithmetic is the same either way (docs/benchmarks.md has the measurements).
 
    Adam takes the operations of torch's fused CPU kernel (ATen/native/cpu/FusedAdamKernel.cpp) in its order,
    plain Adam only (no amsgrad, maximize or decoupled decay: fused_step.fusable):
