@@ -71,10 +71,30 @@ static __attribute__((noinline)) void adam_part(float *w, float *m, float *v, vf
     memcpy(v, vl, count * 4);
 }
 
+/* Adam on vector k of the pending full tile: its sums in stash, its parameters at offset prev of w, m, v */
+static inline __attribute__((always_inline)) void stashed_adam(float *w, float *m, float *v, const vf *stash,
+                                                               int64_t prev, int k, int64_t in, const Settings *s) {
+    const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
+    adam(w + o, m + o, v + o, stash[k], s);
+}
 
-/* the sums of one register tile (rows j.., columns c..) over b = 0..batch-1, with the Adam of the previous full
-   tile (its sums in `stash`, its parameters at offset `prev` of w, m, v; none when prev < 0) spread over the loop,
-   one vector every `chunk` terms, so the divisions overlap the multiply-adds */
+/* the tile's sums plus term b: row b of x (columns from xb) times the tile's rows of dy^T (from d) */
+static inline __attribute__((always_inline)) void add_term(vf sum[ROWS][VECS], const float *d, const float *xb,
+                                                           int64_t b, int64_t batch, int64_t in_padded) {
+    vf col[VECS];
+#pragma GCC unroll 4
+    for (int q = 0; q < VECS; q++) col[q] = loadv(xb + b * in_padded + q * LANES);
+#pragma GCC unroll 4
+    for (int r = 0; r < ROWS; r++) {
+        const float f = d[r * batch + b];
+#pragma GCC unroll 4
+        for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
+    }
+}
+
+/* the sums of one register tile over b = 0..batch-1 (d and xb as in add_term), with the Adam of the pending full
+   tile (none when prev < 0) spread over the loop, one vector every CHUNK terms, so its divisions overlap the
+   multiply-adds */
 static inline __attribute__((always_inline)) void tile_sums(vf sum[ROWS][VECS], const float *d, const float *xb,
         int64_t batch, int64_t in, int64_t in_padded, float *w, float *m, float *v, const vf *stash, int64_t prev,
         const Settings *s) {
@@ -82,44 +102,15 @@ static inline __attribute__((always_inline)) void tile_sums(vf sum[ROWS][VECS], 
     for (int r = 0; r < ROWS; r++)
 #pragma GCC unroll 4
         for (int q = 0; q < VECS; q++) sum[r][q] = (vf){0};
-    int k = prev >= 0 ? 0 : ROWS * VECS;
+    int k = prev >= 0 ? 0 : ROWS * VECS;  /* the pending tile's next vector */
     int64_t b = 0;
     for (; b + CHUNK <= batch; b += CHUNK) {
 #pragma GCC unroll 8
-        for (int u = 0; u < CHUNK; u++) {
-            vf col[VECS];
-            const float *xr = xb + (b + u) * in_padded;
-#pragma GCC unroll 4
-            for (int q = 0; q < VECS; q++) col[q] = loadv(xr + q * LANES);
-#pragma GCC unroll 4
-            for (int r = 0; r < ROWS; r++) {
-                const float f = d[r * batch + b + u];
-#pragma GCC unroll 4
-                for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
-            }
-        }
-        if (k < ROWS * VECS) {
-            const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
-            adam(w + o, m + o, v + o, stash[k], s);
-            k++;
-        }
+        for (int u = 0; u < CHUNK; u++) add_term(sum, d, xb, b + u, batch, in_padded);
+        if (k < ROWS * VECS) stashed_adam(w, m, v, stash, prev, k++, in, s);
     }
-    for (; b < batch; b++) {
-        vf col[VECS];
-        const float *xr = xb + b * in_padded;
-#pragma GCC unroll 4
-        for (int q = 0; q < VECS; q++) col[q] = loadv(xr + q * LANES);
-#pragma GCC unroll 4
-        for (int r = 0; r < ROWS; r++) {
-            const float f = d[r * batch + b];
-#pragma GCC unroll 4
-            for (int q = 0; q < VECS; q++) sum[r][q] = fmav(f, col[q], sum[r][q]);
-        }
-    }
-    for (; k < ROWS * VECS; k++) {
-        const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
-        adam(w + o, m + o, v + o, stash[k], s);
-    }
+    for (; b < batch; b++) add_term(sum, d, xb, b, batch, in_padded);
+    for (; k < ROWS * VECS; k++) stashed_adam(w, m, v, stash, prev, k, in, s);
 }
 
 /* rows start..stop-1 of w, m, v stepped on dW = dyt^T x (layouts above) */
@@ -140,7 +131,9 @@ void factored_adam(float *w, float *m, float *v, const float *dyt, const float *
 #pragma GCC unroll 4
                     for (int q = 0; q < VECS; q++) {
                         const int64_t o = (j + r) * in + c + q * LANES;
-                        __builtin_prefetch(w + o, 1, 3); __builtin_prefetch(m + o, 1, 3); __builtin_prefetch(v + o, 1, 3);
+                        __builtin_prefetch(w + o, 1, 3);
+                        __builtin_prefetch(m + o, 1, 3);
+                        __builtin_prefetch(v + o, 1, 3);
                     }
             tile_sums(sum, d, x + c, batch, in, in_padded, w, m, v, stash, prev, &s);
             prev = -1;
@@ -165,10 +158,7 @@ void factored_adam(float *w, float *m, float *v, const float *dyt, const float *
                 }
         }
     }
-    for (int k = 0; prev >= 0 && k < ROWS * VECS; k++) {
-        const int64_t o = prev + (k / VECS) * in + (k % VECS) * LANES;
-        adam(w + o, m + o, v + o, stash[k], &s);
-    }
+    for (int k = 0; prev >= 0 && k < ROWS * VECS; k++) stashed_adam(w, m, v, stash, prev, k, in, &s);
 }
 
 /* columns a register tile covers: the caller pads x's columns to a multiple of it */
