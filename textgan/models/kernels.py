@@ -107,16 +107,16 @@ def _user() -> str:
 
 def _bind(lib: Any) -> Any:
     pointer, size = ctypes.c_void_p, ctypes.c_int64
-    lib.weight_grad.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer, pointer]
-    lib.input_grad.argtypes = [pointer, size, size, size, pointer, pointer, size, size, size, pointer]
-    for fn in (lib.weight_grad, lib.input_grad):
+    lib.weight_grads.argtypes = [pointer, size, size, size, pointer, pointer, size, size] + [pointer] * 3 + [
+        size, size, pointer, pointer]
+    lib.input_grads.argtypes = [pointer, pointer, size, size, size, pointer, pointer, size, size] + [pointer] * 4
+    lib.window_grads.argtypes = [pointer, size, size, size, pointer, pointer, size, size] + [pointer] * 8
+    lib.pack_all.argtypes = [pointer, size, size, pointer, pointer, pointer]
+    for fn in (lib.weight_grads, lib.input_grads, lib.window_grads, lib.pack_all):
         fn.restype = None
-    for fn in (lib.pack_filters, lib.transpose_each):
-        fn.argtypes = [pointer, size, size, size, pointer]
-        fn.restype = None
-    lib.conv_max.argtypes = [pointer, size, size, size, pointer, pointer, size, size, pointer, pointer, pointer,
-                             pointer, size]
-    lib.conv_max.restype = None
+    lib.conv_max_all.argtypes = [pointer, size, size, size, pointer, pointer, size, pointer, pointer, pointer,
+                                 pointer, size, pointer, pointer, size]
+    lib.conv_max_all.restype = None
     lib.pack_lanes.argtypes = []
     lib.pack_lanes.restype = ctypes.c_int64
     lib.dropout_mask.argtypes = [pointer, size, size, pointer, ctypes.c_uint32, ctypes.c_float]

@@ -283,3 +283,73 @@ void conv_max(const float *x, int64_t rows, int64_t steps, int64_t dim, const fl
         }
     }
 }
+
+/* The winning-window backward of `count` convolutions in one call (the Python loop over them cost ~50 us each a
+   backward): convolution i has channels[i] channels of width widths[i], filters weights[i] (C_i, E, w_i), and its
+   columns of s and g start at column offsets[i]. */
+
+/* weight_grad for the channels first..stop-1 of all the convolutions, numbered across them in order: convolution
+   i's into out[i] (C_i, E, w_i), with running sums in `sums` (as many floats as the largest weight) */
+void weight_grads(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
+                  int64_t ld, int64_t count, const int64_t *channels, const int64_t *widths, const int64_t *offsets,
+                  int64_t first, int64_t stop, float *sums, float *const *out) {
+    for (int64_t i = 0, base = 0; i < count; base += channels[i], i++) {
+        const int64_t c0 = first > base ? first - base : 0, c1 = stop - base < channels[i] ? stop - base : channels[i];
+        if (c0 >= c1) continue;
+        const int64_t at = c0 * dim * widths[i];
+        weight_grad(x, rows, steps, dim, s + offsets[i] + c0, g + offsets[i] + c0, ld, c1 - c0, widths[i], sums + at,
+                    out[i] + at);
+    }
+}
+
+/* input_grad of every convolution for `rows` rows (s, g and out at the first of them), each convolution's filters
+   first transposed to (C_i, w_i, E) into `filters` (as many floats as the largest weight) */
+void input_grads(const float *const *weights, float *filters, int64_t rows, int64_t steps, int64_t dim,
+                 const int64_t *s, const float *g, int64_t ld, int64_t count, const int64_t *channels,
+                 const int64_t *widths, const int64_t *offsets, float *out) {
+    for (int64_t i = 0; i < count; i++) {
+        transpose_each(weights[i], channels[i], dim, widths[i], filters);
+        input_grad(filters, rows, steps, dim, s + offsets[i], g + offsets[i], ld, channels[i], widths[i], out);
+    }
+}
+
+/* Both, one convolution after another (the order of the loop over them in Python, which keeps each one's data in
+   cache between its two gradients): out[i] if need_weights, `grad_x` if need_x; on one thread */
+void window_grads(const float *x, int64_t rows, int64_t steps, int64_t dim, const int64_t *s, const float *g,
+                  int64_t ld, int64_t count, const int64_t *channels, const int64_t *widths, const int64_t *offsets,
+                  const float *const *weights, float *sums, float *filters, float *const *out, float *grad_x) {
+    for (int64_t i = 0; i < count; i++) {
+        if (out != 0)
+            weight_grad(x, rows, steps, dim, s + offsets[i], g + offsets[i], ld, channels[i], widths[i], sums,
+                        out[i]);
+        if (grad_x != 0) {
+            transpose_each(weights[i], channels[i], dim, widths[i], filters);
+            input_grad(filters, rows, steps, dim, s + offsets[i], g + offsets[i], ld, channels[i], widths[i], grad_x);
+        }
+    }
+}
+
+/* The forward of `count` convolutions in one call: convolution i has channels[i] channels of width widths[i],
+   filters weights[i] (C_i, E, w_i) and bias biases[i]; pack_all lays out every filter as pack_filters does, one
+   after another in `packed`, and conv_max_all runs conv_max on each, its windows valid + i x stride (and
+   open + i x stride where open is given), its columns of values and starts after the earlier ones' */
+void pack_all(const float *const *weights, int64_t count, int64_t dim, const int64_t *channels, const int64_t *widths,
+              float *packed) {
+    for (int64_t i = 0; i < count; i++) {
+        pack_filters(weights[i], channels[i], dim, widths[i], packed);
+        packed += (channels[i] + LANES - 1) / LANES * LANES * widths[i] * dim;
+    }
+}
+
+void conv_max_all(const float *x, int64_t rows, int64_t steps, int64_t dim, const float *packed,
+                  const float *const *biases, int64_t count, const int64_t *channels, const int64_t *widths,
+                  const int64_t *valid, const int64_t *open, int64_t stride, float *values, int64_t *starts,
+                  int64_t ld) {
+    for (int64_t i = 0; i < count; i++) {
+        conv_max(x, rows, steps, dim, packed, biases[i], channels[i], widths[i], valid + i * stride,
+                 open != 0 ? open + i * stride : 0, values, starts, ld);
+        packed += (channels[i] + LANES - 1) / LANES * LANES * widths[i] * dim;
+        values += channels[i];
+        starts += channels[i];
+    }
+}

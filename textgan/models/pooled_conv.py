@@ -18,6 +18,7 @@ the caller keeps torch's kernels: ``kernels.available()`` says which. A backward
 
 from __future__ import annotations
 
+import ctypes
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 
@@ -65,30 +66,29 @@ def pooled(e: Tensor, seen: Tensor | None, tokens: Tensor | None, widths: Sequen
 def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
               biases: Sequence[Tensor]) -> tuple[Tensor, Tensor]:
     """(values, starts), both (B, sum C): each convolution's pooled maxima over the windows `read` of x (B, T, E)
-    (contiguous) and the first window that attains each."""
+    (contiguous) and the first window that attains each; every convolution in one call (``pooled_conv.c``'s
+    pack_all, conv_max_all), the rows split over torch's threads."""
     lib = kernels.library()
     rows, steps, dim = x.shape
-    total = sum(w.shape[0] for w in weights)
+    channels = [w.shape[0] for w in weights]
+    total = sum(channels)
     values = torch.empty(rows, total)  # (B, sum C)
     starts = torch.empty(rows, total, dtype=torch.long)  # (B, sum C)
     lanes = lib.pack_lanes()  # 16 where the kernels were built for AVX-512, else 8
-    sizes = [-(-w.shape[0] // lanes) * w.shape[2] * dim * lanes for w in weights]
-    packed = scratch("packed", sum(sizes)).split(sizes)  # each (ceil(C / lanes), w x E, lanes), flat
-    for weight, out in zip(weights, packed):
-        channels, _, width = weight.shape
-        filters = weight.detach().contiguous()  # (C, E, w)
-        lib.pack_filters(filters.data_ptr(), channels, dim, width, out.data_ptr())
+    shapes = _int64s(channels, [w.shape[2] for w in weights])
+    filters = [w.detach().contiguous() for w in weights]  # (C, E, w) each; held: the C calls read their memory
+    packed = scratch("packed", sum(-(-w.shape[0] // lanes) * lanes * w.shape[2] * dim for w in weights))
+    lib.pack_all(_pointers(filters), len(weights), dim, *shapes, packed.data_ptr())  # (ceil(C / lanes), w x E, lanes)
     flat_biases = [b.detach().contiguous() for b in biases]
+    valid = torch.stack([r.valid for r in read])  # (count, B) int64
+    opened = None if read[0].open is None else torch.stack([r.open for r in read])  # (count, B) int64
+    step, item = steps * dim * x.element_size(), values.element_size()
 
     def run(first: int, stop: int) -> None:
-        offset = 0
-        for weight, bias, filters, windows_ in zip(weights, flat_biases, packed, read):
-            channels, _, width = weight.shape
-            lib.conv_max(x[first].data_ptr(), stop - first, steps, dim, filters.data_ptr(), bias.data_ptr(),
-                         channels, width, windows_.valid[first].data_ptr(),
-                         None if windows_.open is None else windows_.open[first].data_ptr(),
-                         values[first, offset].data_ptr(), starts[first, offset].data_ptr(), total)
-            offset += channels
+        lib.conv_max_all(x.data_ptr() + first * step, stop - first, steps, dim, packed.data_ptr(),
+                         _pointers(flat_biases), len(weights), *shapes, valid.data_ptr() + first * 8,
+                         None if opened is None else opened.data_ptr() + first * 8, rows,
+                         values.data_ptr() + first * total * item, starts.data_ptr() + first * total * 8, total)
 
     kernels.in_parallel(rows, run)
     return values, starts
@@ -124,54 +124,55 @@ class MaxPooledConv(torch.autograd.Function):
 
 def _window_grads(x: Tensor, starts: Tensor, weights: Sequence[Tensor], grad: Tensor, need_x: bool,
                   need_weights: bool) -> tuple[Tensor | None, list[Tensor | None]]:
-    """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels; None for those not
-    needed."""
-    rows_first = x.detach().contiguous()  # (B, T, E): a window is w x E contiguous floats
-    grad, starts = grad.contiguous(), starts.contiguous()  # (B, sum C): each convolution's columns are views
-    grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
-    grad_weights: list[Tensor | None] = []
-    for weight, at, scale in zip(weights, *_columns(weights, starts, grad)):
-        grad_weights.append(_width_grads(rows_first, at, scale, weight, need_weights, grad_x))
-    return grad_x, grad_weights
-
-
-def _width_grads(x: Tensor, at: Tensor, scale: Tensor, weight: Tensor, need_weight: bool,
-                 grad_x: Tensor | None) -> Tensor | None:
-    """One convolution's weight gradient (C, E, w) if `need_weight`, and its input gradient added into grad_x
-    (B, T, E) if given, from x (B, T, E), its winning starts `at` and pooled gradients `scale` (both (B, C) column
-    views, rows ld apart). The weight gradient's channels and the input gradient's rows are split over torch's
-    threads."""
+    """(grad of x (B, T, E), weight grads) from the winning windows, by the compiled kernels, every convolution in
+    one call (``pooled_conv.c``'s window_grads: both gradients of each in turn); None for those not needed. On
+    several threads, one call for each gradient (weight_grads, input_grads), the weight gradient's channels and
+    the input gradient's rows split over them: the same numbers."""
     lib = kernels.library()
-    (rows, steps, dim), (channels, _, width), ld = x.shape, weight.shape, at.stride(0)
-    out = None
-    if need_weight:
-        out = torch.empty(channels, dim, width)  # (C, E, w) as the conv's weight
-        sums = scratch("weight_grad_sums", channels * width * dim).view(channels, -1)  # the kernel's running sums
+    rows_first = x.detach().contiguous()  # (B, T, E): a window is w x E contiguous floats
+    grad, starts = grad.contiguous(), starts.contiguous()  # (B, sum C)
+    (rows, steps, dim), ld = rows_first.shape, grad.shape[1]
+    channels = [w.shape[0] for w in weights]
+    shapes = _int64s(channels, [w.shape[2] for w in weights], [sum(channels[:i]) for i in range(len(weights))])
+    largest = max(w.numel() for w in weights)
+    grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
+    outs = [torch.empty(w.shape) for w in weights] if need_weights else []  # (C, E, w) each, as the weights
+    filters = [w.detach().contiguous() for w in weights]  # held: the C calls read their memory
+    if min(torch.get_num_threads(), rows) <= 1:  # both gradients, one convolution after another
+        lib.window_grads(rows_first.data_ptr(), rows, steps, dim, starts.data_ptr(), grad.data_ptr(), ld,
+                         len(weights), *shapes, _pointers(filters), scratch("weight_grad_sums", largest).data_ptr(),
+                         scratch("filters", largest).data_ptr(), _pointers(outs) if need_weights else None,
+                         None if grad_x is None else grad_x.data_ptr())
+        return grad_x, list(outs) if need_weights else [None] * len(weights)
+    if need_weights:
 
         def channel_range(first: int, stop: int) -> None:
-            lib.weight_grad(x.data_ptr(), rows, steps, dim, at[:, first].data_ptr(), scale[:, first].data_ptr(), ld,
-                            stop - first, width, sums[first].data_ptr(), out[first].data_ptr())
+            lib.weight_grads(rows_first.data_ptr(), rows, steps, dim, starts.data_ptr(), grad.data_ptr(), ld,
+                             len(weights), *shapes, first, stop, scratch("weight_grad_sums", largest).data_ptr(),
+                             _pointers(outs))
 
-        kernels.in_parallel(channels, channel_range)
+        kernels.in_parallel(sum(channels), channel_range)
     if grad_x is not None:
-        filters = _transposed(weight.detach(), scratch("filters", weight.numel()))  # (C, w, E)
+        row_floats, item = steps * dim, grad.element_size()
 
         def row_range(first: int, stop: int) -> None:
-            lib.input_grad(filters.data_ptr(), stop - first, steps, dim, at[first].data_ptr(),
-                           scale[first].data_ptr(), ld, channels, width, grad_x[first].data_ptr())
+            lib.input_grads(_pointers(filters), scratch("filters", largest).data_ptr(), stop - first, steps, dim,
+                            starts.data_ptr() + first * ld * starts.element_size(),
+                            grad.data_ptr() + first * ld * item, ld, len(weights), *shapes,
+                            grad_x.data_ptr() + first * row_floats * item)
 
         kernels.in_parallel(rows, row_range)
-    return out
+    return grad_x, list(outs) if need_weights else [None] * len(weights)
 
 
-def _transposed(t: Tensor, into: Tensor) -> Tensor:
-    """(N, B, A) from (N, A, B), copied into `into` (flat, N x A x B elements); torch's permute-and-copy is slower
-    for these small matrices."""
-    count, rows, cols = t.shape
-    source = t.contiguous()  # held: the C call reads its memory
-    out = into.view(count, cols, rows)
-    kernels.library().transpose_each(source.data_ptr(), count, rows, cols, out.data_ptr())
-    return out
+def _pointers(tensors: Sequence[Tensor]) -> Any:
+    """The tensors' data pointers as a ctypes array (the compiled kernels' per-convolution arrays)."""
+    return (ctypes.c_void_p * len(tensors))(*(t.data_ptr() for t in tensors))
+
+
+def _int64s(*lists: Sequence[int]) -> list[Any]:
+    """Each list of ints as a ctypes int64 array (the compiled kernels' per-convolution arguments)."""
+    return [(ctypes.c_int64 * len(values))(*values) for values in lists]
 
 
 def _columns(weights: Sequence[Tensor], *tensors: Tensor) -> list[tuple[Tensor, ...]]:
