@@ -333,11 +333,15 @@ void window_grads(const float *x, int64_t rows, int64_t steps, int64_t dim, cons
    filters weights[i] (C_i, E, w_i) and bias biases[i]; pack_all lays out every filter as pack_filters does, one
    after another in `packed`, and conv_max_all runs conv_max on each, its windows valid + i x stride (and
    open + i x stride where open is given), its columns of values and starts after the earlier ones' */
+static inline int64_t packed_floats(int64_t channels, int64_t width, int64_t dim) {
+    return (channels + LANES - 1) / LANES * LANES * width * dim;  /* one convolution's packed filters */
+}
+
 void pack_all(const float *const *weights, int64_t count, int64_t dim, const int64_t *channels, const int64_t *widths,
               float *packed) {
     for (int64_t i = 0; i < count; i++) {
         pack_filters(weights[i], channels[i], dim, widths[i], packed);
-        packed += (channels[i] + LANES - 1) / LANES * LANES * widths[i] * dim;
+        packed += packed_floats(channels[i], widths[i], dim);
     }
 }
 
@@ -348,7 +352,7 @@ void conv_max_all(const float *x, int64_t rows, int64_t steps, int64_t dim, cons
     for (int64_t i = 0; i < count; i++) {
         conv_max(x, rows, steps, dim, packed, biases[i], channels[i], widths[i], valid + i * stride,
                  open != 0 ? open + i * stride : 0, values, starts, ld);
-        packed += (channels[i] + LANES - 1) / LANES * LANES * widths[i] * dim;
+        packed += packed_floats(channels[i], widths[i], dim);
         values += channels[i];
         starts += channels[i];
     }

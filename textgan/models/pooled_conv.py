@@ -82,13 +82,13 @@ def _conv_max(x: Tensor, read: Sequence[Windows], weights: Sequence[Tensor],
     flat_biases = [b.detach().contiguous() for b in biases]
     valid = torch.stack([r.valid for r in read])  # (count, B) int64
     opened = None if read[0].open is None else torch.stack([r.open for r in read])  # (count, B) int64
-    step, item = steps * dim * x.element_size(), values.element_size()
+    step, item, index = steps * dim * x.element_size(), values.element_size(), starts.element_size()
 
-    def run(first: int, stop: int) -> None:
+    def run(first: int, stop: int) -> None:  # rows first..stop - 1: pointers to their first row
         lib.conv_max_all(x.data_ptr() + first * step, stop - first, steps, dim, packed.data_ptr(),
-                         _pointers(flat_biases), len(weights), *shapes, valid.data_ptr() + first * 8,
-                         None if opened is None else opened.data_ptr() + first * 8, rows,
-                         values.data_ptr() + first * total * item, starts.data_ptr() + first * total * 8, total)
+                         _pointers(flat_biases), len(weights), *shapes, valid.data_ptr() + first * index,
+                         None if opened is None else opened.data_ptr() + first * index, rows,
+                         values.data_ptr() + first * total * item, starts.data_ptr() + first * total * index, total)
 
     kernels.in_parallel(rows, run)
     return values, starts
@@ -137,13 +137,14 @@ def _window_grads(x: Tensor, starts: Tensor, weights: Sequence[Tensor], grad: Te
     largest = max(w.numel() for w in weights)
     grad_x = torch.zeros_like(rows_first) if need_x else None  # (B, T, E)
     outs = [torch.empty(w.shape) for w in weights] if need_weights else []  # (C, E, w) each, as the weights
+    grad_weights: list[Tensor | None] = list(outs) if need_weights else [None] * len(weights)
     filters = [w.detach().contiguous() for w in weights]  # held: the C calls read their memory
     if min(torch.get_num_threads(), rows) <= 1:  # both gradients, one convolution after another
         lib.window_grads(rows_first.data_ptr(), rows, steps, dim, starts.data_ptr(), grad.data_ptr(), ld,
                          len(weights), *shapes, _pointers(filters), scratch("weight_grad_sums", largest).data_ptr(),
                          scratch("filters", largest).data_ptr(), _pointers(outs) if need_weights else None,
                          None if grad_x is None else grad_x.data_ptr())
-        return grad_x, list(outs) if need_weights else [None] * len(weights)
+        return grad_x, grad_weights
     if need_weights:
 
         def channel_range(first: int, stop: int) -> None:
@@ -155,14 +156,14 @@ def _window_grads(x: Tensor, starts: Tensor, weights: Sequence[Tensor], grad: Te
     if grad_x is not None:
         row_floats, item = steps * dim, grad.element_size()
 
-        def row_range(first: int, stop: int) -> None:
+        def row_range(first: int, stop: int) -> None:  # each thread transposes the filters into its own scratch
             lib.input_grads(_pointers(filters), scratch("filters", largest).data_ptr(), stop - first, steps, dim,
                             starts.data_ptr() + first * ld * starts.element_size(),
                             grad.data_ptr() + first * ld * item, ld, len(weights), *shapes,
                             grad_x.data_ptr() + first * row_floats * item)
 
         kernels.in_parallel(rows, row_range)
-    return grad_x, list(outs) if need_weights else [None] * len(weights)
+    return grad_x, grad_weights
 
 
 def _pointers(tensors: Sequence[Tensor]) -> Any:
