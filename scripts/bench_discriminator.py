@@ -72,7 +72,14 @@ from discriminator_unit import (
     timed,
     variant_config,
 )
-from discriminator_unit_split import ceiling, highway_shares, kernel_ceiling, layers_alone, required_work
+from discriminator_unit_split import (
+    ceiling,
+    ceiling_products,
+    highway_shares,
+    kernel_ceiling,
+    layers_alone,
+    required_work,
+)
 
 from textgan.api.builders import build_cnn, build_estimator, discriminator_optimizer
 from textgan.config import DISCRIMINATOR_PRESETS
@@ -183,8 +190,8 @@ def bench_d_unit(name: str, rounds: int, updates: int,
               f"Adam steps{others} {stepping:.1f} s; with nothing else the unit would run at {bound / g32:.0%} of the "
               f"GEMM")
         ceilings = [ceiling(flops[analysed][k], gemm[k], shares[k], required[k]) for k in range(rounds)]
-        products = [n for n in shares[0] if not (fused and n.startswith("weight gradient"))]
-        print(f"  ceiling of {analysed} with its kernels: the highway's products at the rates torch's kernels get for "
+        products = ceiling_products(shares[0], bool(fused))
+        print(f"  ceiling of {analysed} with its kernels: the highway's products at the rates its kernels get for "
               f"their shapes alone ({', '.join(f'{n} {statistics.median(s[n] for s in shares):.0%}' for n in products)}"
               f" of the GEMM){with_step}, every other FLOP at the square GEMM's rate, the required work above and "
               f"nothing else: "

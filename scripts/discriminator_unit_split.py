@@ -22,7 +22,8 @@ from discriminator_unit import (
 
 from textgan.api.builders import build_cnn, discriminator_optimizer
 from textgan.config import DISCRIMINATOR_PRESETS, Config
-from textgan.models import dropout, kernels
+from textgan.models import dropout, kernels, thin_linear
+from textgan.models.deferred_linear import DeferredGrad
 from textgan.models.wrapping import unwrap
 
 
@@ -107,23 +108,36 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     return sampling, stepping, fused
 
 
+COMPILED_FORWARD = "forward by thin_linear.c"  # highway_shares' name for the compiled product
+
+
+def ceiling_products(shares: dict[str, float], fused: bool) -> list[str]:
+    """The highway's products a unit runs with its kernels, by their names in `shares`: with the fused step, the
+    compiled forward (where built) and torch's input gradient, the weight gradient being in the step; else
+    torch's three."""
+    if not fused:
+        return ["forward x W^T", "input gradient dy W", "weight gradient dy^T x"]
+    return [COMPILED_FORWARD if COMPILED_FORWARD in shares else "forward x W^T", "input gradient dy W"]
+
+
 def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float, float]
             ) -> tuple[float, float]:
-    """(seconds, share of the GEMM) of a unit doing `per_seq` FLOPs a sequence in which the highway's three products
-    run at `shares` of a `gemm` FLOP/s square GEMM (the weight gradient's in the compiled fused step instead, when
-    `required` times one), all its other FLOPs at the GEMM's rate, plus the `required` (sampling, optimizer,
-    compiled step) seconds and no other work."""
+    """(seconds, share of the GEMM) of a unit doing `per_seq` FLOPs a sequence in which the highway's products
+    (`ceiling_products`) run at `shares` of a `gemm` FLOP/s square GEMM (the weight gradient's in the compiled fused
+    step instead, when `required` times one), all its other FLOPs at the GEMM's rate, plus the `required`
+    (sampling, optimizer, compiled step) seconds and no other work."""
     product = 2 * sum(SEQGAN["num_filters"]) * 2 * sum(SEQGAN["num_filters"])  # one product, FLOPs a sequence
-    rates = [share for name, share in shares.items() if not (required[2] and name.startswith("weight gradient"))]
+    rates = [shares[name] for name in ceiling_products(shares, bool(required[2]))]
     seconds = SEQUENCES_PER_UNIT * (sum(product / (share * gemm) for share in rates)
-                                    + (per_seq - len(shares) * product) / gemm) + sum(required)
+                                    + (per_seq - 3 * product) / gemm) + sum(required)
     return seconds, per_seq * SEQUENCES_PER_UNIT / seconds / gemm
 
 
 def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str, float]:
     """The rate of each of the highway's three products at its own shape (gate and transform together, `rows`
     sequences), into warm output buffers, as a share of a square GEMM timed alongside: what torch's matrix kernels
-    give the largest part of the D unit's FLOPs."""
+    give the largest part of the D unit's FLOPs; and the forward by the compiled product the fused step's layer
+    runs in training (``models/thin_linear.c``), where the kernels are built."""
     x, dy = torch.randn(rows, features), torch.randn(rows, 2 * features)
     weight, bias = torch.randn(2 * features, features), torch.randn(2 * features)
     out_y, out_x, out_w = torch.empty(rows, 2 * features), torch.empty(rows, features), torch.empty(2 * features,
@@ -131,6 +145,10 @@ def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str
     products = {"forward x W^T": lambda: torch.addmm(bias, x, weight.t(), out=out_y),
                 "input gradient dy W": lambda: torch.mm(dy, weight, out=out_x),
                 "weight gradient dy^T x": lambda: torch.mm(dy.t(), x, out=out_w)}
+    lib = thin_linear.library(x, weight, bias)
+    if lib is not None:
+        xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)
+        products[COMPILED_FORWARD] = lambda: thin_linear.rows(lib, weight, xt, rows, bias, out_y, 0, 2 * features)
     flops = 2 * rows * features * 2 * features
     gemm = gemm_rate()
     return {name: flops / timed(product, repeats) / gemm for name, product in products.items()}

@@ -120,8 +120,9 @@ class DiscriminatorConfig:
     fused_highway_step: bool = opt(False, "D training with fused_optimizer on the CPU: the highway's weight "
                                           "gradient is not written out but kept as its two thin factors, for the "
                                           "norm (from Gram matrices) and a step that forms it in cache-sized "
-                                          "blocks; the same update to float round-off, a faster step (elsewhere, "
-                                          "or with another optimizer, the gradient is written out as usual)")
+                                          "blocks, and its forward in training by a compiled product; the same "
+                                          "update to float round-off, a faster step (elsewhere, or with another "
+                                          "optimizer, the gradient is written out as usual)")
     fake_pool: int = opt(0, "D training: draw a D phase's generator fakes this many rows at a time instead of one "
                             "batch at a time (G is fixed within the phase): faster, the same distribution, other "
                             "random draws; for estimators whose D reads token samples (0: per batch)", min=0)

@@ -116,7 +116,8 @@ def test_a_weight_with_a_gradient_already_is_written_out_and_summed() -> None:
 @pytest.mark.parametrize("options", [{}, {"spectral_norm": True}, {"precision": "bf16"}])
 def test_state_dicts_and_scores_do_not_depend_on_the_option(options: dict[str, object]) -> None:
     """The same parameters, buffers and logits, in training (dropout, a spectral norm's one power iteration per
-    forward, bf16 autocast, where the layer does not defer) and in scoring."""
+    forward, bf16 autocast, where the layer does not defer; where it does, its compiled product gives torch's
+    logits to round-off) and in scoring."""
     models = []
     for fused in (False, True):
         torch.manual_seed(0)
@@ -131,7 +132,10 @@ def test_state_dicts_and_scores_do_not_depend_on_the_option(options: dict[str, o
         with armed(fused):
             got = fused(tokens(step))
             got.sum().backward()
-        assert torch.equal(got, want)
+        if options:  # the layer does not defer: torch's layer
+            assert torch.equal(got, want)
+        else:  # the compiled product in training (models/thin_linear.py)
+            torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     assert all(torch.equal(a, b) for a, b in zip(plain.state_dict().values(), fused.state_dict().values()))
     plain.eval(), fused.eval()
     assert torch.equal(plain(tokens(0)), fused(tokens(0)))

@@ -16,6 +16,10 @@ The step itself may be left pending too (``training/fused_step.py``'s `deferring
 forward then updates the weight a block of rows at a time and multiplies each block as soon as it is updated,
 while it is in cache, so the weight comes from memory once for both. Anything else that reads the layer first
 (a forward without autograd, its state dict, loading one) applies the pending step alone (`flush`).
+
+In training (autograd on, float32 on the CPU, the compiled kernels built) the forward's product is the compiled
+one of ``thin_linear.c``, which reads W in place, whole or block by block, with the same numbers either way; it
+differs from torch's product by float round-off. A forward without autograd (scoring) is torch's layer.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from textgan.models import thin_linear
 
 Blocks = Callable[[int, int], None]  # after(start, stop): called once rows start..stop - 1 of the weight are updated
 PendingStep = Callable[[Blocks | None], None]  # runs an optimizer step of the weight, calling `after` per block
@@ -93,14 +99,21 @@ class _Linear(torch.autograd.Function):
     @staticmethod
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor, deferred: DeferredGrad) -> Tensor:  # type: ignore[override]
         step, deferred.step = deferred.step, None
-        if step is None:
-            out = torch.addmm(bias, x, weight.t())  # (N, out)
-        else:  # the pending step's blocks, each multiplied while its rows are in cache: the same sums per column
-            out = x.new_empty(x.shape[0], weight.shape[0])  # (N, out)
+        out = x.new_empty(x.shape[0], weight.shape[0])  # (N, out)
+        lib = thin_linear.library(x, weight, bias)
+        if lib is not None:  # the compiled product, W read in place
+            xt = thin_linear.transposed(lib, x, deferred.buffer)  # (in, N rounded up to the kernel's lanes)
+
+            def product(start: int, stop: int) -> None:
+                thin_linear.rows(lib, weight, xt, x.shape[0], bias, out, start, stop)
+        else:
 
             def product(start: int, stop: int) -> None:
                 torch.addmm(bias[start:stop], x, weight[start:stop].t(), out=out[:, start:stop])  # (N, stop - start)
 
+        if step is None:
+            product(0, weight.shape[0])
+        else:  # the pending step's blocks, each multiplied while its rows are in cache: the same sums per column
             step(product)
         ctx.deferred = deferred
         ctx.save_for_backward(x, weight)  # after the step: the weight this forward used

@@ -24,7 +24,7 @@ from typing import Any
 import torch
 
 SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c",
-                                                                  "factored_adam.c"))
+                                                                  "factored_adam.c", "thin_linear.c"))
 HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources: part of the build's cache key
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
@@ -92,7 +92,8 @@ def library() -> Any:
                 continue
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
                   f"(the same values and gradients, slower), its dropout is torch's (other masks, slower), and its "
-                  f"highway's fused Adam step forms each block of the gradient first (the same to round-off, slower)",
+                  f"highway's fused Adam step forms each block of the gradient first and its products in training "
+                  f"are torch's (the same to round-off, slower)",
                   RuntimeWarning, stacklevel=2)
     return None
 
@@ -128,7 +129,9 @@ def _bind(lib: Any) -> Any:
     single = ctypes.c_float
     lib.factored_adam.argtypes = [pointer] * 5 + [size] * 5 + [single] * 7
     lib.factored_adam.restype = None
-    for fn in (lib.factored_adam_span, lib.factored_adam_rows):
+    lib.thin_linear.argtypes = [pointer, size, pointer, size, size, size, size, pointer, pointer, size]
+    lib.thin_linear.restype = None
+    for fn in (lib.factored_adam_span, lib.factored_adam_rows, lib.thin_linear_rows):
         fn.argtypes = []
         fn.restype = ctypes.c_int64
     return lib

@@ -1,0 +1,97 @@
+"""The highway's forward product by the compiled kernel (models/thin_linear.c through models/thin_linear.py and the
+deferring layer of models/deferred_linear.py): x W^T + b to float round-off, and the same numbers whatever the
+blocks of W's rows, the thread count or the lane width."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import torch
+
+from textgan.models import kernels, thin_linear
+from textgan.models.deferred_linear import DeferredGrad, DeferredLinear
+
+needs_kernels = pytest.mark.skipif(not kernels.available(), reason="no C compiler: the compiled kernels are not built")
+
+
+def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, ...] = ()) -> torch.Tensor:
+    """x W^T (+ b) by the kernel on seeded values, W's rows in the given blocks (cut points), (batch, out)."""
+    g = torch.Generator().manual_seed(batch * 1000 + columns * 10 + out)
+    x, w = torch.randn(batch, columns, generator=g), torch.randn(out, columns, generator=g)
+    b = torch.randn(out, generator=g) if bias else None
+    lib = thin_linear.library(x, w, b)
+    xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)
+    y = torch.full((batch, out), float("nan"))
+    cuts = [0, *blocks, out]
+    for start, stop in zip(cuts[:-1], cuts[1:]):
+        thin_linear.rows(lib, w, xt, batch, b, y, start, stop)
+    return y
+
+
+@needs_kernels
+@pytest.mark.parametrize(("batch", "columns", "out"), [
+    (1, 1, 1), (5, 17, 7), (16, 64, 13), (64, 40, 37), (70, 33, 20), (3, 200, 6), (129, 9, 12)])
+@pytest.mark.parametrize("bias", [True, False])
+def test_the_product_is_torchs_to_round_off(batch: int, columns: int, out: int, bias: bool) -> None:
+    g = torch.Generator().manual_seed(batch * 1000 + columns * 10 + out)
+    x, w = torch.randn(batch, columns, generator=g), torch.randn(out, columns, generator=g)
+    want = x.double() @ w.double().t()
+    if bias:
+        want += torch.randn(out, generator=g).double()
+    torch.testing.assert_close(product(batch, columns, out, bias), want.float(), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernels
+@pytest.mark.parametrize("blocks", [(5,), (6, 12), (1, 2, 30), (36,)])
+def test_blocks_of_rows_give_the_same_numbers(blocks: tuple[int, ...]) -> None:
+    assert torch.equal(product(37, 50, 37, True, blocks), product(37, 50, 37, True))
+
+
+@needs_kernels
+def test_the_same_numbers_at_any_thread_count() -> None:
+    threads = torch.get_num_threads()
+    try:
+        results = []
+        for count in (1, 2, 5):
+            torch.set_num_threads(count)
+            results.append(product(64, 70, 103, True, (50,)))
+    finally:
+        torch.set_num_threads(threads)
+    assert all(torch.equal(results[0], other) for other in results[1:])
+
+
+@needs_kernels
+def test_the_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    """Built for 16 lanes (6 rows x 4 vectors a tile) or 8 (3 x 4), each output sums its terms in the same order."""
+    if kernels.library().pack_lanes() != 16:
+        pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
+    wide = product(70, 45, 40, True)
+    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
+    kernels.library.cache_clear()
+    try:
+        assert kernels.library().pack_lanes() == 8
+        narrow = product(70, 45, 40, True)
+    finally:
+        kernels.library.cache_clear()
+    assert torch.equal(wide, narrow)
+
+
+@pytest.mark.parametrize(("case", "make"), [
+    ("float64", lambda: (torch.ones(2, 3, dtype=torch.float64), torch.ones(4, 3, dtype=torch.float64), None)),
+    ("strided weight", lambda: (torch.ones(2, 3), torch.ones(3, 4).t(), torch.ones(4))),
+    ("strided bias", lambda: (torch.ones(2, 3), torch.ones(4, 3), torch.ones(4, 2)[:, 0])),
+])
+def test_what_the_kernel_cannot_read_goes_to_torch(case: str, make: Any) -> None:
+    assert thin_linear.library(*make()) is None, case
+
+
+def test_the_layers_training_forward_is_torchs_to_round_off() -> None:
+    torch.manual_seed(0)
+    layer, x = DeferredLinear(30, 14), torch.randn(9, 30)
+    want = torch.nn.functional.linear(x, layer.weight, layer.bias)
+    got = layer(x)
+    torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
+    got.sum().backward()  # autograd through it as through torch's layer
+    torch.testing.assert_close(layer.weight.grad, torch.ones(9, 14).t() @ x)
