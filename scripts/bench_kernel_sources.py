@@ -40,7 +40,7 @@ def baseline_sources(rev: str, into: Path) -> dict[str, Path]:
         shown = subprocess.run(["git", "show", f"{rev}:{name}"], cwd=ROOT, capture_output=True, text=True)
         if shown.returncode != 0:
             sys.exit(f"bench_kernel_sources.py: cannot read {name} at {rev!r} ({shown.stderr.strip()}); give a "
-                     f"revision of this repository that has the compiled kernels")
+                     f"revision that has every kernel source this checkout builds (docs/benchmarks.md says which)")
         files[source.name] = into / source.name
         files[source.name].write_text(shown.stdout)
     return files
