@@ -108,7 +108,9 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     return sampling, stepping, fused
 
 
-COMPILED_FORWARD = "forward by thin_linear.c"  # highway_shares' name for the compiled product
+# highway_shares' names for the highway's products
+FORWARD, INPUT_GRAD, WEIGHT_GRAD = "forward x W^T", "input gradient dy W", "weight gradient dy^T x"  # torch's
+COMPILED_FORWARD = "forward by thin_linear.c"  # the compiled forward of the fused step's layer
 
 
 def ceiling_products(shares: dict[str, float], fused: bool) -> list[str]:
@@ -116,8 +118,8 @@ def ceiling_products(shares: dict[str, float], fused: bool) -> list[str]:
     compiled forward (where built) and torch's input gradient, the weight gradient being in the step; else
     torch's three."""
     if not fused:
-        return ["forward x W^T", "input gradient dy W", "weight gradient dy^T x"]
-    return [COMPILED_FORWARD if COMPILED_FORWARD in shares else "forward x W^T", "input gradient dy W"]
+        return [FORWARD, INPUT_GRAD, WEIGHT_GRAD]
+    return [COMPILED_FORWARD if COMPILED_FORWARD in shares else FORWARD, INPUT_GRAD]
 
 
 def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float, float]
@@ -129,7 +131,7 @@ def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tup
     product = 2 * sum(SEQGAN["num_filters"]) * 2 * sum(SEQGAN["num_filters"])  # one product, FLOPs a sequence
     rates = [shares[name] for name in ceiling_products(shares, bool(required[2]))]
     seconds = SEQUENCES_PER_UNIT * (sum(product / (share * gemm) for share in rates)
-                                    + (per_seq - 3 * product) / gemm) + sum(required)
+                                    + (per_seq - 3 * product) / gemm) + sum(required)  # 3: the highway's products
     return seconds, per_seq * SEQUENCES_PER_UNIT / seconds / gemm
 
 
@@ -142,9 +144,9 @@ def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str
     weight, bias = torch.randn(2 * features, features), torch.randn(2 * features)
     out_y, out_x, out_w = torch.empty(rows, 2 * features), torch.empty(rows, features), torch.empty(2 * features,
                                                                                                   features)
-    products = {"forward x W^T": lambda: torch.addmm(bias, x, weight.t(), out=out_y),
-                "input gradient dy W": lambda: torch.mm(dy, weight, out=out_x),
-                "weight gradient dy^T x": lambda: torch.mm(dy.t(), x, out=out_w)}
+    products = {FORWARD: lambda: torch.addmm(bias, x, weight.t(), out=out_y),
+                INPUT_GRAD: lambda: torch.mm(dy, weight, out=out_x),
+                WEIGHT_GRAD: lambda: torch.mm(dy.t(), x, out=out_w)}
     lib = thin_linear.library(x, weight, bias)
     if lib is not None:
         xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)

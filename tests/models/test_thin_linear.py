@@ -15,11 +15,16 @@ from textgan.models.deferred_linear import DeferredGrad, DeferredLinear
 needs_kernels = pytest.mark.skipif(not kernels.available(), reason="no C compiler: the compiled kernels are not built")
 
 
-def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, ...] = ()) -> torch.Tensor:
-    """x W^T (+ b) by the kernel on seeded values, W's rows in the given blocks (cut points), (batch, out)."""
+def operands(batch: int, columns: int, out: int, bias: bool) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Seeded x (batch, columns), W (out, columns) and b (out,) or None."""
     g = torch.Generator().manual_seed(batch * 1000 + columns * 10 + out)
     x, w = torch.randn(batch, columns, generator=g), torch.randn(out, columns, generator=g)
-    b = torch.randn(out, generator=g) if bias else None
+    return x, w, torch.randn(out, generator=g) if bias else None
+
+
+def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, ...] = ()) -> torch.Tensor:
+    """x W^T (+ b) by the kernel on `operands`, W's rows in the given blocks (cut points), (batch, out)."""
+    x, w, b = operands(batch, columns, out, bias)
     lib = thin_linear.library(x, w, b)
     xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)
     y = torch.full((batch, out), float("nan"))
@@ -34,11 +39,10 @@ def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, .
     (1, 1, 1), (5, 17, 7), (16, 64, 13), (64, 40, 37), (70, 33, 20), (3, 200, 6), (129, 9, 12)])
 @pytest.mark.parametrize("bias", [True, False])
 def test_the_product_is_torchs_to_round_off(batch: int, columns: int, out: int, bias: bool) -> None:
-    g = torch.Generator().manual_seed(batch * 1000 + columns * 10 + out)
-    x, w = torch.randn(batch, columns, generator=g), torch.randn(out, columns, generator=g)
+    x, w, b = operands(batch, columns, out, bias)
     want = x.double() @ w.double().t()
-    if bias:
-        want += torch.randn(out, generator=g).double()
+    if b is not None:
+        want += b.double()
     torch.testing.assert_close(product(batch, columns, out, bias), want.float(), rtol=1e-5, atol=1e-5)
 
 

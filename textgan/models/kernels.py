@@ -92,8 +92,8 @@ def library() -> Any:
                 continue
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
                   f"(the same values and gradients, slower), its dropout is torch's (other masks, slower), and its "
-                  f"highway's fused Adam step forms each block of the gradient first and its products in training "
-                  f"are torch's (the same to round-off, slower)",
+                  f"highway's fused Adam step forms each block of the gradient first and its forward in training "
+                  f"is torch's (the same to round-off, slower)",
                   RuntimeWarning, stacklevel=2)
     return None
 
