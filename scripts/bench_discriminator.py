@@ -21,7 +21,9 @@ same real batches and the same random state, and scales them to 626 updates:
                (`discriminator.winning_window_grad=true`, `models/pooled_conv.py`);
   fp32+step    ... and the highway's weight gradient kept as its two 64-row factors, its norm from Gram
                matrices and its Adam step formed in cache-sized blocks (`discriminator.fused_highway_step=true`,
-               `training/fused_step.py`).
+               `training/fused_step.py`);
+  fp32+sampler ... and the fakes (and, in the protocol, the G step's rollouts) drawn by the compiled sampler
+               (`generator.compiled_sampler=true`, `models/sample_head.c`).
 
 It prints per-round ratios old / variant (medians), the D FLOPs each variant executes per sequence (conv forward
 counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads x1
@@ -67,6 +69,7 @@ from discriminator_unit import (
     d_unit_part,
     gemm_rate,
     old_discriminator_module,
+    sampling_as,
     setup,
     stream_rate,
     timed,
@@ -91,7 +94,7 @@ from textgan.training.schedules import MLEProgress, MLESchedule
 PEER = {"mle_epoch": 24.7, "g_step": 231.0, "d_unit": 267.0, "metric_pass": 563.0}  # issue 20, seconds
 TEXTGAN_60AC689 = {"mle_epoch": 4.4, "g_step": 5.8, "d_unit": 169.0, "metric_pass": 5.9}  # issue 20, seconds
 # the first of these timed gets the layers-alone and required-work split
-ANALYSED = ("fp32+step", "fp32+window", "fp32+pool")
+ANALYSED = ("fp32+sampler", "fp32+step", "fp32+window", "fp32+pool")
 
 
 def bench_d_unit(name: str, rounds: int, updates: int,
@@ -225,13 +228,15 @@ def machine() -> str:
 def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None:
     """The SeqGAN COCO protocol from measured units (today's code for the MLE epoch and the G step): as timed here,
     and scaled to issue 20's quiet-machine figures for the code at the baseline (its D unit divided by the
-    old / variant ratio measured here, its MLE epoch and G step as they are: this change leaves them alone)."""
+    old / variant ratio measured here, its MLE epoch and G step as they are: the D options leave them alone; the
+    compiled sampler of fp32+sampler speeds up the G step's rollouts too, which the scaled figure leaves out)."""
     cfg, real, generator, max_len = setup("coco")
     g_opt = torch.optim.Adam(generator.parameters(), lr=cfg.pretrain.lr)
     mle_epoch = timed(lambda: train_mle(Models(generator, g_opt), real, real.subset(torch.arange(64)),
                                         MLESchedule(1, 64), MLEProgress(), Runtime(progress=False)), rounds)
     g_steps = {}
-    for precision in sorted({"bf16" if v.startswith("bf16") else "fp32" for v in d_units} | {"fp32"}):
+    for kind in sorted({g_step_kind(v) for v in d_units} | {"fp32"}):
+        precision = kind.split("+")[0]
         d = build_cnn(variant_config(cfg, {"precision": precision}).discriminator, "tokens",
                       vocab_size=unwrap(generator).vocab_size).eval()
         estimator = build_estimator(cfg, max_len)
@@ -243,25 +248,32 @@ def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None
             g_opt.step()
             g_opt.zero_grad(set_to_none=True)
 
-        g_steps[precision] = timed(g_step, rounds)
+        with sampling_as(generator, {"compiled_sampler": kind.endswith("+sampler")}):
+            g_steps[kind] = timed(g_step, rounds)
 
     def hours(mle: float, g: float, d: float) -> float:
         return (120 * mle + 7.5 * d + 200 * (g + 4 * d)) / 3600
 
     peer = hours(PEER["mle_epoch"], PEER["g_step"], PEER["d_unit"])
     print(f"\n[protocol] SeqGAN COCO: 120 MLE epochs + D pretraining 5 x 3 epochs (7.5 D units) + 200 x (1 G step + "
-          f"4 D units), metric passes excluded; measured: MLE epoch {mle_epoch:.1f} s, G step fp32 "
-          f"{g_steps['fp32']:.1f} s, bf16 {g_steps.get('bf16', float('nan')):.1f} s")
+          f"4 D units), metric passes excluded; measured: MLE epoch {mle_epoch:.1f} s, G step "
+          f"{', '.join(f'{kind} {seconds:.1f} s' for kind, seconds in g_steps.items())}")
     print(f"  peer (issue 20 figures): {peer:.1f} h; textgan at {BASELINE} (issue 20 figures): "
           f"{hours(TEXTGAN_60AC689['mle_epoch'], TEXTGAN_60AC689['g_step'], TEXTGAN_60AC689['d_unit']):.1f} h")
     base = TEXTGAN_60AC689
     for variant, (unit, ratio) in d_units.items():
-        g = g_steps["bf16" if variant.startswith("bf16") else "fp32"]
+        g = g_steps[g_step_kind(variant)]
         total = hours(mle_epoch, g, unit)
         scaled = hours(base["mle_epoch"], base["g_step"], base["d_unit"] / ratio)
         print(f"  textgan {variant:<12} timed here: D unit {unit:6.1f} s -> {total:5.1f} h, peer / textgan "
               f"{peer / total:.2f}x; scaled: D unit {base['d_unit'] / ratio:6.1f} s -> {scaled:5.1f} h, "
               f"peer / textgan {peer / scaled:.2f}x")
+
+
+def g_step_kind(variant: str) -> str:
+    """The G step a variant's protocol takes: its D's precision, and its sampler for the rollouts."""
+    precision = "bf16" if variant.startswith("bf16") else "fp32"
+    return precision + "+sampler" if VARIANTS.get(variant, {}).get("compiled_sampler") else precision
 
 
 def precision_check(name: str, updates: int) -> None:

@@ -49,7 +49,10 @@ VARIANTS: dict[str, dict[str, Any]] = {
                     "winning_window_grad": True},
     "fp32+step": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
                   "winning_window_grad": True, "fused_highway_step": True},
+    "fp32+sampler": {"length_buckets": 8, "fused_optimizer": True, "fake_pool": 10000, "fake_reuse": 2,
+                     "winning_window_grad": True, "fused_highway_step": True, "compiled_sampler": True},
 }
+GENERATOR_OPTIONS = ("compiled_sampler",)  # variant options of the generator's section (the fakes' sampler)
 
 
 def old_discriminator_module() -> types.ModuleType:
@@ -207,11 +210,24 @@ def setup(name: str) -> tuple[Config, TokenData, torch.nn.Module, int]:
 
 
 def variant_config(cfg: Config, options: dict[str, Any]) -> Config:
-    """A copy of `cfg` whose discriminator section is SeqGAN's CNN with a variant's `options`."""
+    """A copy of `cfg` whose discriminator section is SeqGAN's CNN with a variant's `options` (those in
+    `GENERATOR_OPTIONS` set in its generator section)."""
     run_cfg = copy.deepcopy(cfg)
     for key, value in {**SEQGAN, **options}.items():
-        setattr(run_cfg.discriminator, key, value)
+        setattr(run_cfg.generator if key in GENERATOR_OPTIONS else run_cfg.discriminator, key, value)
     return run_cfg
+
+
+@contextlib.contextmanager
+def sampling_as(generator: torch.nn.Module, options: dict[str, Any]) -> Iterator[None]:
+    """Within: `generator` draws with the sampler a variant's `options` choose (`generator.compiled_sampler`)."""
+    g = unwrap(generator)
+    before = g.compiled_sampler
+    g.compiled_sampler = bool(options.get("compiled_sampler", False))
+    try:
+        yield
+    finally:
+        g.compiled_sampler = before
 
 
 def step_epochs() -> Callable[[int, int], float]:
@@ -364,7 +380,7 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
     if record is not None:
         record_groups(d, record)
     torch.manual_seed(epoch)
-    with counter.counting_windows():
+    with counter.counting_windows(), sampling_as(generator, options):
         start = time.perf_counter()
         train_discriminator(estimator, Models(generator, None, d, optimizer), real,  # type: ignore[arg-type]
                             epochs=1, num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0,

@@ -16,6 +16,7 @@ from discriminator_unit import (
     UPDATES_PER_UNIT,
     FlopCounter,
     gemm_rate,
+    sampling_as,
     timed,
     variant_config,
 )
@@ -73,10 +74,11 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
     from textgan.training import fused_step
     from textgan.training.mle import clip_and_step
 
-    start = time.perf_counter()
-    for rows in [DRAW_ROWS] * (10_000 // DRAW_ROWS) + [10_000 % DRAW_ROWS]:
-        unwrap(generator).draw(rows, max_len)
-    sampling = time.perf_counter() - start
+    with sampling_as(generator, options):
+        start = time.perf_counter()
+        for rows in [DRAW_ROWS] * (10_000 // DRAW_ROWS) + [10_000 % DRAW_ROWS]:
+            unwrap(generator).draw(rows, max_len)
+        sampling = time.perf_counter() - start
     run_cfg = variant_config(cfg, options)
     d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     d.load_state_dict(state)

@@ -182,7 +182,8 @@ def build_generator(cfg: Config, tokenizer: Tokenizer, fixed_length: bool,
         "class_initial_state": g.class_initial_state, "class_priors": labels.priors}
     return RNNGenerator(vocab_size=tokenizer.vocab_size, embedding_size=g.embedding_size, hidden_size=g.hidden_size,
                         num_layers=g.num_layers, cell=g.cell, dropout=g.dropout, tie_weights=g.tie_weights,
-                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID, **classes)
+                        init_std=g.init_std, banned_ids=banned, eos_id=None if fixed_length else EOS_ID,
+                        compiled_sampler=g.compiled_sampler, **classes)
 
 
 def check_same_vocabulary(source: str, theirs: dict[str, Any], ours: dict[str, Any]) -> None:

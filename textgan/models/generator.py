@@ -22,7 +22,14 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
-from textgan.models.sampling import sample_logits, sample_outputs
+from textgan.models.sampling import (
+    CompiledHead,
+    compiled_head,
+    compiled_library,
+    sample_compiled,
+    sample_logits,
+    sample_outputs,
+)
 from textgan.models.wrapping import evaluating
 
 if TYPE_CHECKING:
@@ -48,8 +55,11 @@ class RNNGenerator(nn.Module):
                  cell: Literal["lstm", "gru"] = "lstm", dropout: float = 0.0, tie_weights: bool = False,
                  init_std: float = 0.1, banned_ids: Sequence[int] = (PAD_ID, BOS_ID),
                  eos_id: int | None = EOS_ID, num_classes: int = 0, class_embedding_size: int = 16,
-                 class_initial_state: bool = False, class_priors: Sequence[float] | None = None) -> None:
+                 class_initial_state: bool = False, class_priors: Sequence[float] | None = None,
+                 compiled_sampler: bool = False) -> None:
         super().__init__()
+        self.compiled_sampler = compiled_sampler  # draws at temperature 1 by sampling.sample_compiled where it runs
+        self._compiled_head: tuple[tuple[int, ...], CompiledHead] | None = None  # (the weights' versions, layout)
         self.vocab_size, self.hidden_size, self.num_layers, self.cell = vocab_size, hidden_size, num_layers, cell
         self.eos_id = eos_id  # None: fixed-length data (the oracle); sequences never end early
         self.num_classes = num_classes
@@ -166,7 +176,20 @@ class RNNGenerator(nn.Module):
     def sample_next(self, output: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
         """Draw the next ids (B,) from outputs (B, H) at temperature 1 (the fused, blocked sampler: the same
         distribution as sampling `project(output)`, faster); `u` (B, 1): its uniforms (default: drawn there)."""
-        return sample_outputs(self.drop(output), self.head.weight, self.head.bias + self.logit_mask, u=u)
+        output = self.drop(output)
+        lib = compiled_library(output, self.head.weight) if self.compiled_sampler else None
+        if lib is not None:
+            return sample_compiled(lib, output, self.compiled_head(lib), u)
+        return sample_outputs(output, self.head.weight, self.head.bias + self.logit_mask, u=u)
+
+    def compiled_head(self, lib: Any) -> CompiledHead:
+        """The output layer laid out for the compiled sampler, made again only when a weight has changed (an
+        in-place update or a load bumps a tensor's version)."""
+        weight, bias, mask = self.head.weight, self.head.bias, self.logit_mask
+        key = tuple(n for t in (weight, bias, mask) for n in (t.data_ptr(), t._version))
+        if self._compiled_head is None or self._compiled_head[0] != key:
+            self._compiled_head = (key, compiled_head(lib, weight, bias + mask))
+        return self._compiled_head[1]
 
     @staticmethod
     def shift_right(tokens: torch.Tensor) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """The project's compiled C kernels (``pooled_conv.c``, ``dropout_mask.c``, ``highway_gate.c``,
-``factored_adam.c``): built once per machine with the system's C compiler into a cache directory and loaded with
-ctypes (no torch headers, no build step at install, well under a second to build). Without a compiler,
-``library()`` warns once and returns None, and callers keep torch's kernels (``available()``)."""
+``factored_adam.c``, ``thin_linear.c``, ``sample_head.c``): built once per machine with the system's C compiler into
+a cache directory and loaded with ctypes (no torch headers, no build step at install, well under a second to
+build). Without a compiler, ``library()`` warns once and returns None, and callers keep torch's kernels
+(``available()``)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ from typing import Any
 import torch
 
 SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dropout_mask.c", "highway_gate.c",
-                                                                  "factored_adam.c", "thin_linear.c"))
+                                                                  "factored_adam.c", "thin_linear.c",
+                                                                  "sample_head.c"))
 HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources: part of the build's cache key
 FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
@@ -93,7 +95,7 @@ def library() -> Any:
     warnings.warn(f"textgan: {reason}; the CNN discriminator's convolutions in training run torch's kernels "
                   f"(the same values and gradients, slower), its dropout is torch's (other masks, slower), and its "
                   f"highway's fused Adam step forms each block of the gradient first and its forward in training "
-                  f"is torch's (the same to round-off, slower)",
+                  f"is torch's (the same to round-off, slower); generator.compiled_sampler draws with torch's sampler",
                   RuntimeWarning, stacklevel=2)
     return None
 
@@ -131,7 +133,10 @@ def _bind(lib: Any) -> Any:
     lib.factored_adam.restype = None
     lib.thin_linear.argtypes = [pointer, size, pointer, size, size, size, size, pointer, pointer, size]
     lib.thin_linear.restype = None
-    for fn in (lib.factored_adam_span, lib.factored_adam_rows, lib.thin_linear_rows):
+    lib.sample_head.argtypes = [pointer, size, size, pointer, pointer, size] + [pointer] * 4
+    lib.sample_head.restype = None
+    for fn in (lib.factored_adam_span, lib.factored_adam_rows, lib.thin_linear_rows, lib.sample_head_group,
+               lib.sample_head_ids):
         fn.argtypes = []
         fn.restype = ctypes.c_int64
     return lib

@@ -2,14 +2,22 @@
 
 `sample_outputs`, the hot path of sampling and rollouts, fuses the output projection into the sampler, works on
 cache-sized blocks of rows, takes a two-level cumulative sum and base-2 exponentials (`docs/benchmarks.md`).
+`sample_compiled` does the same draw in one compiled pass per group of rows (``sample_head.c``, opt-in:
+`generator.compiled_sampler`): the same distribution, other float round-off, so an id differs from
+`sample_outputs`' for the same uniform where the uniform lies within round-off of a boundary.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
+
+from textgan.models import kernels
+from textgan.models.scratch import scratch
 
 BLOCK_ROWS = 256  # rows per projection block: (256, 5004) fp32 logits are ~5 MB
 BLOCK_IDS = 64    # ids per block of the two-level inverse CDF
@@ -77,3 +85,51 @@ def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
         u = torch.rand(outputs.size(0), 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), one per row
     parts = [_sample_block(o, weight2, bias2, uu) for o, uu in zip(outputs.split(block_rows), u.split(block_rows))]
     return parts[0] if len(parts) == 1 else torch.cat(parts)
+
+
+@dataclass(frozen=True)
+class CompiledHead:
+    """The output layer as ``sample_head.c`` reads it: wt (H, Vp) = W^T log2(e), bias (Vp,) = b log2(e), its ids
+    padded to a multiple of the kernel's block with bias -inf."""
+
+    wt: torch.Tensor
+    bias: torch.Tensor
+
+
+def compiled_library(outputs: torch.Tensor, weight: torch.Tensor) -> Any | None:
+    """The compiled kernels when they can draw for these tensors (built; on the CPU; float32), else None."""
+    if outputs.device.type != "cpu" or outputs.dtype != torch.float32 or weight.dtype != torch.float32:
+        return None
+    return kernels.library()
+
+
+def compiled_head(lib: Any, weight: torch.Tensor, bias: torch.Tensor) -> CompiledHead:
+    """weight (V, H) and bias (V,) (-inf for ids never drawn) laid out for `sample_compiled`."""
+    pad = -weight.size(0) % lib.sample_head_ids()
+    weight2 = F.pad(weight.detach(), (0, 0, 0, pad)) * LOG2_E  # (Vp, H)
+    bias2 = F.pad(bias.detach(), (0, pad), value=float("-inf")) * LOG2_E  # (Vp,)
+    return CompiledHead(weight2.t().contiguous(), bias2.contiguous())
+
+
+def sample_compiled(lib: Any, outputs: torch.Tensor, head: CompiledHead, u: torch.Tensor | None = None) -> torch.Tensor:
+    """`sample_outputs` by the compiled kernel: one id (R,) per row of outputs (R, H) through `head`
+    (`compiled_head`); `u` (R, 1) as there (drawn here the same way when None). The rows split over torch's
+    threads; each row's id does not depend on the split."""
+    outputs = outputs.detach().contiguous()
+    rows, hidden = outputs.shape
+    if u is None:
+        u = torch.rand(rows, 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), as sample_outputs draws
+    u = u.contiguous()
+    ids = torch.empty(rows, dtype=torch.long)  # (R,)
+    wide = head.wt.shape[1]
+    floats = outputs.element_size()
+
+    def run(first: int, stop: int) -> None:
+        buf = scratch("sample_head_logits", lib.sample_head_group() * wide)
+        sums = scratch("sample_head_sums", wide // lib.sample_head_ids())
+        lib.sample_head(outputs.data_ptr() + first * hidden * floats, stop - first, hidden, head.wt.data_ptr(),
+                        head.bias.data_ptr(), wide, u.data_ptr() + first * floats, buf.data_ptr(), sums.data_ptr(),
+                        ids.data_ptr() + first * ids.element_size())
+
+    kernels.in_parallel(rows, run)
+    return ids
