@@ -4,7 +4,8 @@ hidden 32; no data needed):
 
   (1) the sampler alone, one call on R rows (R = 16 .. 4,096), the compiled layout of the output layer made once
       as the generator keeps it between calls: microseconds a row;
-  (2) `RNNGenerator.draw` of 10,000 sequences of 20 tokens;
+  (2) `RNNGenerator.draw` of 10,000 sequences of 20 tokens, at temperature 1 (torch's fused, blocked sampler) and
+      0.7 (torch's logits, then `sampling.sample_logits`);
   (3) one REINFORCE generator step (16 rollouts of 64 sequences of 20 tokens, SeqGAN's CNN scoring through its
       tables, the policy-gradient backward), as `bench_rollout.py` times it.
 
@@ -77,10 +78,10 @@ def main() -> None:
                             args.rounds)
         report(f"R = {rows:>5}", times, 1e6 / rows, "us")
 
-    def drawing(compiled: bool) -> Callable[[], None]:
+    def drawing(compiled: bool, temperature: float) -> Callable[[], None]:
         def run() -> None:
             g.compiled_sampler = compiled
-            g.draw(10_000, 20)
+            g.draw(10_000, 20, temperature=temperature)
         return run
 
     def stepping(compiled: bool) -> Callable[[], None]:
@@ -90,7 +91,10 @@ def main() -> None:
         return run
 
     print("(2) drawing 10,000 sequences of 20 tokens, seconds:")
-    report("draw", interleaved({"torch": drawing(False), "compiled": drawing(True)}, args.rounds), 1.0, "s")
+    for temperature in (1.0, 0.7):
+        report(f"draw at T = {temperature}", interleaved({"torch": drawing(False, temperature),
+                                                          "compiled": drawing(True, temperature)}, args.rounds),
+               1.0, "s")
     print("(3) one REINFORCE generator step (B = 64, N = 16 rollouts, T = 20, SeqGAN's CNN), seconds:")
     report("G step", interleaved({"torch": stepping(False), "compiled": stepping(True)}, args.rounds), 1.0, "s")
     g.compiled_sampler = False

@@ -95,11 +95,11 @@ class GeneratorConfig:
     init_std: float = opt(0.1, "std of N(0, std) parameter init (SeqGAN: 0.1)", gt=0)
     class_embedding_size: int = opt(16, "labelled data: size of the class embedding fed beside each token", min=1)
     class_initial_state: bool = opt(False, "labelled data: also map the class embedding into the initial state")
-    compiled_sampler: bool = opt(False, "draws at temperature 1 (samples, rollouts, fakes) by a compiled kernel "
-                                        "that fuses the output layer with the draw on the CPU at fp32: the same "
-                                        "distribution, 2-3x faster, other float round-off (an id differs where a "
-                                        "uniform falls within round-off of a boundary); elsewhere, or without a C "
-                                        "compiler, torch's sampler")
+    compiled_sampler: bool = opt(False, "draws without top-k (samples at any temperature, rollouts, fakes) by a "
+                                        "compiled kernel that fuses the output layer with the draw on the CPU at "
+                                        "fp32: the same distribution, 2-5x faster, other float round-off (an id "
+                                        "differs where a uniform falls within round-off of a boundary); elsewhere, "
+                                        "or without a C compiler, torch's sampler")
 
 
 @dataclass

@@ -142,3 +142,25 @@ def test_the_compiled_layout_follows_the_weights_when_they_change() -> None:
         g.head.bias[42] += 100.0
     after = g.sample_next(out)
     assert not torch.equal(before, after) and (after == 42).all()
+
+
+@needs_kernels
+@pytest.mark.parametrize("temperature", [0.5, 0.9, 1.7])
+def test_a_temperature_draws_torchs_tempered_ids_but_where_round_off_decides(temperature: float) -> None:
+    weight, bias = layer(700, 16, banned=(0, 5))
+    out, u = draws(2000, 16)
+    lib = kernels.library()
+    got = sampling.sample_compiled(lib, out, sampling.compiled_head(lib, weight, bias, temperature), u)
+    want = sampling.sample_logits(out @ weight.t() + bias, temperature, u=u)
+    assert (got == want).float().mean() >= 0.999
+    assert not ((got == 0) | (got == 5)).any()
+
+
+@needs_kernels
+def test_the_generator_draws_at_a_temperature_by_the_compiled_sampler() -> None:
+    torch.manual_seed(5)
+    fast = generator(True).sample(400, 12, temperature=0.7)
+    torch.manual_seed(5)
+    plain = generator(False).sample(400, 12, temperature=0.7)
+    assert fast.tokens.shape == plain.tokens.shape
+    assert (fast.tokens == plain.tokens).all(1).float().mean() >= 0.99  # at T = 1 the rows would differ

@@ -3,8 +3,9 @@
 `sample_outputs`, the hot path of sampling and rollouts, fuses the output projection into the sampler, works on
 cache-sized blocks of rows, takes a two-level cumulative sum and base-2 exponentials (`docs/benchmarks.md`).
 `sample_compiled` does the same draw in one compiled pass per group of rows (``sample_head.c``, opt-in:
-`generator.compiled_sampler`): the same distribution, other float round-off, so an id differs from
-`sample_outputs`' for the same uniform where the uniform lies within round-off of a boundary.
+`generator.compiled_sampler`), at any temperature: the same distribution, other float round-off, so an id differs
+from `sample_outputs`' (or `sample_logits`') for the same uniform where the uniform lies within round-off of a
+boundary.
 """
 
 from __future__ import annotations
@@ -96,18 +97,20 @@ class CompiledHead:
     bias: torch.Tensor
 
 
-def compiled_library(outputs: torch.Tensor, weight: torch.Tensor) -> Any | None:
-    """The compiled kernels when they can draw for these tensors (built; on the CPU; float32), else None."""
-    if outputs.device.type != "cpu" or outputs.dtype != torch.float32 or weight.dtype != torch.float32:
+def compiled_library(*tensors: torch.Tensor) -> Any | None:
+    """The compiled kernels when they can draw for these tensors (built; all on the CPU, float32), else None."""
+    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
         return None
     return kernels.library()
 
 
-def compiled_head(lib: Any, weight: torch.Tensor, bias: torch.Tensor) -> CompiledHead:
-    """weight (V, H) and bias (V,) (-inf for ids never drawn) laid out for `sample_compiled`."""
+def compiled_head(lib: Any, weight: torch.Tensor, bias: torch.Tensor, temperature: float = 1.0) -> CompiledHead:
+    """weight (V, H) and bias (V,) (-inf for ids never drawn) laid out for `sample_compiled`, to draw from
+    softmax(logits / temperature) (temperature > 0): base-2 logits, W and b scaled by log2(e) / temperature."""
     pad = -weight.size(0) % lib.sample_head_ids()
-    weight2 = F.pad(weight.detach(), (0, 0, 0, pad)) * LOG2_E  # (Vp, H)
-    bias2 = F.pad(bias.detach(), (0, pad), value=float("-inf")) * LOG2_E  # (Vp,)
+    scale = LOG2_E / temperature
+    weight2 = F.pad(weight.detach(), (0, 0, 0, pad)) * scale  # (Vp, H)
+    bias2 = F.pad(bias.detach(), (0, pad), value=float("-inf")) * scale  # (Vp,)
     return CompiledHead(weight2.t().contiguous(), bias2.contiguous())
 
 
