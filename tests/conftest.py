@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from tests.helpers import thread_count_kept
+
 COCO_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "coco"
 
 
@@ -74,10 +76,9 @@ def tiny_coco_args(tiny_coco_files: tuple[Path, Path]) -> list[str]:
 @pytest.fixture
 def one_thread() -> Iterator[None]:
     """torch on one thread during the test: tiny models run faster, and a shared machine keeps its other core."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+    with thread_count_kept():
+        torch.set_num_threads(1)
+        yield
 
 
 MR_DIR = Path(__file__).resolve().parents[2] / "shared" / "data" / "mr"

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from typing import Any
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +14,8 @@ from textgan.api.builders import build_cnn, make_estimator
 from textgan.config import DISCRIMINATOR_PRESETS
 from textgan.estimators.interface import Estimator, Logs
 from textgan.models.discriminator import CNNDiscriminator
+
+T = TypeVar("T")
 
 
 def estimator(name: str, *, max_len: int, total_steps: int = 0, **options: Any) -> Estimator:
@@ -47,3 +51,23 @@ def class_reward(d: CNNDiscriminator, tokens: torch.Tensor, labels: torch.Tensor
     if d.conditional != "classes":
         raise ValueError(f"class_reward needs a (K+1)-class head (conditional='classes'), not {d.conditional!r}")
     return torch.sigmoid(d(tokens, labels))  # sigmoid(log P(y|x) - log(1 - P(y|x))) = P(y|x)
+
+
+@contextlib.contextmanager
+def thread_count_kept() -> Iterator[None]:
+    """Within: the code may set torch's thread count; it is set back on leaving."""
+    before = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def at_thread_counts(counts: Sequence[int], fn: Callable[[], T]) -> list[T]:
+    """fn()'s results at each of torch's thread counts `counts` in turn (the count set back after)."""
+    results = []
+    with thread_count_kept():
+        for count in counts:
+            torch.set_num_threads(count)
+            results.append(fn())
+    return results

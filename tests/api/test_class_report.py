@@ -13,6 +13,7 @@ import torch
 
 import textgan
 from tests.conftest import TINY_MODELS, write_two_class_corpus
+from tests.helpers import thread_count_kept
 from textgan.api.class_report import CLASSIFIER_FILE, prepared_data, trained_class_metrics
 from textgan.cli.main import main
 
@@ -27,17 +28,13 @@ def labelled_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     folder = tmp_path_factory.mktemp("class_report")
     files = write_two_class_corpus(folder)
     run = folder / "run"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
     out = io.StringIO()
-    try:
-        with contextlib.redirect_stdout(out):
-            code = main(["train", "--config", "mr", "data.source=text",
-                         *(f"data.classes.{n}={p}" for n, p in files.items()), "data.max_len=10",
-                         "data.test_fraction=0.2", "data.valid_fraction=0.2", *TINY_MODELS,
-                         "evaluation.num_samples=40", f"run.dir={run}"])
-    finally:
-        torch.set_num_threads(before)
+    with thread_count_kept(), contextlib.redirect_stdout(out):
+        torch.set_num_threads(1)
+        code = main(["train", "--config", "mr", "data.source=text",
+                     *(f"data.classes.{n}={p}" for n, p in files.items()), "data.max_len=10",
+                     "data.test_fraction=0.2", "data.valid_fraction=0.2", *TINY_MODELS,
+                     "evaluation.num_samples=40", f"run.dir={run}"])
     assert code == 0
     return run, out.getvalue()
 

@@ -11,6 +11,7 @@ import torch
 
 import textgan
 from tests.conftest import TINY_MODELS, write_two_class_corpus
+from tests.helpers import thread_count_kept
 from textgan.api.run import TrainingRun
 from textgan.cli.main import main
 from textgan.errors import UserError
@@ -32,14 +33,11 @@ def conditional_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("conditional")
     files = write_two_class_corpus(folder)
     run = folder / "run"
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
+    with thread_count_kept():
+        torch.set_num_threads(1)
         textgan.pretrain("mr", ["data.source=text", *(f"data.classes.{n}={p}" for n, p in files.items()),
                                 "data.max_len=10", *TINY_MODELS, "pretrain.epochs=10", "pretrain.lr=0.02",
                                 f"run.dir={run}"])
-    finally:
-        torch.set_num_threads(before)
     return run
 
 

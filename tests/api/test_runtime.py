@@ -8,6 +8,7 @@ import pytest
 import torch
 
 import textgan
+from tests.helpers import thread_count_kept
 from textgan.training.checkpoint import load_checkpoint, save_checkpoint
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v0_1"
@@ -30,8 +31,7 @@ def test_a_cuda_run_loads_on_a_cpu_only_machine(tmp_path: Path, monkeypatch: pyt
 
 
 def test_threads_are_set_only_when_asked(tiny_oracle_args: list[str], tmp_path: Path) -> None:
-    before = torch.get_num_threads()
-    try:
+    with thread_count_kept():
         torch.set_num_threads(1)
         run = textgan.TrainingRun.open(textgan.config("oracle_quick", [*tiny_oracle_args, f"run.dir={tmp_path}/a"]),
                                        adversarial=False)
@@ -40,8 +40,6 @@ def test_threads_are_set_only_when_asked(tiny_oracle_args: list[str], tmp_path: 
         textgan.TrainingRun.open(textgan.config("oracle_quick", [*tiny_oracle_args, f"run.dir={tmp_path}/b",
                                                                  "run.threads=1"]), adversarial=False)
         assert torch.get_num_threads() == 1
-    finally:
-        torch.set_num_threads(before)
 
 
 def test_progress_and_errors_are_the_callers(tiny_oracle_args: list[str], tmp_path: Path) -> None:

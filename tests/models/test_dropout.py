@@ -8,6 +8,7 @@ import math
 import pytest
 import torch
 
+from tests.helpers import at_thread_counts
 from textgan.models import kernels
 from textgan.models.dropout import Dropout, mask
 
@@ -40,15 +41,11 @@ def test_masks_follow_the_seed_and_advance_the_generator() -> None:
 
 
 def test_mask_does_not_depend_on_the_thread_count_or_the_split_into_calls() -> None:
-    threads = torch.get_num_threads()
-    try:
-        masks = []
-        for count in (1, 2, 3):
-            torch.set_num_threads(count)
-            torch.manual_seed(11)
-            masks.append(mask(torch.Size([7, 1001]), 0.3))  # odd widths: a row ends on a word's high half
-    finally:
-        torch.set_num_threads(threads)
+    def seeded_mask() -> torch.Tensor:
+        torch.manual_seed(11)
+        return mask(torch.Size([7, 1001]), 0.3)  # odd widths: a row ends on a word's high half
+
+    masks = at_thread_counts((1, 2, 3), seeded_mask)
     assert all(torch.equal(masks[0], m) for m in masks[1:])
     torch.manual_seed(11)
     in_parts = torch.cat([mask(torch.Size([3, 1001]), 0.3), mask(torch.Size([4, 1001]), 0.3)])

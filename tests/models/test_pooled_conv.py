@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import preset_cnn
+from tests.helpers import at_thread_counts, preset_cnn, thread_count_kept
 from textgan.models import kernels, pooled_conv
 from textgan.models.discriminator import CNNDiscriminator
 
@@ -174,17 +174,13 @@ def test_same_values_and_gradients_for_any_thread_count() -> None:
     weights = [torch.randn(20, 16, 3, generator=g), torch.randn(9, 16, 20, generator=g)]
     biases = [torch.randn(20, generator=g), torch.randn(9, generator=g)]
     seen = torch.randint(20, 25, (33,), generator=g)
-    threads = torch.get_num_threads()
-    results = []
-    try:
-        for count in (1, 2, 5):
-            torch.set_num_threads(count)
-            inputs = [t.clone().requires_grad_() for t in [e, *weights, *biases]]
-            out = pooled_conv.pooled(inputs[0], seen, None, (3, 20), inputs[1:3], inputs[3:])
-            (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
-            results.append([out.detach()] + [t.grad for t in inputs])
-    finally:
-        torch.set_num_threads(threads)
+    def values_and_gradients() -> list[torch.Tensor]:
+        inputs = [t.clone().requires_grad_() for t in [e, *weights, *biases]]
+        out = pooled_conv.pooled(inputs[0], seen, None, (3, 20), inputs[1:3], inputs[3:])
+        (out * torch.linspace(-1, 1, out.shape[1])).sum().backward()
+        return [out.detach()] + [t.grad for t in inputs]
+
+    results = at_thread_counts((1, 2, 5), values_and_gradients)
     assert all(torch.equal(a, b) for result in results[1:] for a, b in zip(result, results[0]))
 
 
@@ -248,12 +244,8 @@ def _forward_in_child(queue: Any) -> None:
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork on this platform")
 def test_threads_work_in_a_forked_child() -> None:
     """The parent's thread pool does not exist in a forked child: the child must not wait on it."""
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(2)
-        _forward_in_child(queue.SimpleQueue())  # the parent's pool exists now
-    finally:
-        torch.set_num_threads(threads)
+    with thread_count_kept():
+        _forward_in_child(queue.SimpleQueue())  # sets 2 threads: the parent's pool exists now
     context = multiprocessing.get_context("fork")
     results = context.SimpleQueue()
     child = context.Process(target=_forward_in_child, args=(results,))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.helpers import at_thread_counts
 from textgan.models import kernels, sampling
 from textgan.models.generator import RNNGenerator
 
@@ -86,13 +87,7 @@ def test_the_same_ids_whatever_the_rows_split_or_the_thread_count() -> None:
     whole = compiled(weight, bias, out, u)
     parts = torch.cat([compiled(weight, bias, out[a:b], u[a:b]) for a, b in [(0, 5), (5, 13), (13, 100), (100, 203)]])
     assert torch.equal(parts, whole)
-    threads = torch.get_num_threads()
-    try:
-        for count in (2, 3):
-            torch.set_num_threads(count)
-            assert torch.equal(compiled(weight, bias, out, u), whole)
-    finally:
-        torch.set_num_threads(threads)
+    assert all(torch.equal(ids, whole) for ids in at_thread_counts((2, 3), lambda: compiled(weight, bias, out, u)))
 
 
 @needs_kernels

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.helpers import at_thread_counts
 from textgan.models import kernels, thin_linear
 from textgan.models.deferred_linear import DeferredGrad, DeferredLinear
 
@@ -54,14 +55,7 @@ def test_blocks_of_rows_give_the_same_numbers(blocks: tuple[int, ...]) -> None:
 
 @needs_kernels
 def test_the_same_numbers_at_any_thread_count() -> None:
-    threads = torch.get_num_threads()
-    try:
-        results = []
-        for count in (1, 2, 5):
-            torch.set_num_threads(count)
-            results.append(product(64, 70, 103, True, (50,)))
-    finally:
-        torch.set_num_threads(threads)
+    results = at_thread_counts((1, 2, 5), lambda: product(64, 70, 103, True, (50,)))
     assert all(torch.equal(results[0], other) for other in results[1:])
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import torch
 
+from tests.helpers import at_thread_counts
 from textgan.models import kernels
 from textgan.models.deferred_linear import DeferredLinear
 from textgan.training import fused_step
@@ -72,14 +73,7 @@ def test_the_step_is_torchs_adam_bit_for_bit(out: int, columns: int, betas: tupl
 
 @needs_kernels
 def test_the_same_numbers_at_any_thread_count() -> None:
-    threads = torch.get_num_threads()
-    try:
-        torch.set_num_threads(1)
-        one = stepped(1030, 70, (0.9, 0.999), 0.0, 0.5, factors="random")
-        torch.set_num_threads(2)
-        two = stepped(1030, 70, (0.9, 0.999), 0.0, 0.5, factors="random")
-    finally:
-        torch.set_num_threads(threads)
+    one, two = at_thread_counts((1, 2), lambda: stepped(1030, 70, (0.9, 0.999), 0.0, 0.5, factors="random"))
     assert torch.equal(one[0], two[0]) and all(torch.equal(one[1][k], two[1][k]) for k in one[1])
 
 

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 from tests.conftest import TINY_MODELS
+from tests.helpers import thread_count_kept
 from textgan.api.run import train
 from textgan.training.checkpoint import load_checkpoint
 
@@ -48,13 +49,10 @@ def run_numbers(case: str, folder: Path) -> dict[str, float]:
     """Final metrics and two weight checksums of a tiny unlabelled run of `case`."""
     train_file, test_file = write_corpus(folder)
     config, extra = CASES[case]
-    before = torch.get_num_threads()
-    try:
+    with thread_count_kept():  # run.threads=1 sets it
         _, final = train(config, ["data.source=text", f"data.train={train_file}", f"data.test={test_file}",
                                   "data.max_len=12", *TINY_MODELS, "run.threads=1", f"run.dir={folder / 'run'}",
                                   "evaluation.bleu_samples=20", *extra])
-    finally:
-        torch.set_num_threads(before)
     weights = load_checkpoint(folder / "run")["models"]["generator"]
     flat = torch.cat([w.flatten().double() for w in weights.values() if w.is_floating_point() and w.isfinite().all()])
     numbers = {k: float(v) for k, v in final.items() if isinstance(v, (int, float))}
