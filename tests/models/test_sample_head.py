@@ -159,3 +159,13 @@ def test_the_generator_draws_at_a_temperature_by_the_compiled_sampler() -> None:
     plain = generator(False).sample(400, 12, temperature=0.7)
     assert fast.tokens.shape == plain.tokens.shape
     assert (fast.tokens == plain.tokens).all(1).float().mean() >= 0.99  # at T = 1 the rows would differ
+
+
+@needs_kernels
+def test_a_row_of_nan_logits_draws_an_id_of_the_padded_layer_without_reading_past_it() -> None:
+    weight, bias = layer(100, 4)
+    out, u = draws(3, 4)
+    out[1] = float("nan")  # a diverged model's outputs
+    ids = compiled(weight, bias, out, u)
+    reference = compiled(weight, bias, out[[0, 2]], u[[0, 2]])
+    assert torch.equal(ids[[0, 2]], reference) and 0 <= int(ids[1]) < 128  # the padded layer: 2 blocks of 64

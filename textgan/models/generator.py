@@ -58,7 +58,7 @@ class RNNGenerator(nn.Module):
                  class_initial_state: bool = False, class_priors: Sequence[float] | None = None,
                  compiled_sampler: bool = False) -> None:
         super().__init__()
-        self.compiled_sampler = compiled_sampler  # draws at temperature 1 by sampling.sample_compiled where it runs
+        self.compiled_sampler = compiled_sampler  # draws without top-k by sampling.sample_compiled where it runs
         self._compiled_head: tuple[tuple[float, ...], CompiledHead] | None = None  # (temperature, versions)
         self.vocab_size, self.hidden_size, self.num_layers, self.cell = vocab_size, hidden_size, num_layers, cell
         self.eos_id = eos_id  # None: fixed-length data (the oracle); sequences never end early
@@ -177,17 +177,17 @@ class RNNGenerator(nn.Module):
         """Draw the next ids (B,) from outputs (B, H) at temperature 1 (the fused, blocked sampler: the same
         distribution as sampling `project(output)`, faster); `u` (B, 1): its uniforms (default: drawn there)."""
         output = self.drop(output)
-        lib = self.compiled_sampling(output, 1.0, 0)
+        lib = self.compiled_sampling(1.0, 0, output)
         if lib is not None:
             return sample_compiled(lib, output, self.compiled_head(lib), u)
         return sample_outputs(output, self.head.weight, self.head.bias + self.logit_mask, u=u)
 
-    def compiled_sampling(self, output: torch.Tensor, temperature: float, top_k: int) -> Any | None:
-        """The compiled kernels when `compiled_sampler` is on and they can draw here at this temperature and top-k
-        (top-k 0, temperature > 0; on the CPU at fp32), else None."""
+    def compiled_sampling(self, temperature: float, top_k: int, *tensors: torch.Tensor) -> Any | None:
+        """The compiled kernels when `compiled_sampler` is on and they can draw at this temperature and top-k (top-k
+        0, temperature > 0) from the output layer and `tensors` (all on the CPU at fp32), else None."""
         if not self.compiled_sampler or top_k != 0 or temperature <= 0:
             return None
-        return compiled_library(output, self.head.weight)
+        return compiled_library(self.head.weight, *tensors)
 
     def compiled_head(self, lib: Any, temperature: float = 1.0) -> CompiledHead:
         """The output layer laid out for the compiled sampler at `temperature`, made again only when a weight or
@@ -242,7 +242,7 @@ class RNNGenerator(nn.Module):
                   top_k: int, u: Callable[[torch.Tensor], torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ids (B,) after token (B,) in state (S, B, H), and the new state; `u(scores)` gives the
         sampler's uniforms (B, 1) in the dtype of scores."""
-        lib = self.compiled_sampling(self.head.weight, temperature, top_k)
+        lib = self.compiled_sampling(temperature, top_k)
         if lib is not None:  # the compiled sampler, at any temperature
             output, state = self.advance(token, state, labels)  # (B, H)
             head = self.compiled_head(lib, temperature)

@@ -147,7 +147,7 @@ static int64_t pick(const float *row, const float *sums, int64_t blocks, float t
     for (int i = 0; i < IDS; i++) cumulated[i] = run += e[i];
     int within = 0, reached = 0;
     while (within < IDS && !(cumulated[within] > rest)) within++;
-    while (!(cumulated[reached] >= run)) reached++;
+    while (reached < IDS - 1 && !(cumulated[reached] >= run)) reached++;  /* bounded: a NaN row never matches */
     return block * IDS + (within < reached ? within : reached);
 }
 

@@ -90,8 +90,8 @@ def sample_outputs(outputs: torch.Tensor, weight: torch.Tensor, bias: torch.Tens
 
 @dataclass(frozen=True)
 class CompiledHead:
-    """The output layer as ``sample_head.c`` reads it: wt (H, Vp) = W^T log2(e), bias (Vp,) = b log2(e), its ids
-    padded to a multiple of the kernel's block with bias -inf."""
+    """The output layer as ``sample_head.c`` reads it for one temperature T: wt (H, Vp) = W^T log2(e) / T, bias
+    (Vp,) = b log2(e) / T, its ids padded to a multiple of the kernel's block with bias -inf."""
 
     wt: torch.Tensor
     bias: torch.Tensor
@@ -122,7 +122,7 @@ def sample_compiled(lib: Any, outputs: torch.Tensor, head: CompiledHead, u: torc
     rows, hidden = outputs.shape
     if u is None:
         u = torch.rand(rows, 1, dtype=outputs.dtype, device=outputs.device)  # (R, 1), as sample_outputs draws
-    u = u.contiguous()
+    u = u.to(torch.float32).contiguous()  # (R, 1), as the kernel reads them
     ids = torch.empty(rows, dtype=torch.long)  # (R,)
     wide = head.wt.shape[1]
     floats = outputs.element_size()
