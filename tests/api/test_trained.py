@@ -11,6 +11,8 @@ import torch
 
 import textgan
 from textgan.cli.main import main
+from textgan.models import generator as generator_module
+from textgan.models import kernels
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "run_v0_1"  # written by textgan 0.1.0
 
@@ -70,3 +72,14 @@ def test_previous_format_initialises_and_resumes(tmp_path: Path) -> None:
     assert main(["train", "--config", str(stored), f"run.dir={copy}", "adversarial.rounds=4", "--resume"]) == 0
     payload = torch.load(copy / "checkpoints" / "last.pt", weights_only=True)
     assert payload["progress"]["adversarial"]["round"] == 4 and payload["phase"] == "done"
+
+
+@pytest.mark.skipif(not kernels.available(), reason="no C compiler: the compiled kernels are not built")
+def test_sample_draws_with_the_compiled_sampler_when_asked(capsys: pytest.CaptureFixture[str],
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = generator_module.sample_compiled
+    monkeypatch.setattr(generator_module, "sample_compiled", lambda *a: calls.append(1) or real(*a))
+    assert main(["sample", "--checkpoint", str(FIXTURE), "-n", "3", "--seed", "2"]) == 0 and not calls
+    assert main(["sample", "--checkpoint", str(FIXTURE), "-n", "3", "--seed", "2", "--compiled-sampler"]) == 0
+    assert calls and len(capsys.readouterr().out.splitlines()) == 6

@@ -11,6 +11,8 @@ import pytest
 from tests.cli.test_evaluate import run_failing
 from tests.conftest import TINY_KMODE
 from textgan.cli.main import main
+from textgan.models import generator as generator_module
+from textgan.models import kernels
 from textgan.training.metrics_log import read_metrics
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
@@ -195,3 +197,15 @@ def test_sweep_refuses_kmode_runs_mixed_with_others(tiny_kmode_run: Path, tiny_o
     err = run_failing(capsys, ["sweep", "--checkpoint", str(tiny_kmode_run), "--checkpoint", str(other),
                                "--out-dir", str(tmp_path / "o")])
     assert "different K-mode benchmarks" in err
+
+
+@pytest.mark.skipif(not kernels.available(), reason="no C compiler: the compiled kernels are not built")
+def test_sweep_draws_with_the_compiled_sampler_when_asked(tiny_oracle_run: Path, tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    real = generator_module.sample_compiled
+    monkeypatch.setattr(generator_module, "sample_compiled", lambda *a: calls.append(1) or real(*a))
+    args = ["sweep", "--checkpoint", str(tiny_oracle_run), "--temperatures", "0.7,1", "--num-samples", "10"]
+    assert main([*args, "--out-dir", str(tmp_path / "a")]) == 0 and not calls  # the run's setting: off
+    assert main([*args, "--out-dir", str(tmp_path / "b"), "--compiled-sampler"]) == 0 and calls
+    assert [float(r["temperature"]) for r in read_csv(tmp_path / "b" / "sweep.csv")] == [0.7, 1.0]
