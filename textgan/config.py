@@ -97,7 +97,7 @@ class GeneratorConfig:
     class_initial_state: bool = opt(False, "labelled data: also map the class embedding into the initial state")
     compiled_sampler: bool = opt(False, "draws without top-k (samples at any temperature, rollouts, fakes) by a "
                                         "compiled kernel that fuses the output layer with the draw on the CPU at "
-                                        "fp32: the same distribution, 2-5x faster, other float round-off (an id "
+                                        "fp32: the same distribution, 2-11x faster, other float round-off (an id "
                                         "differs where a uniform falls within round-off of a boundary); elsewhere, "
                                         "or without a C compiler, torch's sampler")
 
