@@ -75,11 +75,16 @@ def test_previous_format_initialises_and_resumes(tmp_path: Path) -> None:
 
 
 @pytest.mark.skipif(not kernels.available(), reason="no C compiler: the compiled kernels are not built")
-def test_sample_draws_with_the_compiled_sampler_when_asked(capsys: pytest.CaptureFixture[str],
-                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("argv", [
+    ["sample", "--checkpoint", str(FIXTURE), "-n", "3", "--seed", "2"],
+    ["evaluate", "--checkpoint", str(FIXTURE), "--num-samples", "20", "--metrics", "nll_oracle"],
+])
+def test_commands_draw_with_the_compiled_sampler_when_asked(argv: list[str], capsys: pytest.CaptureFixture[str],
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[int] = []
     real = generator_module.sample_compiled
     monkeypatch.setattr(generator_module, "sample_compiled", lambda *a: calls.append(1) or real(*a))
-    assert main(["sample", "--checkpoint", str(FIXTURE), "-n", "3", "--seed", "2"]) == 0 and not calls
-    assert main(["sample", "--checkpoint", str(FIXTURE), "-n", "3", "--seed", "2", "--compiled-sampler"]) == 0
-    assert calls and len(capsys.readouterr().out.splitlines()) == 6
+    assert main(argv) == 0 and not calls  # the run's setting: off
+    plain = capsys.readouterr().out
+    assert main([*argv, "--compiled-sampler"]) == 0 and calls
+    assert len(capsys.readouterr().out.splitlines()) == len(plain.splitlines())

@@ -16,7 +16,7 @@ from textgan.api.builders import PreparedData, build_data, build_kmode, build_or
 from textgan.api.class_report import CLASSIFIER_FILE, prepared_data, trained_class_metrics
 from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
-from textgan.cli.common import check_output_path, write_text_atomic
+from textgan.cli.common import add_compiled_sampler_arg, check_output_path, use_compiled_sampler, write_text_atomic
 from textgan.config import EvaluationConfig
 from textgan.data.batching import TokenData, encode_lines
 from textgan.data.corpus import expand_files, read_lines, read_text_lines
@@ -114,6 +114,7 @@ def register(commands: argparse._SubParsersAction) -> None:
                         help="BLEU / self-BLEU of the first K samples only (Texygen: 500; 0: all; default: the run's)")
     parser.add_argument("--seed", type=int, default=0,
                         help="sampling seed; also the reference / reverse LM and MAUVE seed (default 0)")
+    add_compiled_sampler_arg(parser)
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE_DIR), metavar="DIR",
                         help=f"where text reference LMs are cached, keyed by the training file's hash "
                              f"(default {DEFAULT_CACHE_DIR})")
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     if not args.checkpoint and not args.samples:
         raise UserError("nothing to evaluate: give --checkpoint RUN (samples are drawn from it) and/or --samples FILE")
     loaded = load(args.checkpoint, args.device) if args.checkpoint else None
+    use_compiled_sampler(args, [loaded.generator] if loaded else [])
     inputs = _resolve_inputs(args, loaded)
     names, skipped = _choose_metrics(requested, inputs, loaded)
     ev = loaded.cfg.evaluation if loaded else EvaluationConfig()

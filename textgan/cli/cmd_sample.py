@@ -6,7 +6,12 @@ import argparse
 import sys
 
 from textgan.api.trained import load
-from textgan.cli.common import check_output_path, write_text_atomic
+from textgan.cli.common import (
+    add_compiled_sampler_arg,
+    check_output_path,
+    use_compiled_sampler,
+    write_text_atomic,
+)
 from textgan.errors import UserError
 
 
@@ -30,10 +35,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--top-k", type=int, default=0, help="sample among the k most likely tokens (0: all)")
     parser.add_argument("--max-len", type=int, default=None, help="max tokens per sentence (default: the run's)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed (default 0)")
-    parser.add_argument("--compiled-sampler", action="store_true",
-                        help="draw with the compiled sampler (generator.compiled_sampler; on the CPU at fp32, "
-                             "without --top-k): the same distribution, 2-11x faster, other draws than torch's "
-                             "sampler at the same seed (default: the run's setting)")
+    add_compiled_sampler_arg(parser)
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
     parser.add_argument("--out", metavar="FILE", help="write to FILE instead of stdout (never overwritten)")
     parser.add_argument("--overwrite", action="store_true", help="allow --out to replace an existing file")
@@ -45,8 +47,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("-n and --max-len must be >= 1, --temperature and --top-k >= 0")
     out = check_output_path(args.out, args.overwrite)
     loaded = load(args.checkpoint, args.device)
-    if args.compiled_sampler:
-        loaded.generator.compiled_sampler = True
+    use_compiled_sampler(args, [loaded.generator])
     lines = loaded.sample(args.num, label=args.label, temperature=args.temperature, top_k=args.top_k,
                           max_len=args.max_len, seed=args.seed)
     text = "\n".join(lines) + "\n"

@@ -17,7 +17,7 @@ import torch
 from textgan.api.builders import build_data, build_kmode
 from textgan.api.scoring import DEFAULT_CACHE_DIR, Scorer
 from textgan.api.trained import TrainedGenerator, load
-from textgan.cli.common import write_text_atomic
+from textgan.cli.common import add_compiled_sampler_arg, use_compiled_sampler, write_text_atomic
 from textgan.data.corpus import read_lines
 from textgan.data.tokenizers import SPECIALS
 from textgan.errors import UserError
@@ -78,10 +78,7 @@ def register(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--max-references", type=int, metavar="K",
                         help="BLEU against the first K references (Texygen: 500; 0: all; default: the run's)")
     parser.add_argument("--seed", type=int, default=0, help="sampling seed, the same at every temperature (default 0)")
-    parser.add_argument("--compiled-sampler", action="store_true",
-                        help="draw with the compiled sampler (generator.compiled_sampler; on the CPU at fp32, "
-                             "every run): the same distribution, 2-11x faster, other draws than torch's "
-                             "sampler at the same seed (default: the run's setting)")
+    add_compiled_sampler_arg(parser)
     parser.add_argument("--batch-size", type=int, default=128, help="batch size of NLL forwards and sampling")
     parser.add_argument("--device", default=None, help="cpu, cuda, ... (default: the run's device if present)")
     parser.add_argument("--metrics", metavar="LIST", default="",
@@ -127,8 +124,7 @@ def run(args: argparse.Namespace) -> int:
     if out_dir.exists() and not out_dir.is_dir():
         raise UserError(f"--out-dir {out_dir} is a file; give a directory")
     models = [load(path, args.device) for path in args.checkpoint]
-    for model in models:
-        model.generator.compiled_sampler = model.generator.compiled_sampler or args.compiled_sampler
+    use_compiled_sampler(args, [m.generator for m in models])
     sources = {m.cfg.data.source for m in models}
     if len(sources) > 1:
         raise UserError(f"the checkpoints mix {' and '.join(sorted(sources))} runs; sweep runs of one kind together")

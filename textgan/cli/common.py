@@ -6,6 +6,7 @@ import argparse
 import re
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 from textgan.errors import UserError
 
@@ -54,3 +55,19 @@ def write_text_atomic(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text, encoding="utf-8")
     tmp.replace(path)
+
+
+def add_compiled_sampler_arg(parser: argparse.ArgumentParser) -> None:
+    """--compiled-sampler: draw a loaded run's samples with the compiled sampler (`use_compiled_sampler`)."""
+    parser.add_argument("--compiled-sampler", action="store_true",
+                        help="draw with the compiled sampler (generator.compiled_sampler; on the CPU at fp32, without "
+                             "top-k): the same distribution, 2-11x faster, other draws than torch's sampler at the "
+                             "same seed (default: the run's setting)")
+
+
+def use_compiled_sampler(args: argparse.Namespace, generators: Sequence[Any]) -> None:
+    """Turn the compiled sampler on for these generators when --compiled-sampler was given (else each keeps its
+    run's setting)."""
+    if args.compiled_sampler:
+        for generator in generators:
+            generator.compiled_sampler = True
