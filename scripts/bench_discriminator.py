@@ -35,10 +35,10 @@ issue 20.
 
 It first times SeqGAN's CNN layers alone (convolutions with max-pool, and the highway, forward and backward on one
 64-row batch): their rate against the same GEMM is the ceiling of a D unit's rate with torch's kernels. Beside
-them, one update's dropout mask by the compiled generator against torch's. For the first of fp32+step, fp32+window
-and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups, the work any
-implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints the unit's
-ceiling: the highway's three products at the rates torch gets for their shapes alone (for fp32+step with the
+them, one update's dropout mask by the compiled generator against torch's. For the first of fp32+sampler,
+fp32+step, fp32+window and fp32+pool timed, it splits the unit into its layers alone on the unit's own groups,
+the work any implementation must do besides (drawing the fakes, the clipped Adam steps) and the rest, and prints
+the unit's ceiling: the highway's three products at the rates torch gets for their shapes alone (for fp32+step with the
 compiled kernels, the weight gradient's product and its Adam step as the fused step takes alone), every other FLOP
 at the square GEMM's rate, the required work as measured, nothing else.
 
