@@ -20,8 +20,6 @@
 #include "vectors.h"  /* LANES floats a vector; fmav alike in every tile shape, so identical windows get identical
                           sums and the first of them wins */
 
-typedef int32_t vi __attribute__((vector_size(LANES * 4)));
-
 /* the lane width the packed filters (pack_filters) are laid out for */
 int64_t pack_lanes(void) { return LANES; }
 #define TILE_VECTORS 12  /* vectors of a channel's weight gradient summed in registers over its rows (12
@@ -205,8 +203,6 @@ static inline __attribute__((always_inline)) void window_tile(const float *const
         }
     }
 }
-
-static inline vf selectv(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
 
 #define TILE_CASE(MR, NV) case (MR) * 2 + (NV) - 1: window_tile(tile, f0, f1, depth, MR, NV, sums); break;
 #define BLOCK 64      /* rows whose running maxima the forward keeps at once (on the stack) */

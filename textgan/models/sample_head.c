@@ -32,7 +32,6 @@
 
 #include "vectors.h"
 
-typedef int32_t vi __attribute__((vector_size(LANES * 4)));
 typedef float v8 __attribute__((vector_size(32)));
 typedef float v4 __attribute__((vector_size(16)));
 
@@ -44,8 +43,6 @@ typedef float v4 __attribute__((vector_size(16)));
 #endif
 #define IDS 64    /* ids of a block of the inverse CDF (torch's path: sampling.BLOCK_IDS) */
 #define COLUMNS 16  /* a block's sum: 16 column sums of IDS / 16 ids each, then a tree; at any lane width */
-
-static inline vf selectv(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
 
 /* 2^x per lane for x <= 0, exactly 0 below -126 (-inf included): x = n + f with n an integer (rounded to
    nearest by adding 1.5 x 2^23) and |f| <= 1/2, 2^f by its Taylor polynomial to degree 6 (Horner, fused

@@ -1,4 +1,5 @@
-/* The vector type and arithmetic the compiled kernels share (pooled_conv.c, factored_adam.c).
+/* The vector type and arithmetic the compiled kernels share (pooled_conv.c, factored_adam.c, thin_linear.c,
+   sample_head.c).
 
    GCC/clang vector extension: LANES floats, lowered to the machine's SIMD or to scalars. 16 where AVX-512 has
    16-lane registers (at 8 lanes, half of each register, the convolutions' forward took ~1.4x as long on such a
@@ -18,6 +19,9 @@
 typedef float vf __attribute__((vector_size(LANES * 4)));
 static inline vf loadv(const float *p) { vf v; memcpy(&v, p, sizeof v); return v; }
 static inline void storev(float *p, vf v) { memcpy(p, &v, sizeof v); }
+typedef int32_t vi __attribute__((vector_size(LANES * 4)));  /* a lane mask, as a comparison of vf gives it */
+/* yes where the mask is set, else no, lane by lane */
+static inline vf selectv(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) | ((vi)no & ~mask)); }
 
 /* c + a * b alike in every inlined shape (the compiler contracts a * b + c in some and not in others): an explicit
    fused multiply-add where the machine has one, else a multiply and an add, which it then cannot contract. fmav
