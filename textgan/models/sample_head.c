@@ -1,12 +1,12 @@
-/* One id per row drawn from softmax(outputs W^T + b), the output projection fused with the draw
-   (textgan/models/sampling.py, `sample_outputs` with compiled=True).
+/* One id per row drawn from softmax((outputs W^T + b) / T), the output projection fused with the draw
+   (textgan/models/sampling.py's `sample_compiled`; the generator's compiled_sampler).
 
    torch's path forms a block of rows' logits (R x V floats, megabytes), then passes over them for the maximum, the
    exponentials, the block sums and the searches, each pass through memory. Here a register tile of GROUP rows x
    2 vectors of ids sums its logits over the hidden units and keeps each row's running maximum; then each row, its
    logits in L1, takes its exponentials and block sums in one pass and its id in a second over one block.
 
-   The draw is torch's path's two-level inverse CDF on base-2 logits (the caller scales W and b by log2(e)):
+   The draw is torch's path's two-level inverse CDF on base-2 logits (the caller scales W and b by log2(e) / T):
      e_i = 2^(logit_i - max) (exactly 0 for an id whose bias is -inf: banned ids and padding);
      block sums S_k over IDS ids, cumulated in order; total = the last;
      target = min(u x total, the float below total);
