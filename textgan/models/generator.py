@@ -22,10 +22,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from textgan.data.tokenizers import BOS_ID, EOS_ID, PAD_ID
+from textgan.models import kernels
 from textgan.models.sampling import (
     CompiledHead,
     compiled_head,
-    compiled_library,
     sample_compiled,
     sample_logits,
     sample_outputs,
@@ -187,7 +187,7 @@ class RNNGenerator(nn.Module):
         0, temperature > 0) from the output layer and `tensors` (all on the CPU at fp32), else None."""
         if not self.compiled_sampler or top_k != 0 or temperature <= 0:
             return None
-        return compiled_library(self.head.weight, *tensors)
+        return kernels.library_for(self.head.weight, *tensors)
 
     def compiled_head(self, lib: Any, temperature: float = 1.0) -> CompiledHead:
         """The output layer laid out for the compiled sampler at `temperature`, made again only when a weight or

@@ -142,6 +142,14 @@ def _bind(lib: Any) -> Any:
     return lib
 
 
+def library_for(*tensors: torch.Tensor) -> Any:
+    """The compiled kernels when they can read these tensors (every one on the CPU at float32, and the kernels
+    built), else None."""
+    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
+        return None
+    return library()
+
+
 def available() -> bool:
     """Whether the compiled kernels can run here (compiled and loaded)."""
     return library() is not None

@@ -97,13 +97,6 @@ class CompiledHead:
     bias: torch.Tensor
 
 
-def compiled_library(*tensors: torch.Tensor) -> Any | None:
-    """The compiled kernels when they can draw for these tensors (built; all on the CPU, float32), else None."""
-    if any(t.device.type != "cpu" or t.dtype != torch.float32 for t in tensors):
-        return None
-    return kernels.library()
-
-
 def compiled_head(lib: Any, weight: torch.Tensor, bias: torch.Tensor, temperature: float = 1.0) -> CompiledHead:
     """weight (V, H) and bias (V,) (-inf for ids never drawn) laid out for `sample_compiled`, to draw from
     softmax(logits / temperature) (temperature > 0): base-2 logits, W and b scaled by log2(e) / temperature."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import torch
 from torch import Tensor
 
 from textgan.models import kernels
@@ -19,12 +18,9 @@ from textgan.models import kernels
 def library(x: Tensor, weight: Tensor, bias: Tensor | None) -> Any | None:
     """The compiled kernels when they can compute x W^T + b here (built; on the CPU; float32 throughout; W
     contiguous), else None."""
-    tensors = [x, weight] if bias is None else [x, weight, bias]
-    if not all(t.device.type == "cpu" and t.dtype == torch.float32 for t in tensors):
-        return None
     if not weight.is_contiguous() or (bias is not None and not bias.is_contiguous()):
         return None
-    return kernels.library()
+    return kernels.library_for(x, weight) if bias is None else kernels.library_for(x, weight, bias)
 
 
 def transposed(lib: Any, x: Tensor, buffer: Callable[[Tensor, str, tuple[int, ...]], Tensor]) -> Tensor:
