@@ -169,3 +169,8 @@ def test_a_row_of_nan_logits_draws_an_id_of_the_padded_layer_without_reading_pas
     ids = compiled(weight, bias, out, u)
     reference = compiled(weight, bias, out[[0, 2]], u[[0, 2]])
     assert torch.equal(ids[[0, 2]], reference) and 0 <= int(ids[1]) < 128  # the padded layer: 2 blocks of 64
+
+
+def test_torchs_fused_sampler_refuses_a_temperature_it_cannot_apply() -> None:
+    with pytest.raises(ValueError, match="temperature 1 only"):
+        generator(False).sample_next(torch.randn(3, 16), temperature=0.7)

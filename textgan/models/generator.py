@@ -173,13 +173,18 @@ class RNNGenerator(nn.Module):
         outputs, state = self.run(token.unsqueeze(1), state, labels)
         return outputs[:, 0], state
 
-    def sample_next(self, output: torch.Tensor, u: torch.Tensor | None = None) -> torch.Tensor:
-        """Draw the next ids (B,) from outputs (B, H) at temperature 1 (the fused, blocked sampler: the same
-        distribution as sampling `project(output)`, faster); `u` (B, 1): its uniforms (default: drawn there)."""
+    def sample_next(self, output: torch.Tensor, u: torch.Tensor | None = None,
+                    temperature: float = 1.0) -> torch.Tensor:
+        """Draw the next ids (B,) from outputs (B, H) without materialising the logits: the same distribution as
+        sampling `project(output)` at `temperature`, faster; `u` (B, 1): its uniforms (default: drawn there). The
+        compiled sampler where `compiled_sampling` allows, at any temperature > 0; else torch's fused, blocked
+        sampler, at temperature 1 only."""
         output = self.drop(output)
-        lib = self.compiled_sampling(1.0, 0, output)
+        lib = self.compiled_sampling(temperature, 0, output)
         if lib is not None:
-            return sample_compiled(lib, output, self.compiled_head(lib), u)
+            return sample_compiled(lib, output, self.compiled_head(lib, temperature), u)
+        if temperature != 1.0:
+            raise ValueError(f"torch's fused sampler draws at temperature 1 only, not {temperature}")
         return sample_outputs(output, self.head.weight, self.head.bias + self.logit_mask, u=u)
 
     def compiled_sampling(self, temperature: float, top_k: int, *tensors: torch.Tensor) -> Any | None:
@@ -242,14 +247,10 @@ class RNNGenerator(nn.Module):
                   top_k: int, u: Callable[[torch.Tensor], torch.Tensor | None]) -> tuple[torch.Tensor, torch.Tensor]:
         """The next ids (B,) after token (B,) in state (S, B, H), and the new state; `u(scores)` gives the
         sampler's uniforms (B, 1) in the dtype of scores."""
-        lib = self.compiled_sampling(temperature, top_k)
-        if lib is not None:  # the compiled sampler, at any temperature
+        fused = temperature == 1.0 and top_k == 0  # torch's fused, blocked sampler
+        if fused or self.compiled_sampling(temperature, top_k) is not None:  # or the compiled one, at any T
             output, state = self.advance(token, state, labels)  # (B, H)
-            head = self.compiled_head(lib, temperature)
-            return sample_compiled(lib, self.drop(output), head, u(output)), state
-        if temperature == 1.0 and top_k == 0:  # the fused, blocked sampler
-            output, state = self.advance(token, state, labels)  # (B, H)
-            return self.sample_next(output, u(output)), state
+            return self.sample_next(output, u(output), temperature), state
         logits, _, state = self.step(token, state, labels)  # (B, V)
         draws = None if temperature == 0 or top_k == 1 else u(logits)  # greedy draws nothing
         return sample_logits(logits, temperature, top_k, u=draws), state
