@@ -29,7 +29,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_rollout import build, textgan_step  # noqa: E402  (the oracle-size G and SeqGAN's D, the G step)
+from bench_rollout import build, median_ratio, textgan_step  # noqa: E402  (oracle-size G, SeqGAN's D, G step)
 
 from textgan.models import kernels, sampling  # noqa: E402
 
@@ -51,7 +51,7 @@ def interleaved(arms: dict[str, Callable[[], None]], rounds: int) -> dict[str, l
 
 def report(label: str, times: dict[str, list[float]], scale: float, unit: str) -> None:
     """One line: each arm's median times `scale` in `unit`, and the median per-round ratio torch / compiled."""
-    ratio = statistics.median(t / c for t, c in zip(times["torch"], times["compiled"]))
+    ratio = median_ratio(times, "torch", "compiled")
     medians = ", ".join(f"{name} {statistics.median(values) * scale:.2f} {unit}" for name, values in times.items())
     print(f"  {label}: {medians}; torch / compiled {ratio:.2f}x")
 
