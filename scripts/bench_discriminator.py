@@ -68,6 +68,7 @@ from discriminator_unit import (
     VARIANTS,
     d_unit_part,
     gemm_rate,
+    machine,
     old_discriminator_module,
     sampling_as,
     setup,
@@ -202,27 +203,6 @@ def bench_d_unit(name: str, rounds: int, updates: int,
               f"{statistics.median(share for _, share in ceilings):.0%} of the GEMM (per round: "
               f"{', '.join(f'{share:.0%}' for _, share in ceilings)})")
     return medians
-
-
-def machine() -> str:
-    """The CPU this runs on, as a results section states it: model name, vector units that set its GEMM rate, and
-    logical CPUs (from /proc/cpuinfo where there is one)."""
-    import os
-    import platform
-
-    name, flags = platform.processor() or platform.machine(), set()
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as handle:
-            for line in handle:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name":
-                    name = value.strip()
-                elif key.strip() == "flags":
-                    flags = set(value.split())
-    except OSError:
-        pass
-    units = [u for u in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if u in flags]
-    return f"{name}; {', '.join(units) or 'no AVX2/AVX-512 flags read'}; {os.cpu_count()} logical CPUs"
 
 
 def bench_protocol(rounds: int, d_units: dict[str, tuple[float, float]]) -> None:

@@ -8,6 +8,7 @@ import argparse
 import contextlib
 import copy
 import os
+import platform
 import statistics
 import subprocess
 import sys
@@ -184,6 +185,24 @@ def stream_rate(megabytes: int = 96, repeats: int = 5) -> float:
     return repeats * 3 * 4 * n / (time.perf_counter() - start)
 
 
+def machine() -> str:
+    """The CPU this runs on, as a results section states it: model name, vector units that set its GEMM rate, and
+    logical CPUs (from /proc/cpuinfo where there is one)."""
+    name, flags = platform.processor() or platform.machine(), set()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name":
+                    name = value.strip()
+                elif key.strip() == "flags":
+                    flags = set(value.split())
+    except OSError:
+        pass
+    units = [u for u in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if u in flags]
+    return f"{name}; {', '.join(units) or 'no AVX2/AVX-512 flags read'}; {os.cpu_count()} logical CPUs"
+
+
 def timed(fn: Callable[[], Any], rounds: int) -> float:
     """Median seconds of `fn` over `rounds` calls after one warm-up call."""
     fn()
@@ -234,26 +253,37 @@ def step_epochs() -> Callable[[int, int], float]:
     """epoch(updates, index): ms an update of `updates` fp32+step D updates at the peer's COCO sizes on epoch
     `index`'s batches, one D trained throughout (the in-unit A/B benchmarks: bench_kernel_width.py,
     bench_fused_step.py); two warm-up epochs already run."""
+    return variant_epochs("fp32+step")[0]
+
+
+def variant_epochs(variant: str) -> tuple[Callable[[int, int], float], torch.nn.Module, torch.optim.Optimizer]:
+    """(epoch, D, D's optimizer): epoch(updates, index) gives ms an update of `updates` D updates of `variant` (its
+    discriminator and generator options, its buckets and fake pool) at the peer's COCO sizes on epoch `index`'s
+    batches, one D trained throughout; two warm-up epochs already run."""
     from textgan.training.adversarial import train_discriminator
 
     torch.manual_seed(0)
     cfg, real, generator, max_len = setup("coco")
-    run_cfg = variant_config(cfg, VARIANTS["fp32+step"])
+    options = VARIANTS[variant]
+    run_cfg = variant_config(cfg, options)
     d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     optimizer = discriminator_optimizer(run_cfg, d)
     estimator = build_estimator(cfg, max_len)
+    pool = {key: options.get(key, default) for key, default in (("length_buckets", 0), ("fake_pool", 0),
+                                                                 ("fake_reuse", 1))}
 
     def epoch(updates: int, index: int) -> float:
         torch.manual_seed(index)
-        start = time.perf_counter()
-        train_discriminator(estimator, Models(generator, None, d, optimizer), real, epochs=1,  # type: ignore[arg-type]
-                            num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0, epoch_base=index,
-                            step=0, runtime=Runtime(progress=False), length_buckets=8, fake_pool=10000, fake_reuse=2)
-        return (time.perf_counter() - start) / updates * 1e3
+        with sampling_as(generator, options):
+            start = time.perf_counter()
+            train_discriminator(estimator, Models(generator, None, d, optimizer), real,  # type: ignore[arg-type]
+                                epochs=1, num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0,
+                                epoch_base=index, step=0, runtime=Runtime(progress=False), **pool)
+            return (time.perf_counter() - start) / updates * 1e3
 
     for index in range(2):  # warm-up, not counted
         epoch(30, index)
-    return epoch
+    return epoch, d, optimizer
 
 
 def alternating_epochs(arms: dict[str, Callable[[], None]], pairs: int, updates: int) -> dict[str, list[float]]:

@@ -1,0 +1,184 @@
+"""Benchmark: where a D update of SeqGAN's unit spends its time, by taking its large kernels out one at a time, and
+what the unit's 60% of the GEMM (issue 20) asks of them.
+
+Each arm sets up a D of a variant (default fp32+sampler) at the peer's COCO sizes in a process of its own
+(discriminator_unit.py's setup, from the same seed: the same D, trained through the same warm-up) and times an
+epoch of `--updates` updates on the same batches as the other arms of its round, with some kernels replaced by
+calls that do nothing, the order of the arms reversed every round:
+
+  whole              nothing taken out;
+  -highway step      the highway's compiled Adam step on its factored gradient (factored_adam);
+  -highway forward   the highway's compiled forward product (thin_linear);
+  -highway dx        the highway's input-gradient product (torch's mm on its weight);
+  -window grads      the convolutions' winning-window backward (window_grads);
+  -convolutions      the convolutions' forward with max-pool, its filter packing and the winning-window backward
+                     (the forward cannot go alone: the backward reads the windows it picks);
+  -other Adam        torch's fused Adam for the other parameters;
+  -kernels           all of the above, the convolutions' forward and filter packing, the highway's gate and the
+                     dropout mask: what is left is Python, autograd, torch's small operations and the fakes.
+
+An arm's outputs are left unwritten, so its numbers are meaningless (a non-finite loss is let through) and only
+its time is read; its own process keeps what it leaves behind from the next arm. The parts slow each other (they
+share the caches), so the time an arm saves is that part's cost inside the update, not its cost alone, and the
+savings do not add up to the -kernels arm's.
+
+It then prints the FLOPs an update executes (counted as bench_discriminator.py counts them, on an epoch not
+timed), the square fp32 GEMM and Adam's pass over memory measured in each round, the whole update's share of
+the GEMM, and what 60% would take: an update of at most FLOPs / (0.6 x GEMM), of which the -kernels arm's time is
+not kernels; against the kernels' own floor: their FLOPs at the GEMM's rate and the pass over memory any Adam step
+makes (every parameter and its two moments read and written once, timed as three tensors of D's parameter count
+each scaled in place by torch; the fastest of the rounds).
+
+    python scripts/bench_update_parts.py [--rounds 3] [--updates 150] [--variant fp32+sampler]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import discriminator_unit as unit  # noqa: E402  (the D unit's setup, at the peer's sizes)
+
+from textgan.models import kernels  # noqa: E402
+from textgan.training import adversarial  # noqa: E402
+
+COMPILED = ("factored_adam", "thin_linear", "window_grads", "conv_max_all", "pack_all", "highway_gate",
+            "highway_gate_backward", "dropout_mask")
+ARMS: dict[str, tuple[str, ...]] = {  # arm -> the parts it takes out ("dx" and "adam" are torch's)
+    "whole": (),
+    "-highway step": ("factored_adam",),
+    "-highway forward": ("thin_linear",),
+    "-highway dx": ("dx",),
+    "-window grads": ("window_grads",),
+    "-convolutions": ("conv_max_all", "pack_all", "window_grads"),
+    "-other Adam": ("adam",),
+    "-kernels": COMPILED + ("dx", "adam"),
+}
+COMPILED_VARIANTS = [name for name, options in unit.VARIANTS.items()
+                     if options.get("winning_window_grad") and options.get("fused_highway_step")]
+
+
+def _nothing(*args: Any, **kwargs: Any) -> None:
+    return None
+
+
+@contextmanager
+def without(parts: tuple[str, ...], highway_weight: torch.Tensor) -> Iterator[None]:
+    """Within: the `parts` do nothing (the compiled kernels by name; "dx": the highway's input-gradient product,
+    an uninitialised tensor of its shape; "adam": torch's fused Adam), and a non-finite D loss passes."""
+    lib = kernels.library()
+    saved = {name: getattr(lib, name) for name in parts if name in COMPILED}
+    mm, adam, finite = torch.Tensor.mm, torch._fused_adam_, adversarial._finite
+
+    def skipped_dx(self: torch.Tensor, other: torch.Tensor, *args: Any, **kwargs: Any) -> torch.Tensor:
+        if other is highway_weight:
+            return self.new_empty(self.shape[0], other.shape[1])
+        return mm(self, other, *args, **kwargs)
+
+    try:
+        for name in saved:
+            setattr(lib, name, _nothing)
+        if "dx" in parts:
+            torch.Tensor.mm = skipped_dx  # type: ignore[method-assign]
+        if "adam" in parts:
+            torch._fused_adam_ = _nothing
+        if parts:
+            adversarial._finite = _nothing  # type: ignore[assignment]
+        yield
+    finally:
+        for name, fn in saved.items():
+            setattr(lib, name, fn)
+        torch.Tensor.mm, torch._fused_adam_ = mm, adam  # type: ignore[method-assign]
+        adversarial._finite = finite  # type: ignore[assignment]
+
+
+def arm_in_process(arm: str, variant: str, updates: int, index: int) -> float:
+    """ms an update of `arm`'s epoch (`updates` updates on epoch `index`'s batches), timed in a process of its own."""
+    command = [sys.executable, __file__, f"--arm={arm}", "--variant", variant, "--updates", str(updates),
+               "--index", str(index)]
+    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return float(out.split("ms ")[-1])
+
+
+def counted_flops(epoch: Callable[[int, int], float], d: torch.nn.Module, updates: int) -> float:
+    """FLOPs an update executes, counted over one epoch of `updates` updates (not timed); the counter's hooks are
+    removed afterwards."""
+    counter = unit.FlopCounter(d)
+    with counter.counting_windows():
+        epoch(updates, 1)
+    for module in [*d.convs, d.highway.proj, d.head]:
+        module._forward_hooks.clear()
+    return counter.total / updates
+
+
+def adam_pass(d: torch.nn.Module, repeats: int = 5) -> float:
+    """Seconds of the pass over memory any Adam step of `d` makes: three tensors of its parameter count (a weight
+    and two moments) each scaled in place, the median of `repeats` after one not timed."""
+    state = [torch.rand(sum(p.numel() for p in d.parameters())) for _ in range(3)]
+
+    def scale() -> None:
+        for t in state:
+            t.mul_(1.0)
+
+    return unit.timed(scale, repeats)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of every arm (default 3)")
+    parser.add_argument("--updates", type=int, default=150, help="D updates an arm and round (default 150)")
+    parser.add_argument("--variant", choices=COMPILED_VARIANTS, default="fp32+sampler",
+                        help="the unit's variant (default fp32+sampler)")
+    parser.add_argument("--arm", choices=list(ARMS), help=argparse.SUPPRESS)  # one arm's epoch (arm_in_process)
+    parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)  # its epoch's batches
+    args = parser.parse_args()
+    if args.rounds < 1 or args.updates < 1:
+        parser.error("--rounds and --updates must be at least 1")
+    if kernels.library() is None:
+        sys.exit("bench_update_parts.py: the compiled kernels are not built here (no C compiler); nothing to take out")
+    print(f"machine: {unit.machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
+    if args.arm is not None:  # a child of arm_in_process
+        epoch, d, _ = unit.variant_epochs(args.variant)
+        with without(ARMS[args.arm], d.highway.proj.weight):
+            print(f"ms {epoch(args.updates, args.index)}")
+        return
+    epoch, d, _ = unit.variant_epochs(args.variant)
+    flops = counted_flops(epoch, d, args.updates)
+    times: dict[str, list[float]] = {arm: [] for arm in ARMS}
+    gemm, memory = [], []
+    for r in range(args.rounds):
+        gemm.append(unit.gemm_rate())
+        memory.append(adam_pass(d))
+        for arm in list(ARMS) if r % 2 == 0 else list(ARMS)[::-1]:
+            times[arm].append(arm_in_process(arm, args.variant, args.updates, 100 + r))
+    g, adam_s = statistics.median(gemm), min(memory)  # a floor: the pass at its fastest in the run
+    whole = statistics.median(times["whole"])
+    print(f"\n{args.variant} at the peer's COCO sizes, {args.updates} updates an arm, {args.rounds} rounds; square "
+          f"fp32 GEMM {g / 1e9:.1f} GFLOP/s (median), Adam's pass over memory {adam_s * 1e3:.2f} ms (fastest of "
+          f"{', '.join(f'{m * 1e3:.2f}' for m in memory)})")
+    print(f"  {'arm':<18} {'ms an update':>13} {'saves':>7}  rounds")
+    for arm, values in times.items():
+        median = statistics.median(values)
+        print(f"  {arm:<18} {median:>13.2f} {whole - median:>7.2f}  {', '.join(f'{v:.2f}' for v in values)}")
+    rest = statistics.median(times["-kernels"])
+    at_gemm, adam_ms = flops / g * 1e3, adam_s * 1e3
+    target = flops / (0.6 * g) * 1e3
+    print(f"  FLOPs an update: {flops / 1e9:.3f} G, {at_gemm:.2f} ms at the GEMM's rate; the whole update at "
+          f"{at_gemm / whole:.0%} of the GEMM")
+    print(f"  60% of the GEMM: an update of at most {target:.2f} ms; less the {rest:.2f} ms that are not kernels, "
+          f"{target - rest:.2f} ms for the kernels, which take {whole - rest:.2f} ms and whose floor is "
+          f"{at_gemm + adam_ms:.2f} ms (their FLOPs at the GEMM's rate, {at_gemm:.2f}; Adam's pass over memory, "
+          f"{adam_ms:.2f})")
+
+
+if __name__ == "__main__":
+    main()
