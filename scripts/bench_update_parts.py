@@ -1,10 +1,11 @@
 """Benchmark: where a D update of SeqGAN's unit spends its time, by taking its large kernels out one at a time, and
 what the unit's 60% of the GEMM (issue 20) asks of them.
 
-Each arm sets up a D of a variant (default fp32+sampler) at the peer's COCO sizes in a process of its own
-(discriminator_unit.py's setup, from the same seed: the same D, trained through the same warm-up) and times an
-epoch of `--updates` updates on the same batches as the other arms of its round, with some kernels replaced by
-calls that do nothing, the order of the arms reversed every round:
+A D of a variant (default fp32+sampler) at the peer's COCO sizes (discriminator_unit.py's setup) is trained for an
+epoch not timed. Every arm then starts from copies of its weights and optimizer state (fresh copies each time:
+torch's load_state_dict keeps the tensors it is given where their dtype and device fit, and an arm writes garbage
+into them) and times an epoch of `--updates` updates on the same batches as the other arms of its round, with some
+kernels replaced by calls that do nothing, the order of the arms reversed every round:
 
   whole              nothing taken out;
   -highway step      the highway's compiled Adam step on its factored gradient (factored_adam);
@@ -18,9 +19,8 @@ calls that do nothing, the order of the arms reversed every round:
                      dropout mask: what is left is Python, autograd, torch's small operations and the fakes.
 
 An arm's outputs are left unwritten, so its numbers are meaningless (a non-finite loss is let through) and only
-its time is read; its own process keeps what it leaves behind from the next arm. The parts slow each other (they
-share the caches), so the time an arm saves is that part's cost inside the update, not its cost alone, and the
-savings do not add up to the -kernels arm's.
+its time is read. The parts slow each other (they share the caches), so the time an arm saves is that part's cost
+inside the update, not its cost alone, and the savings do not add up to the -kernels arm's.
 
 It then prints the FLOPs an update executes (counted as bench_discriminator.py counts them, on an epoch not
 timed), the square fp32 GEMM and Adam's pass over memory measured in each round, the whole update's share of
@@ -35,8 +35,8 @@ each scaled in place by torch; the fastest of the rounds).
 from __future__ import annotations
 
 import argparse
+import copy
 import statistics
-import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -101,14 +101,6 @@ def without(parts: tuple[str, ...], highway_weight: torch.Tensor) -> Iterator[No
         adversarial._finite = finite  # type: ignore[assignment]
 
 
-def arm_in_process(arm: str, variant: str, updates: int, index: int) -> float:
-    """ms an update of `arm`'s epoch (`updates` updates on epoch `index`'s batches), timed in a process of its own."""
-    command = [sys.executable, __file__, f"--arm={arm}", "--variant", variant, "--updates", str(updates),
-               "--index", str(index)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return float(out.split("ms ")[-1])
-
-
 def counted_flops(epoch: Callable[[int, int], float], d: torch.nn.Module, updates: int) -> float:
     """FLOPs an update executes, counted over one epoch of `updates` updates (not timed); the counter's hooks are
     removed afterwards."""
@@ -138,28 +130,25 @@ def main() -> None:
     parser.add_argument("--updates", type=int, default=150, help="D updates an arm and round (default 150)")
     parser.add_argument("--variant", choices=COMPILED_VARIANTS, default="fp32+sampler",
                         help="the unit's variant (default fp32+sampler)")
-    parser.add_argument("--arm", choices=list(ARMS), help=argparse.SUPPRESS)  # one arm's epoch (arm_in_process)
-    parser.add_argument("--index", type=int, default=0, help=argparse.SUPPRESS)  # its epoch's batches
     args = parser.parse_args()
     if args.rounds < 1 or args.updates < 1:
         parser.error("--rounds and --updates must be at least 1")
     if kernels.library() is None:
         sys.exit("bench_update_parts.py: the compiled kernels are not built here (no C compiler); nothing to take out")
     print(f"machine: {unit.machine()}; torch {torch.__version__}, {torch.get_num_threads()} thread(s)")
-    if args.arm is not None:  # a child of arm_in_process
-        epoch, d, _ = unit.variant_epochs(args.variant)
-        with without(ARMS[args.arm], d.highway.proj.weight):
-            print(f"ms {epoch(args.updates, args.index)}")
-        return
-    epoch, d, _ = unit.variant_epochs(args.variant)
+    epoch, d, optimizer = unit.variant_epochs(args.variant)
     flops = counted_flops(epoch, d, args.updates)
+    start = copy.deepcopy((d.state_dict(), optimizer.state_dict()))
     times: dict[str, list[float]] = {arm: [] for arm in ARMS}
     gemm, memory = [], []
     for r in range(args.rounds):
         gemm.append(unit.gemm_rate())
         memory.append(adam_pass(d))
         for arm in list(ARMS) if r % 2 == 0 else list(ARMS)[::-1]:
-            times[arm].append(arm_in_process(arm, args.variant, args.updates, 100 + r))
+            d.load_state_dict(start[0])
+            optimizer.load_state_dict(copy.deepcopy(start[1]))  # a copy: the optimizer keeps what it loads
+            with without(ARMS[arm], d.highway.proj.weight):
+                times[arm].append(epoch(args.updates, 100 + r))
     g, adam_s = statistics.median(gemm), min(memory)  # a floor: the pass at its fastest in the run
     whole = statistics.median(times["whole"])
     print(f"\n{args.variant} at the peer's COCO sizes, {args.updates} updates an arm, {args.rounds} rounds; square "
