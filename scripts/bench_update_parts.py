@@ -107,8 +107,7 @@ def counted_flops(epoch: Callable[[int, int], float], d: torch.nn.Module, update
     counter = unit.FlopCounter(d)
     with counter.counting_windows():
         epoch(updates, 1)
-    for module in [*d.convs, d.highway.proj, d.head]:
-        module._forward_hooks.clear()
+    counter.remove()
     return counter.total / updates
 
 

@@ -90,10 +90,13 @@ class FlopCounter:
         self.sequences = 0
         self.windows: list[tuple[torch.Tensor, list[int], list[int], int, int]] = []
         self.forwards: list[tuple[list[torch.Tensor], list[int], int]] = []
-        for conv in d.convs:
-            conv.register_forward_hook(self._conv)
-        for linear in [d.highway.proj, d.head]:
-            linear.register_forward_hook(self._linear)
+        self._hooks = [conv.register_forward_hook(self._conv) for conv in d.convs]
+        self._hooks += [linear.register_forward_hook(self._linear) for linear in [d.highway.proj, d.head]]
+
+    def remove(self) -> None:
+        """Stop counting: the hooks on D's layers are removed."""
+        for hook in self._hooks:
+            hook.remove()
 
     @property
     def total(self) -> float:
@@ -237,6 +240,12 @@ def variant_config(cfg: Config, options: dict[str, Any]) -> Config:
     return run_cfg
 
 
+def pool_options(options: dict[str, Any]) -> dict[str, int]:
+    """`train_discriminator`'s length_buckets, fake_pool and fake_reuse as a variant's `options` set them (else off)."""
+    return {key: options.get(key, default) for key, default in (("length_buckets", 0), ("fake_pool", 0),
+                                                                 ("fake_reuse", 1))}
+
+
 @contextlib.contextmanager
 def sampling_as(generator: torch.nn.Module, options: dict[str, Any]) -> Iterator[None]:
     """Within: `generator` draws with the sampler a variant's `options` choose (`generator.compiled_sampler`)."""
@@ -269,8 +278,7 @@ def variant_epochs(variant: str) -> tuple[Callable[[int, int], float], torch.nn.
     d = build_cnn(run_cfg.discriminator, "tokens", vocab_size=unwrap(generator).vocab_size)
     optimizer = discriminator_optimizer(run_cfg, d)
     estimator = build_estimator(cfg, max_len)
-    pool = {key: options.get(key, default) for key, default in (("length_buckets", 0), ("fake_pool", 0),
-                                                                 ("fake_reuse", 1))}
+    pool = pool_options(options)
 
     def epoch(updates: int, index: int) -> float:
         torch.manual_seed(index)
@@ -415,8 +423,7 @@ def d_unit_part(cfg: Config, variant: str, old: types.ModuleType, state: dict[st
         train_discriminator(estimator, Models(generator, None, d, optimizer), real,  # type: ignore[arg-type]
                             epochs=1, num_samples=updates * BATCH, batch_size=BATCH, clip=5.0, seed=0,
                             epoch_base=epoch, step=0, runtime=Runtime(progress=False),
-                            length_buckets=options.get("length_buckets", 0), fake_pool=options.get("fake_pool", 0),
-                            fake_reuse=options.get("fake_reuse", 1))
+                            **pool_options(options))
         seconds = time.perf_counter() - start
     del unwrap(generator).sample, real.batches
     seen = torch.cat(real_lengths[:updates] + lengths)
