@@ -29,7 +29,9 @@ It prints per-round ratios old / variant (medians), the D FLOPs each variant exe
 counted at the widths actually convolved, x3 for training; with the compiled kernels, the windows each row reads x1
 plus 2 x 2 x w x E per winning window; plus highway and head), the share of the old code's FLOPs spent on padding,
 the achieved rate against a square fp32 GEMM timed in the same round (for the variant analysed below, also each
-round's unit against that round's GEMM), and the full SeqGAN COCO protocol (120 MLE epochs, D pretraining 5 x 3
+round's unit against that round's GEMM, and against the machine's fp32 multiply-add peak from a compiled probe:
+the GEMM's own share of that peak differs between machines, so the share of the peak is the one to compare
+across them), and the full SeqGAN COCO protocol (120 MLE epochs, D pretraining 5 x 3
 epochs = 7.5 units, 200 rounds of 1 G step + 4 D units) from measured units, beside the peer's figures quoted in
 issue 20.
 
@@ -67,6 +69,7 @@ from discriminator_unit import (
     UPDATES_PER_UNIT,
     VARIANTS,
     d_unit_part,
+    fma_peak,
     gemm_rate,
     machine,
     old_discriminator_module,
@@ -111,6 +114,7 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     gemm: list[float] = []
     gemm_bf16: list[float] = []
     stream: list[float] = []
+    peak: list[float] = []  # the probe's multiply-add peak (none without a compiler)
     alone: list[tuple[float, float]] = []  # (layers-alone seconds per unit, their rate) of the pooled fp32 unit
     required: list[tuple[float, float, float]] = []  # (sampling, optimizer, compiled step) seconds per unit
     shares: list[dict[str, float]] = []  # the highway's products at their own shapes, as shares of the GEMM
@@ -118,6 +122,8 @@ def bench_d_unit(name: str, rounds: int, updates: int,
     for r in range(rounds + 1):  # round 0 warms up and is not counted
         gemm.append(gemm_rate())
         stream.append(stream_rate())
+        if (probe := fma_peak()) is not None:
+            peak.append(probe)
         if any(v.startswith("bf16") for v in VARIANTS):  # slow where bf16 is emulated (no bf16 units)
             gemm_bf16.append(gemm_rate(torch.bfloat16))
         for variant in VARIANTS:
@@ -141,12 +147,18 @@ def bench_d_unit(name: str, rounds: int, updates: int,
             gemm.clear()
             gemm_bf16.clear()
             stream.clear()
+            peak.clear()
     g32, g16 = statistics.median(gemm), statistics.median(gemm_bf16 or [float("nan")])
     print(f"\n[{name}] D unit ({UPDATES_PER_UNIT} updates of {BATCH} real + {BATCH} fakes, T <= {max_len}, "
           f"V = {unwrap(generator).vocab_size}, generator 32/32, SeqGAN CNN), {updates} updates timed per variant "
           f"per round, {rounds} interleaved rounds, {torch.get_num_threads()} thread(s), torch {torch.__version__}")
-    print(f"  square GEMM 1024: fp32 {g32 / 1e9:.1f} GFLOP/s, bf16 {g16 / 1e9:.1f} GFLOP/s; memory, a = b + s c over "
+    bf16 = f"{g16 / 1e9:.1f} GFLOP/s" if gemm_bf16 else "not timed (no bf16 variant)"
+    print(f"  square GEMM 1024: fp32 {g32 / 1e9:.1f} GFLOP/s, bf16 {bf16}; memory, a = b + s c over "
           f"96 MB arrays: {statistics.median(stream) / 1e9:.1f} GB/s (medians)")
+    if peak:
+        print(f"  fp32 multiply-add peak of one thread (a compiled probe, nothing but independent multiply-adds): "
+              f"{statistics.median(peak) / 1e9:.1f} GFLOP/s; the square GEMM at {g32 / statistics.median(peak):.0%} "
+              f"of it (a share of the GEMM reads higher where torch's product runs further below the peak)")
     old_flops = statistics.median(flops["old"])
     print(f"  D training FLOPs per sequence, old code: {old_flops / 1e6:.0f} M; each row as if alone, windows on "
           f"its tokens only: {statistics.median(useful) / 1e6:.0f} M; padding share of the old code: "
@@ -170,6 +182,10 @@ def bench_d_unit(name: str, rounds: int, updates: int,
         per_round = [flops[analysed][k] * SEQUENCES_PER_UNIT / times[analysed][k] / gemm[k] for k in range(rounds)]
         print(f"  {analysed}, each round's unit against that round's GEMM: "
               f"{', '.join(f'{share:.0%}' for share in per_round)} of the GEMM")
+        if peak:
+            at_peak = [flops[analysed][k] * SEQUENCES_PER_UNIT / times[analysed][k] / peak[k] for k in range(rounds)]
+            print(f"  {analysed} against each round's multiply-add peak: "
+                  f"{', '.join(f'{share:.0%}' for share in at_peak)} (median {statistics.median(at_peak):.0%})")
     if "fp32+pool" in VARIANTS and "fp32+window" in VARIANTS:
         dense = statistics.median(flops["fp32+pool"])
         rate = dense * SEQUENCES_PER_UNIT / medians["fp32+window"][0]

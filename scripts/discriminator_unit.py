@@ -9,9 +9,11 @@ import contextlib
 import copy
 import os
 import platform
+import shlex
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Callable, Iterator
@@ -173,6 +175,55 @@ def gemm_rate(dtype: torch.dtype = torch.float32, size: int = 1024, repeats: int
             a @ b
         seconds.append(time.perf_counter() - start)
     return repeats * 2 * size ** 3 / statistics.median(seconds)
+
+
+# the machine's fp32 multiply-add peak on one thread: 12 independent chains of vector multiply-adds (enough to cover
+# the latency of two pipes), in the kernels' vector type, so the width is the one they are built for
+_PEAK_PROBE = r"""
+#include <stdio.h>
+#include <time.h>
+#include "vectors.h"
+static double now(void) { struct timespec t; clock_gettime(CLOCK_MONOTONIC, &t); return t.tv_sec + t.tv_nsec * 1e-9; }
+int main(void) {
+    vf acc[12], scale = (vf){0} + 0.999999f, shift = (vf){0} + 1e-7f;
+    const long steps = 20000000;
+    double best = 1e9;
+    for (int i = 0; i < 12; i++) acc[i] = (vf){0} + (float)i;
+    for (int round = 0; round < 5; round++) {
+        const double start = now();
+        for (long k = 0; k < steps; k++)
+#pragma GCC unroll 12
+            for (int i = 0; i < 12; i++) acc[i] = fmaw(acc[i], scale, shift);
+        const double took = now() - start;
+        if (took < best) best = took;
+    }
+    float sum = 0;
+    for (int i = 0; i < 12; i++) sum += acc[i][0];
+    printf("%.6e %g\\n", steps * 12.0 * LANES * 2 / best, sum);
+    return 0;
+}
+"""
+
+
+def fma_peak() -> float | None:
+    """The fp32 FLOP/s of one thread's vector multiply-adds with nothing else to do (a probe built with the
+    kernels' compiler, flags and vector type), a ceiling no product reaches; None without a compiler. The square
+    GEMM's share of it says how close torch's product comes to the machine, so a share of the GEMM can be read
+    across machines."""
+    cc = kernels.compiler()
+    if cc is None:
+        return None
+    with tempfile.TemporaryDirectory() as work:
+        source, program = Path(work) / "peak.c", Path(work) / "peak"
+        source.write_text(_PEAK_PROBE)
+        headers = kernels.HEADERS[0].parent
+        for extra in (kernels.NATIVE, []):
+            built = subprocess.run([*shlex.split(cc), "-O2", "-std=gnu99", *extra, f"-I{headers}", "-o", str(program),
+                                    str(source)], capture_output=True)
+            if built.returncode == 0:
+                ran = subprocess.run([str(program)], capture_output=True, text=True)
+                return float(ran.stdout.split()[0]) if ran.returncode == 0 else None
+    return None
 
 
 def stream_rate(megabytes: int = 96, repeats: int = 5) -> float:
