@@ -22,12 +22,13 @@ An arm's outputs are left unwritten, so its numbers are meaningless (a non-finit
 its time is read. The parts slow each other (they share the caches), so the time an arm saves is that part's cost
 inside the update, not its cost alone, and the savings do not add up to the -kernels arm's.
 
-It then prints the FLOPs an update executes (counted as bench_discriminator.py counts them, on an epoch not
-timed), the square fp32 GEMM and Adam's pass over memory measured in each round, the whole update's share of
-the GEMM, and what 60% would take: an update of at most FLOPs / (0.6 x GEMM), of which the -kernels arm's time is
-not kernels; against the kernels' own floor: their FLOPs at the GEMM's rate and the pass over memory any Adam step
-makes (every parameter and its two moments read and written once, timed as three tensors of D's parameter count
-each scaled in place by torch; the fastest of the rounds).
+It then prints the FLOPs an update executes (counted as bench_discriminator.py counts them, on an epoch not timed),
+the square fp32 GEMM and Adam's pass over memory measured in each round, the whole update's share of the GEMM and
+of the machine's multiply-add peak (discriminator_unit.fma_peak, once at the end), and what 60% would take: an
+update of at most FLOPs / (0.6 x GEMM), of which the -kernels arm's time is not kernels; against the kernels' own
+floor: their FLOPs at the GEMM's rate and the pass over memory any Adam step makes (every parameter and its two
+moments read and written once, timed as three tensors of D's parameter count each scaled in place by torch; the
+fastest of the rounds).
 
     python scripts/bench_update_parts.py [--rounds 3] [--updates 150] [--variant fp32+sampler]
 """
@@ -162,6 +163,10 @@ def main() -> None:
     target = flops / (0.6 * g) * 1e3
     print(f"  FLOPs an update: {flops / 1e9:.3f} G, {at_gemm:.2f} ms at the GEMM's rate; the whole update at "
           f"{at_gemm / whole:.0%} of the GEMM")
+    peak = unit.fma_peak()
+    if peak is not None:
+        print(f"  fp32 multiply-add peak (a compiled probe): {peak / 1e9:.1f} GFLOP/s; the GEMM at {g / peak:.0%} "
+              f"of it, the whole update at {flops / whole * 1e3 / peak:.0%}")
     print(f"  60% of the GEMM: an update of at most {target:.2f} ms; less the {rest:.2f} ms that are not kernels, "
           f"{target - rest:.2f} ms for the kernels, which take {whole - rest:.2f} ms and whose floor is "
           f"{at_gemm + adam_ms:.2f} ms (their FLOPs at the GEMM's rate, {at_gemm:.2f}; Adam's pass over memory, "
