@@ -17,6 +17,14 @@
    (C, E, w) as torch's Conv1d weight. A start s < 0 marks the bias column that stands in for a row's windows over
    padding alone: no weight or input gradient. Each function is single-threaded: the caller splits rows (or the
    weight gradient's channels) over threads. */
+/* every multiply-add is an explicit fmav / fmas: the compiler contracts none itself (GCC's Zen tuning leaves
+   a * b + c chains of 8-lane vectors unfused where a 16-lane build fuses them, so the two widths rounded apart) */
+#if defined(__clang__)
+#pragma clang fp contract(off)
+#elif defined(__GNUC__)
+#pragma GCC optimize("fp-contract=off")
+#endif
+
 #include "vectors.h"  /* LANES floats a vector; fmav alike in every tile shape, so identical windows get identical
                           sums and the first of them wins */
 
@@ -62,7 +70,7 @@ static inline __attribute__((always_inline)) void weight_grad_tile(
     for (int k = 0; k < nv; k++) acc[k] = first ? (vf){0} : loadv(sums + i0 + k * LANES);
     for (int64_t r = 0; r < m; r++) {
         const float *window = x + at[r] + i0;
-        for (int k = 0; k < nv; k++) acc[k] += scale[r] * loadv(window + k * LANES);
+        for (int k = 0; k < nv; k++) acc[k] = fmav(scale[r], loadv(window + k * LANES), acc[k]);
     }
     for (int k = 0; k < nv; k++) {
         const int64_t i = i0 + k * LANES;
@@ -111,7 +119,7 @@ void weight_grad(const float *x, int64_t rows, int64_t steps, int64_t dim, const
                     weight_grad_tile(x, at, scale, m, i0, 1, c, dim, width, channel_sums, first, last, out);
                 for (; i0 < n; i0++) {
                     float sum = first ? 0 : channel_sums[i0];
-                    for (int64_t r = 0; r < m; r++) sum += scale[r] * x[at[r] + i0];
+                    for (int64_t r = 0; r < m; r++) sum = fmas(scale[r], x[at[r] + i0], sum);
                     if (last) put(out, c, dim, width, i0, sum);
                     else channel_sums[i0] = sum;
                 }
