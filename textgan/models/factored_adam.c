@@ -23,12 +23,6 @@
    Layouts (row-major, float32): dyt (rows_padded, B), the scaled dy transposed, its rows past `out` zero; x
    (B, in_padded), its columns past `in` zero, in_padded a multiple of VECS x LANES; w, m, v (out, in). The
    caller splits rows over threads. */
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 #include "vectors.h"
 
 #if LANES == 16

@@ -9,12 +9,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 /* v where `keep`, else +0: a mask on the bits, which the compiler vectorises where it does not a ternary here */
 static inline float kept(int keep, float v) {
     uint32_t bits;

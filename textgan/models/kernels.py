@@ -28,7 +28,10 @@ SOURCES = tuple(Path(__file__).with_name(name) for name in ("pooled_conv.c", "dr
                                                                   "factored_adam.c", "thin_linear.c",
                                                                   "sample_head.c"))
 HEADERS = (Path(__file__).with_name("vectors.h"),)  # included by the sources: part of the build's cache key
-FLAGS = ["-O3", "-std=gnu99", "-shared", "-fPIC"]
+# -ffp-contract=off: the compiler fuses no a * b + c itself; every multiply-add the kernels make is an explicit
+# fmav / fmaw / fmas (vectors.h), so their numbers do not depend on its choices (GCC's Zen tuning left some 8-lane
+# accumulation chains unfused where the 16-lane build fused them, and the two widths rounded apart)
+FLAGS = ["-O3", "-std=gnu99", "-ffp-contract=off", "-shared", "-fPIC"]
 NATIVE = ["-march=native"]  # the machine's vector units; the cache key includes the CPU's flags
 # functions and loops aligned to cache lines (where the compiler takes the flags): without it, an unrelated edit
 # elsewhere in the file once moved the input gradient's inner loop and made it ~30% slower

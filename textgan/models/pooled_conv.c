@@ -17,14 +17,6 @@
    (C, E, w) as torch's Conv1d weight. A start s < 0 marks the bias column that stands in for a row's windows over
    padding alone: no weight or input gradient. Each function is single-threaded: the caller splits rows (or the
    weight gradient's channels) over threads. */
-/* every multiply-add is an explicit fmav / fmas: the compiler contracts none itself (GCC's Zen tuning leaves
-   a * b + c chains of 8-lane vectors unfused where a 16-lane build fuses them, so the two widths rounded apart) */
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 #include "vectors.h"  /* LANES floats a vector; fmav alike in every tile shape, so identical windows get identical
                           sums and the first of them wins */
 

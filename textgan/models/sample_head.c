@@ -24,12 +24,6 @@
    Layouts (row-major, float32): out (rows, hidden); wt (hidden, vp), W^T scaled, vp a multiple of IDS; bias (vp,)
    scaled, -inf past the vocabulary; u (rows,); ids (rows,) int64; buf: GROUP x vp floats; sums: vp / IDS floats
    (the caller's per-thread buffers). The caller splits rows over threads. */
-#if defined(__clang__)
-#pragma clang fp contract(off)
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
-
 #include "vectors.h"
 
 typedef float v8 __attribute__((vector_size(32)));

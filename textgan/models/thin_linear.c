@@ -12,11 +12,6 @@
    added (none without a bias): the same numbers whatever the tile, the lane width or the split over threads.
    Layouts (row-major, float32): w (out, in); xt (in, bp) = x transposed, bp a multiple of LANES, its columns from
    `batch` on zero; y (batch, ldy). The caller splits W's rows over threads. */
-#if defined(__clang__)
-#pragma clang fp contract(off)  /* every multiply-add is an explicit fmav */
-#elif defined(__GNUC__)
-#pragma GCC optimize("fp-contract=off")
-#endif
 #include "vectors.h"
 
 #if LANES == 16
