@@ -77,7 +77,7 @@ static inline __attribute__((always_inline)) void add_term(vf sum[ROWS][VECS], c
                                                            int64_t b, int64_t batch, int64_t in_padded) {
     vf col[VECS];
 #pragma GCC unroll 4
-    for (int q = 0; q < VECS; q++) col[q] = loadv(xb + b * in_padded + q * LANES);
+    for (int q = 0; q < VECS; q++) col[q] = held(loadv(xb + b * in_padded + q * LANES));  /* loaded once a term */
 #pragma GCC unroll 4
     for (int r = 0; r < ROWS; r++) {
         const float f = d[r * batch + b];

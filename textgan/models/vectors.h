@@ -25,13 +25,18 @@ static inline vf selectv(vi mask, vf yes, vf no) { return (vf)(((vi)yes & mask) 
 
 /* c + a * b alike in every inlined shape (the compiler contracts a * b + c in some and not in others): an explicit
    fused multiply-add where the machine has one, else a multiply and an add, which it then cannot contract. fmav
-   for a scalar a, fmaw for a vector a, fmas for floats; sqrtv a square root per lane. */
+   for a scalar a, fmaw for a vector a, fmas for floats; sqrtv a square root per lane; held keeps a vector in a
+   register (it does nothing without AVX-512). */
 #if defined(__AVX512F__)
 #include <immintrin.h>
 static inline vf fmav(float a, vf b, vf c) { return (vf)_mm512_fmadd_ps(_mm512_set1_ps(a), (__m512)b, (__m512)c); }
 static inline vf fmaw(vf a, vf b, vf c) { return (vf)_mm512_fmadd_ps((__m512)a, (__m512)b, (__m512)c); }
 static inline float fmas(float a, float b, float c) { return fmaf(a, b, c); }
 static inline vf sqrtv(vf a) { return (vf)_mm512_sqrt_ps((__m512)a); }
+/* a, kept in a register: the compiler cannot fold its load into each multiply-add that reads it. Zen 4 loads one
+   512-bit vector a cycle, so a register tile whose multiply-adds each reload the same vector from L1 waits on loads
+   (factored_adam.c: held columns took its step ~14% less time alone, docs/benchmarks.md) */
+static inline vf held(vf a) { __asm__("" : "+v"(a)); return a; }
 #elif defined(__FMA__) && defined(__AVX__)
 #include <immintrin.h>
 static inline vf fmav(float a, vf b, vf c) { return (vf)_mm256_fmadd_ps(_mm256_set1_ps(a), (__m256)b, (__m256)c); }
@@ -59,5 +64,8 @@ static inline vf sqrtv(vf a) {
     for (int i = 0; i < LANES; i++) r[i] = sqrtf(a[i]);
     return r;
 }
+#endif
+#if !defined(__AVX512F__)
+static inline vf held(vf a) { return a; }
 #endif
 #endif
