@@ -10,7 +10,8 @@ kernels replaced by calls that do nothing, the order of the arms reversed every 
   whole              nothing taken out;
   -highway step      the highway's compiled Adam step on its factored gradient (factored_adam);
   -highway forward   the highway's compiled forward product (thin_linear);
-  -highway dx        the highway's input-gradient product (torch's mm on its weight);
+  -highway dx        the highway's input-gradient product (thin_linear_input_grad; torch's mm on its weight
+                     where the kernels are not built);
   -window grads      the convolutions' winning-window backward (window_grads);
   -convolutions      the convolutions' forward with max-pool, its filter packing and the winning-window backward
                      (the forward cannot go alone: the backward reads the windows it picks);
@@ -52,13 +53,13 @@ import discriminator_unit as unit  # noqa: E402  (the D unit's setup, at the pee
 from textgan.models import kernels  # noqa: E402
 from textgan.training import adversarial  # noqa: E402
 
-COMPILED = ("factored_adam", "thin_linear", "window_grads", "conv_max_all", "pack_all", "highway_gate",
-            "highway_gate_backward", "dropout_mask")
+COMPILED = ("factored_adam", "thin_linear", "thin_linear_input_grad", "window_grads", "conv_max_all", "pack_all",
+            "highway_gate", "highway_gate_backward", "dropout_mask")
 ARMS: dict[str, tuple[str, ...]] = {  # arm -> the parts it takes out ("dx" and "adam" are torch's)
     "whole": (),
     "-highway step": ("factored_adam",),
     "-highway forward": ("thin_linear",),
-    "-highway dx": ("dx",),
+    "-highway dx": ("dx", "thin_linear_input_grad"),
     "-window grads": ("window_grads",),
     "-convolutions": ("conv_max_all", "pack_all", "window_grads"),
     "-other Adam": ("adam",),
@@ -74,8 +75,8 @@ def _nothing(*args: Any, **kwargs: Any) -> None:
 
 @contextmanager
 def without(parts: tuple[str, ...], highway_weight: torch.Tensor) -> Iterator[None]:
-    """Within: the `parts` do nothing (the compiled kernels by name; "dx": the highway's input-gradient product,
-    an uninitialised tensor of its shape; "adam": torch's fused Adam), and a non-finite D loss passes."""
+    """Within: the `parts` do nothing (the compiled kernels by name; "dx": torch's product for the highway's input
+    gradient, an uninitialised tensor of its shape; "adam": torch's fused Adam), and a non-finite D loss passes."""
     lib = kernels.library()
     saved = {name: getattr(lib, name) for name in parts if name in COMPILED}
     mm, adam, finite = torch.Tensor.mm, torch._fused_adam_, adversarial._finite

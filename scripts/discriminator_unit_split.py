@@ -113,15 +113,17 @@ def required_work(cfg: Config, state: dict[str, torch.Tensor], generator: torch.
 # highway_shares' names for the highway's products
 FORWARD, INPUT_GRAD, WEIGHT_GRAD = "forward x W^T", "input gradient dy W", "weight gradient dy^T x"  # torch's
 COMPILED_FORWARD = "forward by thin_linear.c"  # the compiled forward of the fused step's layer
+COMPILED_INPUT_GRAD = "input gradient by thin_linear.c"  # its compiled input gradient (any deferring layer's)
 
 
 def ceiling_products(shares: dict[str, float], fused: bool) -> list[str]:
     """The highway's products a unit runs with its kernels, by their names in `shares`: with the fused step, the
-    compiled forward (where built) and torch's input gradient, the weight gradient being in the step; else
-    torch's three."""
+    compiled forward and input gradient (where built), the weight gradient being in the step; else torch's
+    three."""
     if not fused:
         return [FORWARD, INPUT_GRAD, WEIGHT_GRAD]
-    return [COMPILED_FORWARD if COMPILED_FORWARD in shares else FORWARD, INPUT_GRAD]
+    return [COMPILED_FORWARD if COMPILED_FORWARD in shares else FORWARD,
+            COMPILED_INPUT_GRAD if COMPILED_INPUT_GRAD in shares else INPUT_GRAD]
 
 
 def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tuple[float, float, float]
@@ -140,8 +142,8 @@ def ceiling(per_seq: float, gemm: float, shares: dict[str, float], required: tup
 def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str, float]:
     """The rate of each of the highway's three products at its own shape (gate and transform together, `rows`
     sequences), into warm output buffers, as a share of a square GEMM timed alongside: what torch's matrix kernels
-    give the largest part of the D unit's FLOPs; and the forward by the compiled product the fused step's layer
-    runs in training (``models/thin_linear.c``), where the kernels are built."""
+    give the largest part of the D unit's FLOPs; and the forward and input gradient by the compiled products the
+    fused step's layer runs in training (``models/thin_linear.c``), where the kernels are built."""
     x, dy = torch.randn(rows, features), torch.randn(rows, 2 * features)
     weight, bias = torch.randn(2 * features, features), torch.randn(2 * features)
     out_y, out_x, out_w = torch.empty(rows, 2 * features), torch.empty(rows, features), torch.empty(2 * features,
@@ -153,6 +155,8 @@ def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str
     if lib is not None:
         xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)
         products[COMPILED_FORWARD] = lambda: thin_linear.rows(lib, weight, xt, rows, bias, out_y, 0, 2 * features)
+        buffers = DeferredGrad().buffer
+        products[COMPILED_INPUT_GRAD] = lambda: thin_linear.input_grad(lib, weight, dy, buffers)
     flops = 2 * rows * features * 2 * features
     gemm = gemm_rate()
     return {name: flops / timed(product, repeats) / gemm for name, product in products.items()}

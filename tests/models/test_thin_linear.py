@@ -1,6 +1,6 @@
-"""The highway's forward product by the compiled kernel (models/thin_linear.c through models/thin_linear.py and the
-deferring layer of models/deferred_linear.py): x W^T + b to float round-off, and the same numbers whatever the
-blocks of W's rows, the thread count or the lane width."""
+"""The highway's forward product and input gradient by the compiled kernels (models/thin_linear.c through
+models/thin_linear.py and the deferring layer of models/deferred_linear.py): x W^T + b and dy W to float round-off,
+and the same numbers whatever the blocks of W's rows, the thread count or the lane width."""
 
 from __future__ import annotations
 
@@ -35,9 +35,30 @@ def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, .
     return y
 
 
+def input_grad(batch: int, columns: int, out: int) -> torch.Tensor:
+    """dy W by the kernel, (batch, columns), for `operands`' W (out, columns) and a seeded dy (batch, out)."""
+    _, w, _ = operands(batch, columns, out, False)
+    dy = torch.randn(batch, out, generator=torch.Generator().manual_seed(out))
+    return thin_linear.input_grad(thin_linear.library(dy, w, None), w, dy, DeferredGrad().buffer)
+
+
+# batch not a multiple of the lanes and above 64 (several vector groups); columns not a multiple of the tile's;
+# out above the kernel's blocks of 128 rows of W
+SHAPES = [(1, 1, 1), (5, 17, 7), (16, 64, 13), (64, 40, 37), (70, 33, 20), (3, 200, 6), (129, 9, 12), (64, 50, 300)]
+
+
 @needs_kernels
-@pytest.mark.parametrize(("batch", "columns", "out"), [
-    (1, 1, 1), (5, 17, 7), (16, 64, 13), (64, 40, 37), (70, 33, 20), (3, 200, 6), (129, 9, 12)])
+@pytest.mark.parametrize(("batch", "columns", "out"), SHAPES)
+def test_the_input_gradient_is_torchs_to_round_off(batch: int, columns: int, out: int) -> None:
+    _, w, _ = operands(batch, columns, out, False)
+    dy = torch.randn(batch, out, generator=torch.Generator().manual_seed(out))
+    got = input_grad(batch, columns, out)
+    assert got.shape == (batch, columns) and got.is_contiguous()
+    torch.testing.assert_close(got, (dy.double() @ w.double()).float(), rtol=1e-5, atol=1e-5 * out ** 0.5)
+
+
+@needs_kernels
+@pytest.mark.parametrize(("batch", "columns", "out"), SHAPES)
 @pytest.mark.parametrize("bias", [True, False])
 def test_the_product_is_torchs_to_round_off(batch: int, columns: int, out: int, bias: bool) -> None:
     x, w, b = operands(batch, columns, out, bias)
@@ -54,26 +75,28 @@ def test_blocks_of_rows_give_the_same_numbers(blocks: tuple[int, ...]) -> None:
 
 
 @needs_kernels
-def test_the_same_numbers_at_any_thread_count() -> None:
-    results = at_thread_counts((1, 2, 5), lambda: product(64, 70, 103, True, (50,)))
+@pytest.mark.parametrize("kernel", [lambda: product(64, 70, 103, True, (50,)), lambda: input_grad(64, 70, 303)])
+def test_the_same_numbers_at_any_thread_count(kernel: Any) -> None:
+    results = at_thread_counts((1, 2, 5), kernel)
     assert all(torch.equal(results[0], other) for other in results[1:])
 
 
 @needs_kernels
 def test_the_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    """Built for 16 lanes (6 rows x 4 vectors a tile) or 8 (3 x 4), each output sums its terms in the same order."""
+    """Built for 16 lanes (6 rows x 4 vectors a tile) or 8 (3 x 4), each output of either kernel sums its terms in
+    the same order."""
     if kernels.library().pack_lanes() != 16:
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
-    wide = product(70, 45, 40, True)
+    wide = product(70, 45, 40, True), input_grad(70, 45, 140)
     monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
     monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
     kernels.library.cache_clear()
     try:
         assert kernels.library().pack_lanes() == 8
-        narrow = product(70, 45, 40, True)
+        narrow = product(70, 45, 40, True), input_grad(70, 45, 140)
     finally:
         kernels.library.cache_clear()
-    assert torch.equal(wide, narrow)
+    assert torch.equal(wide[0], narrow[0]) and torch.equal(wide[1], narrow[1])
 
 
 @pytest.mark.parametrize(("case", "make"), [
@@ -93,3 +116,18 @@ def test_the_layers_training_forward_is_torchs_to_round_off() -> None:
     torch.testing.assert_close(got, want, rtol=1e-5, atol=1e-6)
     got.sum().backward()  # autograd through it as through torch's layer
     torch.testing.assert_close(layer.weight.grad, torch.ones(9, 14).t() @ x)
+
+
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_the_layers_input_gradient_is_torchs_to_round_off(create_graph: bool) -> None:
+    """The compiled dy W in a plain backward; torch's where the backward is differentiated again (create_graph), so
+    a second derivative (a gradient penalty's) still flows to the weight."""
+    torch.manual_seed(0)
+    layer, x = DeferredLinear(30, 14), torch.randn(9, 30, requires_grad=True)
+    dy = torch.randn(9, 14)
+    (grad,) = torch.autograd.grad(layer(x), x, dy, create_graph=create_graph)
+    torch.testing.assert_close(grad, dy @ layer.weight.detach(), rtol=1e-5, atol=1e-5)
+    assert grad.requires_grad == create_graph
+    if create_graph:
+        (second,) = torch.autograd.grad(grad.square().sum(), layer.weight)
+        torch.testing.assert_close(second, (2 * dy.t() @ (dy @ layer.weight.detach())), rtol=1e-5, atol=1e-5)

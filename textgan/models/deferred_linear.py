@@ -19,7 +19,8 @@ while it is in cache, so the weight comes from memory once for both. Anything el
 
 In training (autograd on, float32 on the CPU, the compiled kernels built) the forward's product is the compiled
 one of ``thin_linear.c``, which reads W in place, whole or block by block, with the same numbers either way; it
-differs from torch's product by float round-off. A forward without autograd (scoring) is torch's layer.
+differs from torch's product by float round-off. So does the input gradient's, dy W, by the same file's kernel,
+in a backward that is not differentiated again. A forward without autograd (scoring) is torch's layer.
 """
 
 from __future__ import annotations
@@ -122,7 +123,11 @@ class _Linear(torch.autograd.Function):
     @staticmethod
     def backward(ctx: Any, dy: Tensor) -> tuple[Tensor | None, ...]:  # type: ignore[override]
         x, weight = ctx.saved_tensors
-        grad_x = dy.mm(weight) if ctx.needs_input_grad[0] else None  # (N, in)
+        grad_x = None
+        if ctx.needs_input_grad[0]:  # (N, in)
+            lib = None if torch.is_grad_enabled() else thin_linear.library(dy, weight, None)
+            grad_x = dy.mm(weight) if lib is None else thin_linear.input_grad(lib, weight, dy.contiguous(),
+                                                                              ctx.deferred.buffer)
         grad_b = dy.sum(0) if ctx.needs_input_grad[2] else None  # (out,)
         grad_w = None
         if ctx.needs_input_grad[1]:

@@ -136,6 +136,8 @@ def _bind(lib: Any) -> Any:
     lib.factored_adam.restype = None
     lib.thin_linear.argtypes = [pointer, size, pointer, size, size, size, size, pointer, pointer, size]
     lib.thin_linear.restype = None
+    lib.thin_linear_input_grad.argtypes = [pointer, size, size, pointer, size, pointer, size, size]
+    lib.thin_linear_input_grad.restype = None
     lib.sample_head.argtypes = [pointer, size, size, pointer, pointer, size] + [pointer] * 4
     lib.sample_head.restype = None
     for fn in (lib.factored_adam_span, lib.factored_adam_rows, lib.thin_linear_rows, lib.sample_head_group,
