@@ -24,7 +24,7 @@ from discriminator_unit import (
 from textgan.api.builders import build_cnn, discriminator_optimizer
 from textgan.config import DISCRIMINATOR_PRESETS, Config
 from textgan.models import dropout, kernels, thin_linear
-from textgan.models.deferred_linear import DeferredGrad
+from textgan.models.deferred_linear import DeferredGrad, armed
 from textgan.models.wrapping import unwrap
 
 
@@ -35,23 +35,26 @@ def layers_alone(state: dict[str, torch.Tensor], vocab: int,
     max-pool, then the highway and output layer over the whole batch, forward and backward, and nothing else (no
     sampling, embedding lookup or its gradient, dropout, loss, clipping or optimizer); the convolutions' backward
     as the variant's `options` say. Where the variant's highway step is compiled (`compiled_step`), the highway's
-    weight gradient is not formed here (the fused step forms it, timed by `required_work`), but its FLOPs are
-    counted."""
+    weight gradient is not formed here (the backward is armed, as in training, and its factors dropped: the fused
+    step forms it, timed by `required_work`), but its FLOPs are counted; its forward and input gradient are the
+    compiled products training runs."""
     preset = dataclasses.replace(DISCRIMINATOR_PRESETS["seqgan"],
-                                 winning_window_grad=options.get("winning_window_grad", False))
+                                 winning_window_grad=options.get("winning_window_grad", False),
+                                 fused_highway_step=options.get("fused_highway_step", False))
     d = build_cnn(preset, "tokens", vocab_size=vocab)
     d.load_state_dict(state)
     d.eval()  # dropout off: it is not one of the layers
-    if compiled_step(options):
-        d.highway.proj.weight.requires_grad_(False)
+    fused = compiled_step(options)
     counter = FlopCounter(d)
     inputs = [[(e.requires_grad_(), lengths, longest) for e, lengths, longest in groups] for groups in forwards]
-    with counter.counting_windows():
+    with counter.counting_windows(), armed(d, fused):
         start = time.perf_counter()
         for groups in inputs:
             d.zero_grad(set_to_none=True)
             pooled = torch.cat([d._pooled(e, lengths, longest) for e, lengths, longest in groups])
             d.head_logits(pooled).sum().backward()
+            if fused:
+                d.highway.proj.deferred.parts.clear()  # the weight gradient's factors: the fused step's input
         seconds = time.perf_counter() - start
     return seconds, counter.total
 
