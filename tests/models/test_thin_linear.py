@@ -131,3 +131,20 @@ def test_the_layers_input_gradient_is_torchs_to_round_off(create_graph: bool) ->
     if create_graph:
         (second,) = torch.autograd.grad(grad.square().sum(), layer.weight)
         torch.testing.assert_close(second, (2 * dy.t() @ (dy @ layer.weight.detach())), rtol=1e-5, atol=1e-5)
+
+
+@needs_kernels
+def test_layers_take_the_compiled_products_only_from_a_16_lane_build(monkeypatch: pytest.MonkeyPatch,
+                                                                      tmp_path: Any) -> None:
+    """Built for 8 lanes the kernels ran slower than torch's products (thin_linear.in_training): a layer keeps
+    torch's there, while the kernels themselves stay callable."""
+    x, w, b = operands(4, 8, 5, True)
+    assert (thin_linear.in_training(x, w, b) is not None) == (kernels.library().pack_lanes() == 16)
+    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
+    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
+    kernels.library.cache_clear()
+    try:
+        assert kernels.library().pack_lanes() == 8
+        assert thin_linear.library(x, w, b) is not None and thin_linear.in_training(x, w, b) is None
+    finally:
+        kernels.library.cache_clear()

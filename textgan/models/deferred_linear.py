@@ -17,10 +17,11 @@ forward then updates the weight a block of rows at a time and multiplies each bl
 while it is in cache, so the weight comes from memory once for both. Anything else that reads the layer first
 (a forward without autograd, its state dict, loading one) applies the pending step alone (`flush`).
 
-In training (autograd on, float32 on the CPU, the compiled kernels built) the forward's product is the compiled
-one of ``thin_linear.c``, which reads W in place, whole or block by block, with the same numbers either way; it
-differs from torch's product by float round-off. So does the input gradient's, dy W, by the same file's kernel,
-in a backward that is not differentiated again. A forward without autograd (scoring) is torch's layer.
+In training (autograd on, float32 on the CPU, the compiled kernels built for AVX-512: ``thin_linear.in_training``)
+the forward's product is the compiled one of ``thin_linear.c``, which reads W in place, whole or block by block,
+with the same numbers either way; it differs from torch's product by float round-off. So does the input
+gradient's, dy W, by the same file's kernel, in a backward that is not differentiated again. A forward without
+autograd (scoring) is torch's layer.
 """
 
 from __future__ import annotations
@@ -101,7 +102,7 @@ class _Linear(torch.autograd.Function):
     def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor, deferred: DeferredGrad) -> Tensor:  # type: ignore[override]
         step, deferred.step = deferred.step, None
         out = x.new_empty(x.shape[0], weight.shape[0])  # (N, out)
-        lib = thin_linear.library(x, weight, bias)
+        lib = thin_linear.in_training(x, weight, bias)
         if lib is not None:  # the compiled product, W read in place
             xt = thin_linear.transposed(lib, x, deferred.buffer)  # (in, N rounded up to the kernel's lanes)
 
@@ -125,7 +126,7 @@ class _Linear(torch.autograd.Function):
         x, weight = ctx.saved_tensors
         grad_x = None
         if ctx.needs_input_grad[0]:  # (N, in)
-            lib = None if torch.is_grad_enabled() else thin_linear.library(dy, weight, None)
+            lib = None if torch.is_grad_enabled() else thin_linear.in_training(dy, weight, None)
             grad_x = dy.mm(weight) if lib is None else thin_linear.input_grad(lib, weight, dy.contiguous(),
                                                                               ctx.deferred.buffer)
         grad_b = dy.sum(0) if ctx.needs_input_grad[2] else None  # (out,)
