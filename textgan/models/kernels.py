@@ -155,6 +155,16 @@ def library_for(*tensors: torch.Tensor) -> Any:
     return library()
 
 
+def wide() -> Any:
+    """The compiled kernels when they are built for 16 lanes (AVX-512), else None: the highway's dense products and
+    its fused Adam step (``thin_linear.c``, ``factored_adam.c``) run only from such a build. Built for 8 lanes (AVX2)
+    their register tiles fit in 16 registers, and on a Zen 4 VM so built each ran slower than torch's way: the
+    forward and input gradient than torch's products, the step than torch's blocks (0.72x alone, 0.90x in the D
+    unit; docs/benchmarks.md)."""
+    lib = library()
+    return lib if lib is not None and lib.pack_lanes() == 16 else None
+
+
 def available() -> bool:
     """Whether the compiled kernels can run here (compiled and loaded)."""
     return library() is not None

@@ -26,11 +26,11 @@ def library(x: Tensor, weight: Tensor, bias: Tensor | None) -> Any | None:
 
 def in_training(x: Tensor, weight: Tensor, bias: Tensor | None) -> Any | None:
     """The compiled kernels where a deferring layer runs its products by them (``deferred_linear.py``): as
-    `library`, and built for 16 lanes (AVX-512). Built for 8 (AVX2), a tile holds 12 sums in 16 registers, and on
-    a Zen 4 VM so built both products ran slower than torch's at the highway's shape: the forward 11.3 ms
-    against 9.9, the input gradient 12.9 against 9.8-10.0 (docs/benchmarks.md); torch's run there."""
-    lib = library(x, weight, bias)
-    return lib if lib is not None and lib.pack_lanes() == 16 else None
+    `library`, and built for 16 lanes (``kernels.wide``). Built for 8 (AVX2), a tile holds 12 sums in 16
+    registers, and on a Zen 4 VM so built both products ran slower than torch's at the highway's shape: the
+    forward 11.3 ms against 9.9, the input gradient 12.9 against 9.8-10.0 (docs/benchmarks.md); torch's run
+    there."""
+    return library(x, weight, bias) if kernels.wide() is not None else None
 
 
 def transposed(lib: Any, x: Tensor, buffer: Callable[[Tensor, str, tuple[int, ...]], Tensor], name: str = "x_t"

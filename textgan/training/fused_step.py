@@ -3,11 +3,11 @@
 
 With torch's fused Adam, such a weight's gradient dW = dy^T x is never written out: its norm comes from two Gram
 matrices, clipping scales dy (B rows) instead of dW, and the step runs `BLOCK_ROWS` rows at a time. Where the
-compiled kernels are built (``models/factored_adam.c``), each register tile of dW is summed from the factors and
-its parameters stepped at once, Adam in torch's operations; without them, each block of dW is formed in a buffer
-that stays in cache and stepped by torch's own fused kernel. The update is Adam's; only float round-off differs
-from writing dW out. Any other optimizer or setting gets dW written into `.grad` first (``materialize``) and steps
-as usual.
+compiled kernels are built for 16 lanes (``models/factored_adam.c``, ``kernels.wide``), each register tile of dW
+is summed from the factors and its parameters stepped at once, Adam in torch's operations; otherwise, each block
+of dW is formed in a buffer that stays in cache and stepped by torch's own fused kernel. The update is Adam's;
+only float round-off differs from writing dW out. Any other optimizer or setting gets dW written into `.grad`
+first (``materialize``) and steps as usual.
 
 Within `deferring` (D's training loop), the step is left pending on the layer: its next forward runs it and
 multiplies each block of rows as soon as it is updated (``models/deferred_linear.py``), so the weight is read
@@ -62,9 +62,10 @@ def fusable(layer: DeferredLinear, optimizer: torch.optim.Optimizer) -> bool:
 @torch.no_grad()
 def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: Tensor | None) -> None:
     """One Adam step of `layer.weight` on its pending gradient times `scale` (the clipping coefficient, a 0-dim
-    tensor; None: not clipped), `BLOCK_ROWS` rows at a time: by the compiled kernel, each register tile of dW summed
-    from the factors and stepped at once (``models/factored_adam.c``); without it, each block of dW formed in a
-    buffer that stays in cache and stepped by torch's fused Adam. Left for the layer's next forward when
+    tensor; None: not clipped), `BLOCK_ROWS` rows at a time: by the compiled kernel where it is built for 16 lanes
+    (``kernels.wide``), each register tile of dW summed from the factors and stepped at once
+    (``models/factored_adam.c``); else each block of dW formed in a buffer that stays in cache and stepped by
+    torch's fused Adam. Left for the layer's next forward when
     `layer.deferred.defer_step` (`deferring`)."""
     layer.flush()  # a step still pending goes first (its scaled factor may be in the buffers used below)
     dy, x = layer.deferred.factors()  # (B, out), (B, in)
@@ -73,7 +74,7 @@ def step_fused(layer: DeferredLinear, optimizer: torch.optim.Optimizer, scale: T
     group = param_group(weight, optimizer)
     assert group is not None, "step_fused steps a weight of the optimizer's (fusable says so)"
     settings = dict(group)  # the group's lr etc. now, should a scheduler change them before a deferred step runs
-    lib = kernels.library() if weight.is_contiguous() else None
+    lib = kernels.wide() if weight.is_contiguous() else None  # 8 lanes: torch's blocks ran faster
     if lib is not None:  # each tile of dW summed in registers and stepped at once
         dyt, x = _kernel_factors(layer, dy, x, scale, lib.factored_adam_rows(), lib.factored_adam_span())
 
