@@ -156,9 +156,9 @@ def highway_shares(features: int, rows: int = 64, repeats: int = 20) -> dict[str
                 WEIGHT_GRAD: lambda: torch.mm(dy.t(), x, out=out_w)}
     lib = thin_linear.in_training(x, weight, bias)  # where training runs the compiled products
     if lib is not None:
-        xt = thin_linear.transposed(lib, x, DeferredGrad().buffer)
+        buffers = DeferredGrad().buffer  # the layer's reused buffers, as in training (x_t, dy_t, dx_t)
+        xt = thin_linear.transposed(lib, x, buffers)
         products[COMPILED_FORWARD] = lambda: thin_linear.rows(lib, weight, xt, rows, bias, out_y, 0, 2 * features)
-        buffers = DeferredGrad().buffer
         products[COMPILED_INPUT_GRAD] = lambda: thin_linear.input_grad(lib, weight, dy, buffers)
     flops = 2 * rows * features * 2 * features
     gemm = gemm_rate()

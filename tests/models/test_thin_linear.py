@@ -35,10 +35,15 @@ def product(batch: int, columns: int, out: int, bias: bool, blocks: tuple[int, .
     return y
 
 
-def input_grad(batch: int, columns: int, out: int) -> torch.Tensor:
-    """dy W by the kernel, (batch, columns), for `operands`' W (out, columns) and a seeded dy (batch, out)."""
+def gradient_operands(batch: int, columns: int, out: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """A seeded dy (batch, out) and `operands`' W (out, columns)."""
     _, w, _ = operands(batch, columns, out, False)
-    dy = torch.randn(batch, out, generator=torch.Generator().manual_seed(out))
+    return torch.randn(batch, out, generator=torch.Generator().manual_seed(out)), w
+
+
+def input_grad(batch: int, columns: int, out: int) -> torch.Tensor:
+    """dy W by the kernel, (batch, columns), on `gradient_operands`."""
+    dy, w = gradient_operands(batch, columns, out)
     return thin_linear.input_grad(thin_linear.library(dy, w, None), w, dy, DeferredGrad().buffer)
 
 
@@ -50,8 +55,7 @@ SHAPES = [(1, 1, 1), (5, 17, 7), (16, 64, 13), (64, 40, 37), (70, 33, 20), (3, 2
 @needs_kernels
 @pytest.mark.parametrize(("batch", "columns", "out"), SHAPES)
 def test_the_input_gradient_is_torchs_to_round_off(batch: int, columns: int, out: int) -> None:
-    _, w, _ = operands(batch, columns, out, False)
-    dy = torch.randn(batch, out, generator=torch.Generator().manual_seed(out))
+    dy, w = gradient_operands(batch, columns, out)
     got = input_grad(batch, columns, out)
     assert got.shape == (batch, columns) and got.is_contiguous()
     torch.testing.assert_close(got, (dy.double() @ w.double()).float(), rtol=1e-5, atol=1e-5 * out ** 0.5)
