@@ -9,7 +9,6 @@ import contextlib
 import copy
 import os
 import platform
-import shlex
 import statistics
 import subprocess
 import sys
@@ -216,14 +215,11 @@ def fma_peak() -> float | None:
     with tempfile.TemporaryDirectory() as work:
         source, program = Path(work) / "peak.c", Path(work) / "peak"
         source.write_text(_PEAK_PROBE)
-        headers = kernels.HEADERS[0].parent
-        for extra in (kernels.NATIVE, []):
-            built = subprocess.run([*shlex.split(cc), "-O2", "-std=gnu99", *extra, f"-I{headers}", "-o", str(program),
-                                    str(source)], capture_output=True)
-            if built.returncode == 0:
-                ran = subprocess.run([str(program)], capture_output=True, text=True)
-                return float(ran.stdout.split()[0]) if ran.returncode == 0 else None
-    return None
+        flags = ["-O2", "-std=gnu99", f"-I{kernels.HEADERS[0].parent}"]
+        if not kernels.build(cc, [source], program, flags, (kernels.NATIVE, [])):
+            return None
+        ran = subprocess.run([str(program)], capture_output=True, text=True)
+        return float(ran.stdout.split()[0]) if ran.returncode == 0 else None
 
 
 def stream_rate(megabytes: int = 96, repeats: int = 5) -> float:

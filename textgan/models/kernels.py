@@ -17,7 +17,7 @@ import shutil
 import subprocess
 import tempfile
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -55,15 +55,17 @@ def _machine() -> str:
     return f"{platform.machine()} {platform.processor()} {flags}"
 
 
-def _compile(compiler: str, target: Path) -> bool:
-    """Build SOURCES into `target` (native vector units first, then without); True on success. Written to a
-    temporary name and renamed, so concurrent processes never load a half-written file."""
+def build(compiler: str, sources: Sequence[Path], target: Path, flags: Sequence[str],
+          tries: Sequence[Sequence[str]]) -> bool:
+    """Build `sources` into `target` with `flags` and the first of the `tries` (extra flags, most specific first)
+    the compiler accepts; True on success. Written to a temporary name and renamed, so concurrent processes never
+    load a half-written file."""
     target.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=target.parent) as work:
         built = Path(work) / target.name
-        for extra in (NATIVE + ALIGNED, NATIVE, []):
+        for extra in tries:
             try:
-                done = subprocess.run([*shlex.split(compiler), *FLAGS, *extra, "-o", str(built), *map(str, SOURCES)],
+                done = subprocess.run([*shlex.split(compiler), *flags, *extra, "-o", str(built), *map(str, sources)],
                                       capture_output=True, timeout=120)
             except (OSError, subprocess.SubprocessError):
                 return False
@@ -71,6 +73,12 @@ def _compile(compiler: str, target: Path) -> bool:
                 os.replace(built, target)
                 return True
     return False
+
+
+def _compile(compiler: str, target: Path) -> bool:
+    """Build SOURCES into the shared library `target`: native vector units first (aligned, then not), then
+    without."""
+    return build(compiler, SOURCES, target, FLAGS, (NATIVE + ALIGNED, NATIVE, []))
 
 
 def compiler() -> str | None:
