@@ -5,14 +5,17 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
+import pytest
 import torch
 import torch.nn.functional as F
 
 from textgan.api.builders import build_cnn, make_estimator
 from textgan.config import DISCRIMINATOR_PRESETS
 from textgan.estimators.interface import Estimator, Logs
+from textgan.models import kernels
 from textgan.models.discriminator import CNNDiscriminator
 
 T = TypeVar("T")
@@ -71,3 +74,18 @@ def at_thread_counts(counts: Sequence[int], fn: Callable[[], T]) -> list[T]:
             torch.set_num_threads(count)
             results.append(fn())
     return results
+
+
+@contextlib.contextmanager
+def eight_lane_kernels(cache: Path) -> Iterator[Any]:
+    """Within: the compiled kernels built with AVX-512 off (8 lanes) into `cache`, as kernels.library() gives them
+    (the library is yielded); on leaving, the compiler and cache settings are restored and the next call builds or
+    loads the process's own kernels again."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
+        patch.setenv("TEXTGAN_CACHE", str(cache))
+        kernels.library.cache_clear()
+        try:
+            yield kernels.library()
+        finally:
+            kernels.library.cache_clear()

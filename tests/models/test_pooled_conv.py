@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import at_thread_counts, preset_cnn, thread_count_kept
+from tests.helpers import at_thread_counts, eight_lane_kernels, preset_cnn, thread_count_kept
 from textgan.models import kernels, pooled_conv
 from textgan.models.discriminator import CNNDiscriminator
 
@@ -197,21 +197,15 @@ def _conv_and_gradients(seed: int = 0) -> list[torch.Tensor]:
 
 
 @needs_kernels
-def test_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_same_numbers_at_either_lane_width(tmp_path: Any) -> None:
     """Built for AVX-512's 16-lane registers or for 8 lanes (the same compiler with AVX-512 off), the kernels give
     bit-identical values and gradients: each sum is the same sequence of operations at either width."""
     if kernels.library().pack_lanes() != 16:
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
     wide = _conv_and_gradients()
-    real = kernels.compiler()
-    monkeypatch.setenv("CC", f"{real} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().pack_lanes() == 8
         narrow = _conv_and_gradients()
-    finally:
-        kernels.library.cache_clear()
     assert all(torch.equal(a, b) for a, b in zip(wide, narrow))
 
 

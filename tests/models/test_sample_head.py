@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import at_thread_counts
+from tests.helpers import at_thread_counts, eight_lane_kernels
 from textgan.models import kernels, sampling
 from textgan.models.generator import RNNGenerator
 
@@ -91,20 +91,15 @@ def test_the_same_ids_whatever_the_rows_split_or_the_thread_count() -> None:
 
 
 @needs_kernels
-def test_the_same_ids_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_the_same_ids_at_either_lane_width(tmp_path: Any) -> None:
     if kernels.library().pack_lanes() != 16:
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
     weight, bias = layer(1000, 32, banned=(0, 1))
     out, u = draws(100, 32)
     wide = compiled(weight, bias, out, u)
-    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().pack_lanes() == 8
         narrow = compiled(weight, bias, out, u)
-    finally:
-        kernels.library.cache_clear()
     assert torch.equal(wide, narrow)
 
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import at_thread_counts
+from tests.helpers import at_thread_counts, eight_lane_kernels
 from textgan.models import kernels, thin_linear
 from textgan.models.deferred_linear import DeferredGrad, DeferredLinear
 
@@ -86,20 +86,15 @@ def test_the_same_numbers_at_any_thread_count(kernel: Any) -> None:
 
 
 @needs_kernels
-def test_the_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_the_same_numbers_at_either_lane_width(tmp_path: Any) -> None:
     """Built for 16 lanes (6 rows x 4 vectors a tile) or 8 (3 x 4), each output of either kernel sums its terms in
     the same order."""
     if kernels.library().pack_lanes() != 16:
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
     wide = product(70, 45, 40, True), input_grad(70, 45, 140)
-    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().pack_lanes() == 8
         narrow = product(70, 45, 40, True), input_grad(70, 45, 140)
-    finally:
-        kernels.library.cache_clear()
     assert torch.equal(wide[0], narrow[0]) and torch.equal(wide[1], narrow[1])
 
 
@@ -138,17 +133,11 @@ def test_the_layers_input_gradient_is_torchs_to_round_off(create_graph: bool) ->
 
 
 @needs_kernels
-def test_layers_take_the_compiled_products_only_from_a_16_lane_build(monkeypatch: pytest.MonkeyPatch,
-                                                                      tmp_path: Any) -> None:
+def test_layers_take_the_compiled_products_only_from_a_16_lane_build(tmp_path: Any) -> None:
     """Built for 8 lanes the kernels ran slower than torch's products (thin_linear.in_training): a layer keeps
     torch's there, while the kernels themselves stay callable."""
     x, w, b = operands(4, 8, 5, True)
     assert (thin_linear.in_training(x, w, b) is not None) == (kernels.library().pack_lanes() == 16)
-    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().pack_lanes() == 8
         assert thin_linear.library(x, w, b) is not None and thin_linear.in_training(x, w, b) is None
-    finally:
-        kernels.library.cache_clear()

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import torch
 
-from tests.helpers import at_thread_counts
+from tests.helpers import at_thread_counts, eight_lane_kernels
 from textgan.models import kernels
 from textgan.models.deferred_linear import DeferredLinear
 from textgan.training import fused_step
@@ -85,30 +85,20 @@ def test_the_same_numbers_at_either_lane_width(monkeypatch: pytest.MonkeyPatch, 
         pytest.skip("the kernels here are built for 8 lanes: no 16-lane build to compare")
     monkeypatch.setattr(kernels, "wide", lambda: kernels.library())  # the step takes the kernel at 8 lanes too
     wide = stepped(37, 150, (0.9, 0.999), 0.01, 0.5, factors="random")
-    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().factored_adam_span() == 16
         narrow = stepped(37, 150, (0.9, 0.999), 0.01, 0.5, factors="random")
-    finally:
-        kernels.library.cache_clear()
     assert torch.equal(wide[0], narrow[0]) and all(torch.equal(wide[1][k], narrow[1][k]) for k in wide[1])
 
 
 @needs_kernels
-def test_training_takes_the_kernel_only_from_a_16_lane_build(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+def test_training_takes_the_kernel_only_from_a_16_lane_build(tmp_path: Any) -> None:
     """Built for 8 lanes the compiled step ran slower than torch's blocks (kernels.wide): the step takes the blocks
     there, which give torch's Adam exactly where dW = dy^T."""
     assert (kernels.wide() is not None) == (kernels.library().factored_adam_span() == 64)
-    monkeypatch.setenv("CC", f"{kernels.compiler()} -mno-avx512f")
-    monkeypatch.setenv("TEXTGAN_CACHE", str(tmp_path))
-    kernels.library.cache_clear()
-    try:
+    with eight_lane_kernels(tmp_path):
         assert kernels.library().factored_adam_span() == 16 and kernels.wide() is None
         ours = stepped(30, 70, (0.9, 0.999), 0.0, 0.5)
-    finally:
-        kernels.library.cache_clear()
     assert torch.equal(ours[0], torch_adam(30, 70, (0.9, 0.999), 0.0, 0.5)[0])
 
 
